@@ -1,0 +1,71 @@
+// Candle's configuration values as a plain struct (no CAF), with the defaults
+// of contract.md, "Configuration". config.hpp binds each field to a CAF
+// option; validate() checks what the option parser cannot.
+#pragma once
+
+#include "core/occurrence.hpp"
+#include "core/result.hpp"
+#include "core/time.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace candle {
+
+struct settings {
+  struct http_group {
+    std::string host = "127.0.0.1";
+    uint16_t port = 8080; ///< 0 = pick a free port and print it
+  } http;
+  struct db_group {
+    std::string url;              ///< empty = embedded PostgreSQL in `dir`
+    std::string dir = "./var/pg"; ///< embedded data directory
+  } db;
+  struct email_group {
+    std::string url = "http://127.0.0.1:8025/send-email";
+    std::chrono::nanoseconds timeout = std::chrono::seconds{10};
+    uint32_t max_in_flight = 256;
+    uint32_t max_attempts = 12;
+  } email;
+  struct schedule_group {
+    uint32_t partitions = 256;
+    std::chrono::nanoseconds lookahead = std::chrono::hours{48};
+    std::chrono::nanoseconds recovery_window = std::chrono::hours{48};
+    std::string feb29 = "feb28";
+  } schedule;
+  struct occasions_group {
+    std::string birthday_send_at = "09:00";
+    std::string anniversary_send_at = "09:00";
+  } occasions;
+  struct clock_group {
+    std::string mode = "system"; ///< system | simulated
+    std::string start;           ///< ISO-8601 UTC; empty = now
+    double speed = 1.0;          ///< 0 = frozen
+  } clock;
+  struct cluster_group {
+    uint16_t port = 0; ///< 0 = off
+    std::string advertise = "127.0.0.1";
+  } cluster;
+  struct console_group {
+    uint16_t port = 4242; ///< 0 = off
+  } console;
+  struct log_group {
+    std::string level = "info"; ///< trace | debug | info | warn | error | off
+  } log;
+};
+
+/// Checks the values the option parser accepts but Candle does not (an
+/// unknown clock mode, a send time of 25:00, …). One message per problem,
+/// each naming its option; empty when all is well.
+std::vector<std::string> validate(const settings& s);
+
+/// Typed views of validated text options.
+feb29_policy feb29_of(const settings& s);
+time_of_day send_at_of(const settings& s, std::string_view occasion);
+/// The simulated clock's start, or nullopt for "now".
+std::optional<sys_millis> clock_start_of(const settings& s);
+
+} // namespace candle

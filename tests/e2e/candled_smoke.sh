@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end: the real candled binary over a real socket. Start-up line,
+# /healthz, error envelopes, configuration errors (exit 2), environment
+# precedence, and clean shutdown on SIGTERM and SIGINT within 2 s.
+# Usage: candled_smoke.sh PATH_TO_CANDLED
+set -euo pipefail
+candled=${1:?path to candled}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# start_node OUTFILE [args...]: starts candled, waits for its start-up line, sets $pid and $base.
+start_node() {
+  local out=$1; shift
+  "$candled" --console.port=0 --db.dir="$work/pg" "$@" >"$out" 2>"$out.log" &
+  pid=$!; pids+=("$pid")
+  for _ in $(seq 100); do
+    grep -q 'candled ready' "$out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || fail "candled exited early: $(cat "$out.log")"
+    sleep 0.05
+  done
+  base=$(grep -o 'rest=http://[0-9.:]*' "$out" | head -1 | cut -d= -f2)
+  [ -n "$base" ] || fail "no start-up line: $(cat "$out")"
+}
+
+# stop_node SIGNAL: sends it and checks exit 0 within 2 s.
+stop_node() {
+  local start end
+  start=$(date +%s%N)
+  kill -"$1" "$pid"
+  for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$pid" 2>/dev/null && fail "still running 2 s after SIG$1"
+  wait "$pid" || fail "exit code $? after SIG$1"
+  end=$(date +%s%N)
+  echo "ok: SIG$1 -> exit 0 in $(( (end - start) / 1000000 )) ms"
+}
+
+# 1. Start on a free port; one start-up line naming REST URL, console and db.
+start_node "$work/a.out" --http.port=0
+[ "$(wc -l <"$work/a.out")" -eq 1 ] || fail "expected exactly one start-up line"
+grep -q "db=embedded:$work/pg" "$work/a.out" || fail "start-up line lacks the database"
+grep -q "console=" "$work/a.out" || fail "start-up line lacks the console"
+echo "ok: start-up line: $(cat "$work/a.out")"
+
+# 2. /healthz is 200 with the success envelope.
+body=$(curl -sS -w '\n%{http_code}' "$base/healthz")
+[ "$(tail -1 <<<"$body")" = 200 ] || fail "healthz status: $body"
+grep -q '"success":true' <<<"$body" || fail "healthz envelope: $body"
+grep -q '"timestamp":"20' <<<"$body" || fail "healthz timestamp: $body"
+echo "ok: /healthz"
+
+# 3. Unknown path -> 404 envelope; wrong method -> 405 with Allow.
+body=$(curl -sS -w '\n%{http_code}' "$base/no/such/thing?x=1")
+[ "$(tail -1 <<<"$body")" = 404 ] || fail "404 expected: $body"
+grep -q '"code":"NOT_FOUND"' <<<"$body" || fail "404 envelope: $body"
+grep -q '"path":"/no/such/thing"' <<<"$body" || fail "404 path: $body"
+hdrs=$(curl -sS -D - -o /dev/null -X POST "$base/healthz")
+grep -q '^HTTP/1.1 405' <<<"$hdrs" || fail "405 expected: $hdrs"
+grep -qi '^allow: GET' <<<"$hdrs" || fail "Allow header: $hdrs"
+echo "ok: 404 and 405 envelopes"
+
+# 4. Oversized body -> 413, and the node stays healthy.
+code=$(head -c 70000 /dev/zero | tr '\0' 'a' | curl -sS -o /dev/null -w '%{http_code}' \
+  -X POST -H 'Content-Type: application/json' --data-binary @- "$base/healthz")
+[ "$code" = 413 ] || fail "413 expected, got $code"
+curl -sSf "$base/healthz" >/dev/null || fail "unhealthy after 413"
+echo "ok: 413 for a 70 kB body"
+
+# 5. Keep-alive: two requests over one connection.
+n=$(curl -sS -v "$base/healthz" "$base/healthz" 2>&1 | grep -c 'Re-using existing connection' || true)
+[ "$n" -ge 1 ] || fail "connection was not reused"
+echo "ok: keep-alive"
+
+# 6. Port in use -> a clear error, non-zero exit.
+port=${base##*:}
+if "$candled" --http.port="$port" --console.port=0 >"$work/busy.out" 2>&1; then
+  fail "second node on a busy port exited 0"
+fi
+grep -q "cannot bind" "$work/busy.out" || fail "no clear message for a busy port: $(cat "$work/busy.out")"
+echo "ok: busy port refused"
+
+stop_node TERM
+
+# 7. Environment beats file, command line beats environment.
+printf '[http]\nport=1\nhost="127.0.0.1"\n' >"$work/candle.ini"
+CANDLE_HTTP_PORT=0 start_node "$work/b.out" --config-file="$work/candle.ini"
+curl -sSf "$base/healthz" >/dev/null || fail "env-configured node unhealthy"
+echo "ok: CANDLE_HTTP_PORT overrides the file"
+stop_node INT
+
+# 8. Configuration errors: message on stderr, exit code 2, nothing started.
+check_usage() {
+  local expect=$1; shift
+  set +e
+  env "$@" >"$work/err.out" 2>&1
+  local rc=$?
+  set -e
+  [ "$rc" = 2 ] || fail "exit $rc (want 2) for: $*"
+  grep -q -- "$expect" "$work/err.out" || fail "message lacks '$expect' for $*: $(cat "$work/err.out")"
+}
+check_usage "unknown option '--htp.port=1'" "$candled" --htp.port=1
+check_usage "http.port" "$candled" --http.port=notaport
+check_usage "clock.mode" "$candled" --clock.mode=fast
+check_usage "CANDLE_HTTP_PROT" CANDLE_HTTP_PROT=1 "$candled"
+check_usage "unexpected argument" "$candled" stray
+echo "ok: configuration errors exit 2"
+
+# 9. --help prints the options and exits 0.
+"$candled" --help | grep -q "http.port" || fail "--help lacks http.port"
+echo "ok: --help"
+echo "candled smoke: all checks passed"

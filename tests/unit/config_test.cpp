@@ -1,0 +1,162 @@
+// Configuration sources and their precedence: command line > environment >
+// INI file > default; unknown or malformed options are refused.
+#include "config/config.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+using namespace candle;
+
+namespace {
+
+struct temp_ini {
+  std::string path;
+  explicit temp_ini(const std::string& text) {
+    char buf[] = "/tmp/candle-config-XXXXXX";
+    int fd = mkstemp(buf);
+    ::close(fd);
+    path = buf;
+    std::ofstream{path} << text;
+  }
+  ~temp_ini() { std::remove(path.c_str()); }
+};
+
+struct env_list {
+  std::vector<std::string> store;
+  std::vector<char*> ptrs;
+  env_list(std::initializer_list<std::string> kvs) : store(kvs) {
+    for (auto& s : store)
+      ptrs.push_back(s.data());
+    ptrs.push_back(nullptr);
+  }
+  char** get() { return ptrs.data(); }
+};
+
+} // namespace
+
+TEST(Config, DefaultsMatchTheContract) {
+  node_config cfg;
+  env_list env{};
+  auto out = load_config(cfg, {}, env.get());
+  ASSERT_EQ(out.what, load_outcome::run) << out.message;
+  const auto& s = cfg.values;
+  EXPECT_EQ(s.http.host, "127.0.0.1");
+  EXPECT_EQ(s.http.port, 8080);
+  EXPECT_EQ(s.db.url, "");
+  EXPECT_EQ(s.db.dir, "./var/pg");
+  EXPECT_EQ(s.email.url, "http://127.0.0.1:8025/send-email");
+  EXPECT_EQ(s.email.timeout, std::chrono::seconds{10});
+  EXPECT_EQ(s.email.max_in_flight, 256u);
+  EXPECT_EQ(s.email.max_attempts, 12u);
+  EXPECT_EQ(s.schedule.partitions, 256u);
+  EXPECT_EQ(s.schedule.lookahead, std::chrono::hours{48});
+  EXPECT_EQ(s.schedule.recovery_window, std::chrono::hours{48});
+  EXPECT_EQ(feb29_of(s), feb29_policy::feb28);
+  EXPECT_EQ(send_at_of(s, "birthday"), (time_of_day{9, 0}));
+  EXPECT_EQ(send_at_of(s, "anniversary"), (time_of_day{9, 0}));
+  EXPECT_EQ(s.clock.mode, "system");
+  EXPECT_FALSE(clock_start_of(s));
+  EXPECT_EQ(s.clock.speed, 1.0);
+  EXPECT_EQ(s.cluster.port, 0);
+  EXPECT_EQ(s.cluster.advertise, "127.0.0.1");
+  EXPECT_EQ(s.console.port, 4242);
+}
+
+TEST(Config, CommandLineBeatsEnvironmentBeatsFileBeatsDefault) {
+  temp_ini ini{"[http]\nport=1111\n[db]\ndir=\"/from/file\"\n[email]\ntimeout=250ms\n"
+               "[schedule]\nfeb29=\"mar1\"\n"};
+  env_list env{"CANDLE_HTTP_PORT=2222", "CANDLE_DB_DIR=/from/env", "PATH=/usr/bin"};
+  node_config cfg;
+  auto out = load_config(cfg, {"--config-file=" + ini.path, "--http.port=3333"}, env.get());
+  ASSERT_EQ(out.what, load_outcome::run) << out.message;
+  EXPECT_EQ(cfg.values.http.port, 3333);                              // command line
+  EXPECT_EQ(cfg.values.db.dir, "/from/env");                          // environment
+  EXPECT_EQ(cfg.values.email.timeout, std::chrono::milliseconds{250}); // file
+  EXPECT_EQ(cfg.values.schedule.feb29, "mar1");                       // file
+  EXPECT_EQ(cfg.values.email.max_attempts, 12u);                      // default
+}
+
+TEST(Config, EnvironmentNamesCoverDashedAndNestedOptions) {
+  EXPECT_EQ(env_name("db.url"), "CANDLE_DB_URL");
+  EXPECT_EQ(env_name("email.max-in-flight"), "CANDLE_EMAIL_MAX_IN_FLIGHT");
+  EXPECT_EQ(env_name("occasions.birthday.send-at"), "CANDLE_OCCASIONS_BIRTHDAY_SEND_AT");
+  env_list env{"CANDLE_EMAIL_MAX_IN_FLIGHT=7", "CANDLE_OCCASIONS_ANNIVERSARY_SEND_AT=18:30",
+               "CANDLE_SCHEDULE_LOOKAHEAD=12h", "CANDLE_DB_URL=postgresql://u:p@h:5432/db"};
+  node_config cfg;
+  auto out = load_config(cfg, {}, env.get());
+  ASSERT_EQ(out.what, load_outcome::run) << out.message;
+  EXPECT_EQ(cfg.values.email.max_in_flight, 7u);
+  EXPECT_EQ(send_at_of(cfg.values, "anniversary"), (time_of_day{18, 30}));
+  EXPECT_EQ(cfg.values.schedule.lookahead, std::chrono::hours{12});
+  EXPECT_EQ(cfg.values.db.url, "postgresql://u:p@h:5432/db");
+}
+
+TEST(Config, NestedGroupsWorkInTheFile) {
+  temp_ini ini{"[occasions.birthday]\nsend-at=\"07:15\"\n[clock]\nmode=\"simulated\"\n"
+               "start=\"2026-03-01T00:00:00Z\"\nspeed=1440.0\n"};
+  node_config cfg;
+  env_list env{};
+  auto out = load_config(cfg, {"--config-file=" + ini.path}, env.get());
+  ASSERT_EQ(out.what, load_outcome::run) << out.message;
+  EXPECT_EQ(send_at_of(cfg.values, "birthday"), (time_of_day{7, 15}));
+  EXPECT_EQ(cfg.values.clock.mode, "simulated");
+  ASSERT_TRUE(clock_start_of(cfg.values));
+  EXPECT_EQ(format_instant(*clock_start_of(cfg.values)), "2026-03-01T00:00:00.000Z");
+  EXPECT_EQ(cfg.values.clock.speed, 1440.0);
+  // The command line still wins over a nested file section.
+  node_config cli;
+  out = load_config(cli, {"--config-file=" + ini.path, "--occasions.birthday.send-at=06:00"},
+                    env.get());
+  ASSERT_EQ(out.what, load_outcome::run) << out.message;
+  EXPECT_EQ(send_at_of(cli.values, "birthday"), (time_of_day{6, 0}));
+  // A typo inside a nested section is caught too.
+  temp_ini typo{"[occasions.birthday]\nsendat=\"07:15\"\n"};
+  node_config bad;
+  out = load_config(bad, {"--config-file=" + typo.path}, env.get());
+  EXPECT_EQ(out.what, load_outcome::exit_usage);
+  EXPECT_NE(out.message.find("occasions.birthday.sendat"), std::string::npos) << out.message;
+}
+
+TEST(Config, UnknownOrMalformedOptionsAreRefused) {
+  struct bad_case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string expect; // a fragment of the message
+  };
+  temp_ini typo{"[http]\nprot=9000\n"};
+  std::vector<bad_case> cases{
+    {{"--htp.port=1"}, {}, "htp.port"},
+    {{"--http.port=abc"}, {}, "http.port"},
+    {{"--http.port=70000"}, {}, "http.port"},
+    {{"--email.timeout=10"}, {}, "email.timeout"},
+    {{"stray"}, {}, "stray"},
+    {{"--config-file=" + typo.path}, {}, "http.prot"},
+    {{"--config-file=/nonexistent/candle.ini"}, {}, "candle.ini"},
+    {{}, {"CANDLE_DB_URLL=x"}, "CANDLE_DB_URLL"},
+    {{}, {"CANDLE_HTTP_PORT=x"}, "http.port"},
+    {{"--clock.mode=fast"}, {}, "clock.mode"},
+    {{"--clock.start=yesterday"}, {}, "clock.start"},
+    {{"--clock.speed=-1.0"}, {}, "clock.speed"},
+    {{"--schedule.feb29=feb30"}, {}, "schedule.feb29"},
+    {{"--occasions.birthday.send-at=25:00"}, {}, "occasions.birthday.send-at"},
+    {{"--email.max-in-flight=0"}, {}, "email.max-in-flight"},
+    {{"--email.url=ftp://x"}, {}, "email.url"},
+    {{"--schedule.partitions=0"}, {}, "schedule.partitions"},
+    {{"--db.url=mysql://x"}, {}, "db.url"},
+    {{"--log.level=loud"}, {}, "log.level"},
+  };
+  for (auto& c : cases) {
+    std::vector<std::string> envs = c.env;
+    std::vector<char*> ptrs;
+    for (auto& e : envs)
+      ptrs.push_back(e.data());
+    ptrs.push_back(nullptr);
+    node_config cfg;
+    auto out = load_config(cfg, c.args, ptrs.data());
+    EXPECT_EQ(out.what, load_outcome::exit_usage) << c.expect;
+    EXPECT_NE(out.message.find(c.expect), std::string::npos)
+      << "message for " << c.expect << ": " << out.message;
+  }
+}
