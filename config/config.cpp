@@ -13,42 +13,41 @@ namespace candle {
 node_config::node_config() {
   auto& v = values;
   opt_group{custom_options_, "http"}
-    .add(v.http.host, "host", "REST bridge address")
-    .add(v.http.port, "port", "REST bridge port (0 = pick a free port and print it)");
+      .add(v.http.host, "host", "REST bridge address")
+      .add(v.http.port, "port", "REST bridge port (0 = pick a free port and print it)");
   opt_group{custom_options_, "db"}
-    .add(v.db.url, "url", "PostgreSQL URL; empty = embedded PostgreSQL in db.dir")
-    .add(v.db.dir, "dir", "data directory of the embedded PostgreSQL");
+      .add(v.db.url, "url", "PostgreSQL URL; empty = embedded PostgreSQL in db.dir")
+      .add(v.db.dir, "dir", "data directory of the embedded PostgreSQL");
   opt_group{custom_options_, "email"}
-    .add(v.email.url, "url", "provider endpoint")
-    .add(v.email.timeout, "timeout", "per-request timeout, e.g. 10s")
-    .add(v.email.max_in_flight, "max-in-flight", "concurrent provider requests per node")
-    .add(v.email.max_attempts, "max-attempts", "attempts before a greeting is dead");
+      .add(v.email.url, "url", "provider endpoint")
+      .add(v.email.timeout, "timeout", "per-request timeout, e.g. 10s")
+      .add(v.email.max_in_flight, "max-in-flight", "concurrent provider requests per node")
+      .add(v.email.max_attempts, "max-attempts", "attempts before a greeting is dead");
   opt_group{custom_options_, "schedule"}
-    .add(v.schedule.partitions, "partitions", "user partitions (fixed at first start)")
-    .add(v.schedule.lookahead, "lookahead", "how far ahead occurrences are kept in memory")
-    .add(v.schedule.recovery_window, "recovery-window",
-         "missed greetings younger than this are still sent")
-    .add(v.schedule.feb29, "feb29", "when 29 Feb occasions fire in common years: feb28|mar1");
+      .add(v.schedule.partitions, "partitions", "user partitions (fixed at first start)")
+      .add(v.schedule.lookahead, "lookahead", "how far ahead occurrences are kept in memory")
+      .add(v.schedule.recovery_window, "recovery-window",
+           "missed greetings younger than this are still sent")
+      .add(v.schedule.feb29, "feb29", "when 29 Feb occasions fire in common years: feb28|mar1");
   opt_group{custom_options_, "occasions.birthday"}.add(v.occasions.birthday_send_at, "send-at",
                                                        "local send time, HH:MM");
-  opt_group{custom_options_, "occasions.anniversary"}
-    .add(v.occasions.anniversary_send_at, "send-at", "local send time, HH:MM");
+  opt_group{custom_options_, "occasions.anniversary"}.add(v.occasions.anniversary_send_at,
+                                                          "send-at", "local send time, HH:MM");
   opt_group{custom_options_, "clock"}
-    .add(v.clock.mode, "mode", "system|simulated")
-    .add(v.clock.start, "start", "simulated clock start, ISO-8601 UTC (default: now)")
-    .add(v.clock.speed, "speed", "simulated clock speed (0 = frozen)");
+      .add(v.clock.mode, "mode", "system|simulated")
+      .add(v.clock.start, "start", "simulated clock start, ISO-8601 UTC (default: now)")
+      .add(v.clock.speed, "speed", "simulated clock speed (0 = frozen)");
   opt_group{custom_options_, "cluster"}
-    .add(v.cluster.port, "port", "CAF middleman port (0 = off)")
-    .add(v.cluster.advertise, "advertise", "address other nodes use to reach this one");
+      .add(v.cluster.port, "port", "CAF middleman port (0 = off)")
+      .add(v.cluster.advertise, "advertise", "address other nodes use to reach this one");
   opt_group{custom_options_, "console"}.add(v.console.port, "port",
                                             "candlectl console port (0 = off)");
-  opt_group{custom_options_, "log"}.add(v.log.level, "level",
-                                        "trace|debug|info|warn|error|off");
+  opt_group{custom_options_, "log"}.add(v.log.level, "level", "trace|debug|info|warn|error|off");
 }
 
 const std::vector<std::string>& node_config::groups() {
-  static const std::vector<std::string> all{"http",     "db",    "email",   "schedule", "occasions",
-                                            "clock",    "cluster", "console", "log"};
+  static const std::vector<std::string> all{"http",  "db",      "email",   "schedule", "occasions",
+                                            "clock", "cluster", "console", "log"};
   return all;
 }
 
@@ -85,22 +84,20 @@ std::vector<std::string> node_config::option_names() const {
 }
 
 std::string node_config::help_text() const {
-  std::string out =
-    "usage: candled [--group.key=value ...] [--config-file=FILE]\n\n"
-    "Options (command line > CANDLE_* environment > config file > default):\n";
+  std::string out = "usage: candled [--group.key=value ...] [--config-file=FILE]\n\n"
+                    "Options (command line > CANDLE_* environment > config file > default):\n";
   for (const auto& opt : custom_options_) {
-    if (!ours(opt.category()))
-      continue;
+    if (!ours(opt.category())) continue;
     auto name = opt.full_name();
     std::string n{name.begin(), name.end()};
     auto type = opt.type_name();
     auto desc = opt.description();
     std::string def;
-    if (auto v = opt.get())
-      def = caf::to_string(*v);
+    if (auto v = opt.get()) def = caf::to_string(*v);
     out += "  --" + n + "=<" + std::string{type.begin(), type.end()} + ">\n      " +
-           std::string{desc.begin(), desc.end()} + "\n      default: " +
-           (def.empty() || def == "\"\"" ? "(empty)" : def) + "   env: " + env_name(n) + "\n";
+           std::string{desc.begin(), desc.end()} +
+           "\n      default: " + (def.empty() || def == "\"\"" ? "(empty)" : def) +
+           "   env: " + env_name(n) + "\n";
   }
   out += "\nThe INI file takes the same options grouped in sections, e.g.\n"
          "  [http]\n  port=8080\n  [occasions.birthday]\n  send-at=\"09:00\"\n"
@@ -111,8 +108,7 @@ std::string node_config::help_text() const {
 std::vector<std::string> node_config::store_from_content() {
   std::vector<std::string> problems;
   for (const auto& opt : custom_options_) {
-    if (!ours(opt.category()))
-      continue;
+    if (!ours(opt.category())) continue;
     auto name = opt.full_name();
     if (auto value = caf::get_if(&content, name)) {
       if (auto err = opt.check(*value))
@@ -129,13 +125,11 @@ std::vector<std::string> node_config::unknown_settings() const {
   std::vector<std::string> leaves;
   for (const auto& [key, value] : content)
     if (ours(key))
-      if (auto sub = caf::get_if<caf::settings>(&value))
-        collect_leaves(*sub, key, leaves);
+      if (auto sub = caf::get_if<caf::settings>(&value)) collect_leaves(*sub, key, leaves);
   auto known = option_names();
   std::vector<std::string> unknown;
   for (auto& l : leaves)
-    if (std::find(known.begin(), known.end(), l) == known.end())
-      unknown.push_back(l);
+    if (std::find(known.begin(), known.end(), l) == known.end()) unknown.push_back(l);
   return unknown;
 }
 
@@ -144,11 +138,9 @@ std::vector<std::string> node_config::unknown_settings() const {
 std::string explain_parse_error(const std::string& rendered) {
   std::smatch m;
   std::string code = "invalid";
-  if (std::regex_search(rendered, m, std::regex{R"(\((\w+))"}))
-    code = m[1];
+  if (std::regex_search(rendered, m, std::regex{R"(\((\w+))"})) code = m[1];
   if (std::regex_search(rendered, m, std::regex{R"re("argument" = "([^"]*)")re"})) {
-    if (code == "not_an_option")
-      return "unknown option '" + m[1].str() + "'";
+    if (code == "not_an_option") return "unknown option '" + m[1].str() + "'";
     return "invalid value in '" + m[1].str() + "' (" + code + ")";
   }
   std::smatch lm, cm;
@@ -166,7 +158,9 @@ std::string env_name(std::string_view option) {
 }
 
 load_outcome load_config(node_config& cfg, const std::vector<std::string>& args, char** envp) {
-  auto usage = [](std::string msg) { return load_outcome{load_outcome::exit_usage, std::move(msg)}; };
+  auto usage = [](std::string msg) {
+    return load_outcome{load_outcome::exit_usage, std::move(msg)};
+  };
   // Environment values go first as command-line arguments: CAF lets a later
   // argument win and the command line beat the INI file, which gives exactly
   // command line > environment > file > default.
@@ -178,8 +172,7 @@ load_outcome load_config(node_config& cfg, const std::vector<std::string>& args,
   std::string errors;
   for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv{*e};
-    if (kv.rfind("CANDLE_", 0) != 0)
-      continue;
+    if (kv.rfind("CANDLE_", 0) != 0) continue;
     auto eq = kv.find('=');
     std::string key{kv.substr(0, eq)};
     if (eq == std::string_view::npos || bound.count(key) == 0) {
@@ -193,18 +186,15 @@ load_outcome load_config(node_config& cfg, const std::vector<std::string>& args,
       if (env_name(name) == key)
         combined.push_back("--" + name + "=" + std::string{kv.substr(eq + 1)});
   }
-  if (!errors.empty())
-    return usage(errors);
+  if (!errors.empty()) return usage(errors);
   for (const auto& a : args)
-    if (a == "--help" || a == "-h" || a == "-?")
-      return {load_outcome::help, cfg.help_text()};
+    if (a == "--help" || a == "-h" || a == "-?") return {load_outcome::help, cfg.help_text()};
   combined.insert(combined.end(), args.begin(), args.end());
   if (auto err = cfg.parse(combined)) {
     return usage(explain_parse_error(cfg.render(err)) +
                  "\n(see --help for the options and their types; durations look like 10s or 48h)");
   }
-  if (cfg.cli_helptext_printed)
-    return {load_outcome::exit_ok, {}};
+  if (cfg.cli_helptext_printed) return {load_outcome::exit_ok, {}};
   if (!cfg.remainder.empty())
     return usage("unexpected argument '" + cfg.remainder.front() +
                  "' (options are written --group.key=value)");
@@ -214,8 +204,7 @@ load_outcome load_config(node_config& cfg, const std::vector<std::string>& args,
     errors += "unknown option '" + u + "' in the configuration file\n";
   for (const auto& problem : validate(cfg.values))
     errors += problem + "\n";
-  if (!errors.empty())
-    return usage(errors);
+  if (!errors.empty()) return usage(errors);
   return {};
 }
 

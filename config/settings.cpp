@@ -7,14 +7,12 @@ namespace candle {
 namespace {
 
 void check(std::vector<std::string>& out, bool ok, std::string option, std::string what) {
-  if (!ok)
-    out.push_back(std::move(option) + ": " + std::move(what));
+  if (!ok) out.push_back(std::move(option) + ": " + std::move(what));
 }
 
-template <class T> void check_result(std::vector<std::string>& out, const result<T>& r,
-                                     std::string option) {
-  if (!r)
-    out.push_back(std::move(option) + ": " + r.err().message);
+template <class T>
+void check_result(std::vector<std::string>& out, const result<T>& r, std::string option) {
+  if (!r) out.push_back(std::move(option) + ": " + r.err().message);
 }
 
 } // namespace
@@ -33,19 +31,16 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.email.max_attempts >= 1, "email.max-attempts", "must be at least 1");
   check(out, s.schedule.partitions >= 1 && s.schedule.partitions <= 65536, "schedule.partitions",
         "must be between 1 and 65536");
-  check(out, s.schedule.lookahead >= minutes{1}, "schedule.lookahead",
-        "must be at least 1min");
+  check(out, s.schedule.lookahead >= minutes{1}, "schedule.lookahead", "must be at least 1min");
   check(out, s.schedule.recovery_window >= nanoseconds::zero(), "schedule.recovery-window",
         "must not be negative");
   check_result(out, parse_feb29_policy(s.schedule.feb29), "schedule.feb29");
-  check_result(out, parse_time_of_day(s.occasions.birthday_send_at),
-               "occasions.birthday.send-at");
+  check_result(out, parse_time_of_day(s.occasions.birthday_send_at), "occasions.birthday.send-at");
   check_result(out, parse_time_of_day(s.occasions.anniversary_send_at),
                "occasions.anniversary.send-at");
   check(out, s.clock.mode == "system" || s.clock.mode == "simulated", "clock.mode",
         "'" + s.clock.mode + "' is not a clock mode (system or simulated)");
-  if (!s.clock.start.empty())
-    check_result(out, parse_instant(s.clock.start), "clock.start");
+  if (!s.clock.start.empty()) check_result(out, parse_instant(s.clock.start), "clock.start");
   check(out, std::isfinite(s.clock.speed) && s.clock.speed >= 0, "clock.speed",
         "must be a finite number >= 0");
   check(out, !s.cluster.advertise.empty(), "cluster.advertise", "must not be empty");
@@ -63,15 +58,14 @@ feb29_policy feb29_of(const settings& s) {
 }
 
 time_of_day send_at_of(const settings& s, std::string_view occasion) {
-  auto text = occasion == "anniversary" ? s.occasions.anniversary_send_at
-                                        : s.occasions.birthday_send_at;
+  auto text =
+      occasion == "anniversary" ? s.occasions.anniversary_send_at : s.occasions.birthday_send_at;
   auto t = parse_time_of_day(text);
   return t ? *t : time_of_day{9, 0};
 }
 
 std::optional<sys_millis> clock_start_of(const settings& s) {
-  if (s.clock.start.empty())
-    return std::nullopt;
+  if (s.clock.start.empty()) return std::nullopt;
   auto t = parse_instant(s.clock.start);
   return t ? std::optional<sys_millis>{*t} : std::nullopt;
 }

@@ -9,16 +9,16 @@ result<message_template> message_template::compile(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '}')
-      return error{errc::invalid_argument, "unbalanced '}' in template at offset " +
-                                               std::to_string(i)};
+      return error{errc::invalid_argument,
+                   "unbalanced '}' in template at offset " + std::to_string(i)};
     if (c != '{') {
       literal.push_back(c);
       continue;
     }
     auto close = text.find('}', i);
     if (close == std::string_view::npos)
-      return error{errc::invalid_argument, "unclosed '{' in template at offset " +
-                                               std::to_string(i)};
+      return error{errc::invalid_argument,
+                   "unclosed '{' in template at offset " + std::to_string(i)};
     auto name = text.substr(i + 1, close - i - 1);
     var kind;
     if (name == "firstName")
@@ -28,14 +28,12 @@ result<message_template> message_template::compile(std::string_view text) {
     else
       return error{errc::invalid_argument,
                    "unknown template variable '{" + std::string{name} + "}'"};
-    if (!literal.empty())
-      t.pieces_.push_back({var::literal, std::move(literal)});
+    if (!literal.empty()) t.pieces_.push_back({var::literal, std::move(literal)});
     literal.clear();
     t.pieces_.push_back({kind, {}});
     i = close;
   }
-  if (!literal.empty())
-    t.pieces_.push_back({var::literal, std::move(literal)});
+  if (!literal.empty()) t.pieces_.push_back({var::literal, std::move(literal)});
   return t;
 }
 
@@ -79,8 +77,7 @@ const std::vector<occasion_def>& builtin_occasions() {
 
 const occasion_def* find_occasion(std::string_view name) {
   for (const auto& o : builtin_occasions())
-    if (o.name == name)
-      return &o;
+    if (o.name == name) return &o;
   return nullptr;
 }
 

@@ -5,15 +5,15 @@
 namespace candle {
 
 result<feb29_policy> parse_feb29_policy(std::string_view text) {
-  if (text == "feb28")
-    return feb29_policy::feb28;
-  if (text == "mar1")
-    return feb29_policy::mar1;
+  if (text == "feb28") return feb29_policy::feb28;
+  if (text == "mar1") return feb29_policy::mar1;
   return error{errc::invalid_argument,
                "'" + std::string{text} + "' is not a 29 Feb policy (feb28 or mar1)"};
 }
 
-std::string_view to_string(feb29_policy p) { return p == feb29_policy::feb28 ? "feb28" : "mar1"; }
+std::string_view to_string(feb29_policy p) {
+  return p == feb29_policy::feb28 ? "feb28" : "mar1";
+}
 
 result<const date::time_zone*> find_zone(std::string_view name) {
   auto unknown = [&] {
@@ -21,8 +21,7 @@ result<const date::time_zone*> find_zone(std::string_view name) {
   };
   // The OS database also lists "localtime" (a link to /etc/localtime): it is
   // machine-dependent and not an IANA name.
-  if (name.empty() || name == "localtime")
-    return unknown();
+  if (name.empty() || name == "localtime") return unknown();
   try {
     return date::locate_zone(name);
   } catch (const std::runtime_error&) {
@@ -56,12 +55,10 @@ std::pair<sys_seconds, local_fit> resolve_local(const date::time_zone* zone,
 result<due> due_in_year(const occasion_rule& rule, int y) {
   if (!rule.date.ok())
     return error{errc::invalid_date, "the occasion date is not a real calendar date"};
-  if (rule.zone == nullptr)
-    return error{errc::unknown_zone, "no time zone"};
+  if (rule.zone == nullptr) return error{errc::unknown_zone, "no time zone"};
   if (y <= static_cast<int>(rule.date.year()))
     return error{errc::out_of_range, "no occurrence in or before the date's own year"};
-  if (y > 9999)
-    return error{errc::out_of_range, "year beyond 9999"};
+  if (y > 9999) return error{errc::out_of_range, "year beyond 9999"};
   auto day = occasion_day(rule.date.month() / rule.date.day(), date::year{y}, rule.feb29);
   auto local = date::local_days{day} + rule.send_at.since_midnight();
   auto [instant, fit] = resolve_local(rule.zone, date::local_seconds{local});
@@ -76,10 +73,8 @@ result<due> next_due_after(const occasion_rule& rule, sys_seconds after) {
   int y = std::max(utc_year - 1, static_cast<int>(rule.date.year()) + 1);
   for (int i = 0; i < 4; ++i, ++y) {
     auto d = due_in_year(rule, y);
-    if (!d)
-      return d.err();
-    if (d->instant > after)
-      return d;
+    if (!d) return d.err();
+    if (d->instant > after) return d;
   }
   return error{errc::out_of_range, "no occurrence found after the given instant"};
 }

@@ -64,7 +64,9 @@ result<due> due_in_year(const occasion_rule& rule, int y);
 result<due> next_due_after(const occasion_rule& rule, sys_seconds after);
 
 /// A user created after an occurrence's due instant is not greeted for it.
-inline bool eligible(sys_millis created_at, sys_seconds due_at) { return created_at <= due_at; }
+inline bool eligible(sys_millis created_at, sys_seconds due_at) {
+  return created_at <= due_at;
+}
 
 /// The idempotency key of one greeting: `{user_id}:{occasion}:{year}`.
 std::string idempotency_key(std::string_view user_id, std::string_view occasion, int year);

@@ -5,16 +5,16 @@
 namespace candle {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Reads exactly `n` digits at `pos`; false when any is not a digit.
 bool digits(std::string_view s, size_t pos, size_t n, int& out) {
-  if (pos + n > s.size())
-    return false;
+  if (pos + n > s.size()) return false;
   int v = 0;
   for (size_t i = pos; i < pos + n; ++i) {
-    if (!is_digit(s[i]))
-      return false;
+    if (!is_digit(s[i])) return false;
     v = v * 10 + (s[i] - '0');
   }
   out = v;
@@ -22,8 +22,7 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
 }
 
 error syntax(std::string_view what, std::string_view text) {
-  return {errc::invalid_argument,
-          "'" + std::string{text} + "' is not " + std::string{what}};
+  return {errc::invalid_argument, "'" + std::string{text} + "' is not " + std::string{what}};
 }
 
 } // namespace
@@ -64,19 +63,15 @@ std::string format_date(date::year_month_day d) {
 
 result<sys_millis> parse_instant(std::string_view text) {
   auto bad = [&] { return syntax("an ISO-8601 instant such as 2026-03-01T09:00:00Z", text); };
-  if (text.size() < 17 || (text[10] != 'T' && text[10] != 't'))
-    return bad();
+  if (text.size() < 17 || (text[10] != 'T' && text[10] != 't')) return bad();
   auto day = parse_date(text.substr(0, 10));
-  if (!day)
-    return day.err().code == errc::invalid_date ? day.err() : bad();
+  if (!day) return day.err().code == errc::invalid_date ? day.err() : bad();
   int hh = 0, mm = 0, ss = 0;
-  if (!digits(text, 11, 2, hh) || text[13] != ':' || !digits(text, 14, 2, mm))
-    return bad();
+  if (!digits(text, 11, 2, hh) || text[13] != ':' || !digits(text, 14, 2, mm)) return bad();
   size_t pos = 16;
   std::chrono::milliseconds frac{0};
   if (pos < text.size() && text[pos] == ':') {
-    if (!digits(text, pos + 1, 2, ss))
-      return bad();
+    if (!digits(text, pos + 1, 2, ss)) return bad();
     pos += 3;
     if (pos < text.size() && text[pos] == '.') {
       ++pos;
@@ -87,8 +82,7 @@ result<sys_millis> parse_instant(std::string_view text) {
         scale /= 10;
         ++pos;
       }
-      if (pos == start)
-        return bad();
+      if (pos == start) return bad();
       frac = std::chrono::milliseconds{ms};
     }
   }
@@ -105,14 +99,12 @@ result<sys_millis> parse_instant(std::string_view text) {
         !digits(text, pos + 4, 2, om) || oh > 23 || om > 59)
       return bad();
     offset = std::chrono::hours{oh} + std::chrono::minutes{om};
-    if (text[pos] == '-')
-      offset = -offset;
+    if (text[pos] == '-') offset = -offset;
     pos += 6;
   } else {
     return bad();
   }
-  if (pos != text.size())
-    return bad();
+  if (pos != text.size()) return bad();
   auto local = date::sys_days{*day} + std::chrono::hours{hh} + std::chrono::minutes{mm} +
                std::chrono::seconds{ss};
   return sys_millis{local - offset} + frac;

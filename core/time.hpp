@@ -41,6 +41,8 @@ std::string format_date(date::year_month_day d);
 result<sys_millis> parse_instant(std::string_view text);
 /// Formats as `YYYY-MM-DDTHH:MM:SS.mmmZ`, as JavaScript's toISOString does.
 std::string format_instant(sys_millis t);
-inline std::string format_instant(sys_seconds t) { return format_instant(sys_millis{t}); }
+inline std::string format_instant(sys_seconds t) {
+  return format_instant(sys_millis{t});
+}
 
 } // namespace candle

@@ -25,7 +25,7 @@ struct shared_state {
 class session : public std::enable_shared_from_this<session> {
 public:
   session(tcp::socket socket, std::shared_ptr<const shared_state> shared)
-    : stream_(std::move(socket)), shared_(std::move(shared)), opts_(shared_->opts) {}
+      : stream_(std::move(socket)), shared_(std::move(shared)), opts_(shared_->opts) {}
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(true); });
@@ -37,22 +37,19 @@ private:
     parser_->body_limit(opts_.body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(opts_.header_limit));
     stream_.expires_after(first ? opts_.request_timeout : opts_.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->on_header(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
-    if (ec)
-      return on_error(ec);
+    if (ec) return on_error(ec);
     // The idle timer covered the wait for a new request; the rest of it must
     // arrive within the request timeout.
     stream_.expires_after(opts_.request_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec2, size_t) {
-                       self->on_read(ec2);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec2, size_t) { self->on_read(ec2); });
   }
 
   void on_error(beast::error_code ec) {
@@ -73,8 +70,7 @@ private:
   }
 
   void on_read(beast::error_code ec) {
-    if (ec)
-      return on_error(ec);
+    if (ec) return on_error(ec);
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
     auto self = shared_from_this();
@@ -99,8 +95,7 @@ private:
     stream_.expires_after(opts_.request_timeout);
     http::async_write(stream_, *sp,
                       [self = shared_from_this(), sp, close_after](beast::error_code ec, size_t) {
-                        if (ec || close_after)
-                          return self->close();
+                        if (ec || close_after) return self->close();
                         self->read(false);
                       });
   }
@@ -131,10 +126,8 @@ struct http_server::impl {
 
   void accept() {
     acceptor->async_accept(asio::make_strand(*ctx), [this](beast::error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted || !acceptor->is_open())
-        return;
-      if (!ec)
-        std::make_shared<session>(std::move(s), shared)->run();
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      if (!ec) std::make_shared<session>(std::move(s), shared)->run();
       accept();
     });
   }
@@ -145,7 +138,9 @@ http_server::http_server(server_options opts, handler h) : impl_(std::make_uniqu
   impl_->shared->h = std::move(h);
 }
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 result<uint16_t> http_server::start() {
   auto& m = *impl_;
@@ -159,12 +154,10 @@ result<uint16_t> http_server::start() {
     return error{errc::invalid_argument, std::string{"cannot "} + what + " " + m.opts.host + ":" +
                                              std::to_string(m.opts.port) + ": " + ec.message()};
   };
-  if (m.acceptor->open(ep.protocol(), ec); ec)
-    return fail("open");
+  if (m.acceptor->open(ep.protocol(), ec); ec) return fail("open");
   if (m.acceptor->set_option(asio::socket_base::reuse_address(true), ec); ec)
     return fail("configure");
-  if (m.acceptor->bind(ep, ec); ec)
-    return fail("bind");
+  if (m.acceptor->bind(ep, ec); ec) return fail("bind");
   if (m.acceptor->listen(asio::socket_base::max_listen_connections, ec); ec)
     return fail("listen on");
   auto port = m.acceptor->local_endpoint().port();
@@ -176,8 +169,7 @@ result<uint16_t> http_server::start() {
 
 void http_server::stop() {
   auto& m = *impl_;
-  if (m.stopped)
-    return;
+  if (m.stopped) return;
   m.stopped = true;
   m.ctx->stop();
   for (auto& t : m.threads)

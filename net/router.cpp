@@ -10,14 +10,12 @@ namespace {
 
 // "/a/b/" -> {"a", "b", ""}; false when `path` does not start with '/'.
 bool split(std::string_view path, std::vector<std::string_view>& out) {
-  if (path.empty() || path.front() != '/')
-    return false;
+  if (path.empty() || path.front() != '/') return false;
   size_t pos = 1;
   while (true) {
     auto next = path.find('/', pos);
     out.push_back(path.substr(pos, next == std::string_view::npos ? path.npos : next - pos));
-    if (next == std::string_view::npos)
-      return true;
+    if (next == std::string_view::npos) return true;
     pos = next + 1;
   }
 }
@@ -32,8 +30,7 @@ std::optional<path_params> router::match(std::string_view pattern, std::string_v
   for (size_t i = 0; i < want.size(); ++i) {
     auto w = want[i];
     if (w.size() >= 2 && w.front() == '{' && w.back() == '}') {
-      if (have[i].empty())
-        return std::nullopt;
+      if (have[i].empty()) return std::nullopt;
       params.emplace(std::string{w.substr(1, w.size() - 2)}, std::string{have[i]});
     } else if (w != have[i]) {
       return std::nullopt;
@@ -48,16 +45,12 @@ void router::operator()(request&& req, responder respond) const {
   std::string allow;
   for (const auto& r : routes_) {
     auto params = match(r.pattern, path);
-    if (!params)
-      continue;
-    if (r.method == req.method())
-      return r.h(std::move(req), *params, std::move(respond));
-    if (!allow.empty())
-      allow += ", ";
+    if (!params) continue;
+    if (r.method == req.method()) return r.h(std::move(req), *params, std::move(respond));
+    if (!allow.empty()) allow += ", ";
     allow += std::string{http::to_string(r.method)};
   }
-  if (allow.empty())
-    return respond(failure(http::status::not_found, "no such resource", req));
+  if (allow.empty()) return respond(failure(http::status::not_found, "no such resource", req));
   auto res = failure(http::status::method_not_allowed,
                      "method " + std::string{req.method_string()} + " is not allowed here", req);
   res.set(http::field::allow, allow);

@@ -35,8 +35,7 @@ std::string describe_db(const settings& s) {
 }
 
 std::string describe_clock(const settings& s) {
-  if (s.clock.mode == "system")
-    return "system";
+  if (s.clock.mode == "system") return "system";
   std::ostringstream os;
   os << "simulated(start=" << (s.clock.start.empty() ? "now" : s.clock.start)
      << ",speed=" << s.clock.speed << ")";
@@ -48,7 +47,7 @@ net::router make_routes(std::chrono::steady_clock::time_point started) {
   r.add(http::verb::get, "/healthz",
         [started](net::request&& req, const net::path_params&, net::responder respond) {
           auto up = std::chrono::duration_cast<std::chrono::seconds>(
-            std::chrono::steady_clock::now() - started);
+              std::chrono::steady_clock::now() - started);
           respond(net::success(http::status::ok,
                                boost::json::object{{"status", "ok"}, {"uptimeSeconds", up.count()}},
                                req));
@@ -61,14 +60,11 @@ net::router make_routes(std::chrono::steady_clock::time_point started) {
 int main(int argc, char** argv) {
   node_config cfg;
   auto outcome = load_config(cfg, std::vector<std::string>(argv + 1, argv + argc), environ);
-  if (outcome.what == load_outcome::help)
-    std::cout << outcome.message;
-  if (outcome.what == load_outcome::help || outcome.what == load_outcome::exit_ok)
-    return 0;
+  if (outcome.what == load_outcome::help) std::cout << outcome.message;
+  if (outcome.what == load_outcome::help || outcome.what == load_outcome::exit_ok) return 0;
   if (outcome.what == load_outcome::exit_usage) {
     std::cerr << "candled: " << outcome.message;
-    if (outcome.message.empty() || outcome.message.back() != '\n')
-      std::cerr << '\n';
+    if (outcome.message.empty() || outcome.message.back() != '\n') std::cerr << '\n';
     return 2;
   }
   const auto& s = cfg.values;

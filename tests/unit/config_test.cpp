@@ -71,11 +71,11 @@ TEST(Config, CommandLineBeatsEnvironmentBeatsFileBeatsDefault) {
   node_config cfg;
   auto out = load_config(cfg, {"--config-file=" + ini.path, "--http.port=3333"}, env.get());
   ASSERT_EQ(out.what, load_outcome::run) << out.message;
-  EXPECT_EQ(cfg.values.http.port, 3333);                              // command line
-  EXPECT_EQ(cfg.values.db.dir, "/from/env");                          // environment
+  EXPECT_EQ(cfg.values.http.port, 3333);                               // command line
+  EXPECT_EQ(cfg.values.db.dir, "/from/env");                           // environment
   EXPECT_EQ(cfg.values.email.timeout, std::chrono::milliseconds{250}); // file
-  EXPECT_EQ(cfg.values.schedule.feb29, "mar1");                       // file
-  EXPECT_EQ(cfg.values.email.max_attempts, 12u);                      // default
+  EXPECT_EQ(cfg.values.schedule.feb29, "mar1");                        // file
+  EXPECT_EQ(cfg.values.email.max_attempts, 12u);                       // default
 }
 
 TEST(Config, EnvironmentNamesCoverDashedAndNestedOptions) {
@@ -127,25 +127,25 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
   };
   temp_ini typo{"[http]\nprot=9000\n"};
   std::vector<bad_case> cases{
-    {{"--htp.port=1"}, {}, "htp.port"},
-    {{"--http.port=abc"}, {}, "http.port"},
-    {{"--http.port=70000"}, {}, "http.port"},
-    {{"--email.timeout=10"}, {}, "email.timeout"},
-    {{"stray"}, {}, "stray"},
-    {{"--config-file=" + typo.path}, {}, "http.prot"},
-    {{"--config-file=/nonexistent/candle.ini"}, {}, "candle.ini"},
-    {{}, {"CANDLE_DB_URLL=x"}, "CANDLE_DB_URLL"},
-    {{}, {"CANDLE_HTTP_PORT=x"}, "http.port"},
-    {{"--clock.mode=fast"}, {}, "clock.mode"},
-    {{"--clock.start=yesterday"}, {}, "clock.start"},
-    {{"--clock.speed=-1.0"}, {}, "clock.speed"},
-    {{"--schedule.feb29=feb30"}, {}, "schedule.feb29"},
-    {{"--occasions.birthday.send-at=25:00"}, {}, "occasions.birthday.send-at"},
-    {{"--email.max-in-flight=0"}, {}, "email.max-in-flight"},
-    {{"--email.url=ftp://x"}, {}, "email.url"},
-    {{"--schedule.partitions=0"}, {}, "schedule.partitions"},
-    {{"--db.url=mysql://x"}, {}, "db.url"},
-    {{"--log.level=loud"}, {}, "log.level"},
+      {{"--htp.port=1"}, {}, "htp.port"},
+      {{"--http.port=abc"}, {}, "http.port"},
+      {{"--http.port=70000"}, {}, "http.port"},
+      {{"--email.timeout=10"}, {}, "email.timeout"},
+      {{"stray"}, {}, "stray"},
+      {{"--config-file=" + typo.path}, {}, "http.prot"},
+      {{"--config-file=/nonexistent/candle.ini"}, {}, "candle.ini"},
+      {{}, {"CANDLE_DB_URLL=x"}, "CANDLE_DB_URLL"},
+      {{}, {"CANDLE_HTTP_PORT=x"}, "http.port"},
+      {{"--clock.mode=fast"}, {}, "clock.mode"},
+      {{"--clock.start=yesterday"}, {}, "clock.start"},
+      {{"--clock.speed=-1.0"}, {}, "clock.speed"},
+      {{"--schedule.feb29=feb30"}, {}, "schedule.feb29"},
+      {{"--occasions.birthday.send-at=25:00"}, {}, "occasions.birthday.send-at"},
+      {{"--email.max-in-flight=0"}, {}, "email.max-in-flight"},
+      {{"--email.url=ftp://x"}, {}, "email.url"},
+      {{"--schedule.partitions=0"}, {}, "schedule.partitions"},
+      {{"--db.url=mysql://x"}, {}, "db.url"},
+      {{"--log.level=loud"}, {}, "log.level"},
   };
   for (auto& c : cases) {
     std::vector<std::string> envs = c.env;
@@ -157,6 +157,6 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
     auto out = load_config(cfg, c.args, ptrs.data());
     EXPECT_EQ(out.what, load_outcome::exit_usage) << c.expect;
     EXPECT_NE(out.message.find(c.expect), std::string::npos)
-      << "message for " << c.expect << ": " << out.message;
+        << "message for " << c.expect << ": " << out.message;
   }
 }

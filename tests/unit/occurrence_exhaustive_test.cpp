@@ -88,14 +88,12 @@ void run_year(int year, tally& t) {
       date::year_month_day ymd{day};
       for (auto at : send_times) {
         // Stored year 1980 is a leap year, so 29 Feb is a valid stored date.
-        occasion_rule rule{date::year{1980} / ymd.month() / ymd.day(), *z, at,
-                           feb29_policy::feb28};
+        occasion_rule rule{date::year{1980} / ymd.month() / ymd.day(), *z, at, feb29_policy::feb28};
         auto d = due_in_year(rule, year);
         ASSERT_TRUE(d) << name << ' ' << ymd << ": " << d.err().message;
         ASSERT_EQ(d->year, year);
         check_one(*z, name, ymd, at, *d, t);
-        if (::testing::Test::HasFatalFailure())
-          return;
+        if (::testing::Test::HasFatalFailure()) return;
       }
     }
   }

@@ -8,8 +8,8 @@ using namespace std::chrono;
 TEST(Time, DatesMustBeRealCalendarDates) {
   EXPECT_TRUE(parse_date("2024-02-29"));
   EXPECT_TRUE(parse_date("1900-01-01"));
-  for (auto bad : {"2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "2024-00-10",
-                   "2024-01-00"}) {
+  for (auto bad :
+       {"2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "2024-01-00"}) {
     auto d = parse_date(bad);
     ASSERT_FALSE(d) << bad;
     EXPECT_EQ(d.err().code, errc::invalid_date) << bad;

@@ -1,0 +1,137 @@
+#include "persistence/schema.hpp"
+
+#include <pqxx/nontransaction>
+#include <pqxx/transaction>
+#include <spdlog/spdlog.h>
+
+namespace candle::pg {
+
+namespace {
+
+// pg_advisory_lock key: "candle" in ASCII.
+constexpr long long migration_lock = 0x63616e646c65;
+
+const char* v1 = R"sql(
+CREATE TABLE meta (
+  key   text PRIMARY KEY,
+  value text NOT NULL
+);
+
+CREATE TABLE users (
+  id               uuid PRIMARY KEY,
+  first_name       text NOT NULL,
+  last_name        text NOT NULL,
+  email            text NOT NULL CHECK (email = lower(email)),
+  timezone         text NOT NULL,
+  birthday_date    date,
+  anniversary_date date,
+  location_city    text,
+  location_country text,
+  partition        integer NOT NULL,
+  created_at       timestamptz NOT NULL,
+  updated_at       timestamptz NOT NULL,
+  deleted_at       timestamptz,
+  -- month*100+day, for window scans by calendar day
+  birthday_md      smallint GENERATED ALWAYS AS
+    ((EXTRACT(MONTH FROM birthday_date) * 100 + EXTRACT(DAY FROM birthday_date))::smallint) STORED,
+  anniversary_md   smallint GENERATED ALWAYS AS
+    ((EXTRACT(MONTH FROM anniversary_date) * 100 + EXTRACT(DAY FROM anniversary_date))::smallint) STORED
+);
+-- Unique among live users, case-insensitively (emails are stored lower-case).
+CREATE UNIQUE INDEX users_email_live ON users (email) WHERE deleted_at IS NULL;
+CREATE INDEX users_birthday_window ON users (birthday_md, partition)
+  WHERE deleted_at IS NULL AND birthday_date IS NOT NULL;
+CREATE INDEX users_anniversary_window ON users (anniversary_md, partition)
+  WHERE deleted_at IS NULL AND anniversary_date IS NOT NULL;
+CREATE INDEX users_live_by_id ON users (id) WHERE deleted_at IS NULL;
+
+CREATE TABLE partition_leases (
+  partition  integer PRIMARY KEY,
+  owner      text,
+  expires_at timestamptz NOT NULL DEFAULT '-infinity',
+  epoch      bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE nodes (
+  id           text PRIMARY KEY,
+  address      text NOT NULL,
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE send_records (
+  idempotency_key text PRIMARY KEY,
+  user_id         uuid NOT NULL REFERENCES users (id),
+  occasion        text NOT NULL,
+  year            integer NOT NULL,
+  partition       integer NOT NULL,
+  due_at          timestamptz NOT NULL,
+  status          text NOT NULL
+    CHECK (status IN ('claimed', 'sent', 'retrying', 'dead', 'expired', 'cancelled')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  last_error      text,
+  owner_epoch     bigint NOT NULL,
+  claimed_at      timestamptz,
+  sent_at         timestamptz,
+  updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX send_records_by_user ON send_records (user_id);
+CREATE INDEX send_records_by_status ON send_records (status, idempotency_key);
+CREATE INDEX send_records_resumable ON send_records (partition)
+  WHERE status IN ('claimed', 'retrying');
+)sql";
+
+} // namespace
+
+const std::vector<migration>& migrations() {
+  static const std::vector<migration> all{
+      {1, "initial schema", v1},
+  };
+  return all;
+}
+
+int migrate(pqxx::connection& c) {
+  auto lock_sql = [](const char* fn) {
+    return std::string{"SELECT "} + fn + "(" + std::to_string(migration_lock) + ")";
+  };
+  // A session-level lock: held across the per-migration transactions below,
+  // released on unlock or when the connection closes (even after a crash).
+  pqxx::nontransaction{c}.exec(lock_sql("pg_advisory_lock"));
+  int applied = 0;
+  try {
+    pqxx::nontransaction{c}.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                 " version integer PRIMARY KEY, name text NOT NULL,"
+                                 " applied_at timestamptz NOT NULL DEFAULT now())");
+    for (const auto& m : migrations()) {
+      pqxx::work w{c};
+      if (!w.exec("SELECT 1 FROM schema_migrations WHERE version = " + w.quote(m.version)).empty())
+        continue;
+      w.exec(m.sql);
+      w.exec("INSERT INTO schema_migrations (version, name) VALUES (" + w.quote(m.version) + ", " +
+             w.quote(m.name) + ")");
+      w.commit();
+      spdlog::info("event=db.migrated version={} name=\"{}\"", m.version, m.name);
+      ++applied;
+    }
+  } catch (...) {
+    try {
+      pqxx::nontransaction{c}.exec(lock_sql("pg_advisory_unlock"));
+    } catch (...) {
+    }
+    throw;
+  }
+  pqxx::nontransaction{c}.exec(lock_sql("pg_advisory_unlock"));
+  return applied;
+}
+
+int32_t fixed_partition_count(pqxx::connection& c, int32_t requested) {
+  pqxx::work w{c};
+  w.exec("INSERT INTO meta (key, value) VALUES ('partitions', " + w.quote(requested) +
+         ") ON CONFLICT (key) DO NOTHING");
+  auto r = w.exec1("SELECT value::integer FROM meta WHERE key = 'partitions'");
+  w.commit();
+  return r[0].as<int32_t>();
+}
+
+} // namespace candle::pg

@@ -1,0 +1,539 @@
+#include "persistence/store.hpp"
+
+#include "core/occasion.hpp"
+
+#include <pqxx/pqxx>
+#include <set>
+#include <spdlog/spdlog.h>
+
+namespace candle::pg {
+
+namespace {
+
+// timestamptz <-> milliseconds since the epoch.
+#define MS(col) "(EXTRACT(EPOCH FROM " col ") * 1000)::bigint"
+#define TS(param) "to_timestamp(" param "::bigint / 1000.0)"
+
+// The lease check every fenced write carries; share-locks the lease row so a
+// takeover (which updates it) waits for the write and then sees its result.
+#define FENCE                                                                                      \
+  "EXISTS (SELECT 1 FROM partition_leases l WHERE l.partition = $1 AND l.epoch = $2"               \
+  " AND l.expires_at > now() FOR SHARE)"
+
+constexpr const char* user_columns =
+    "id::text, first_name, last_name, email, timezone,"
+    " coalesce(to_char(birthday_date, 'YYYY-MM-DD'), ''),"
+    " coalesce(to_char(anniversary_date, 'YYYY-MM-DD'), ''),"
+    " coalesce(location_city, ''), coalesce(location_country, ''), " MS("created_at") ", " MS(
+        "updated_at") ", coalesce(" MS("deleted_at") ", 0), partition";
+
+constexpr const char* record_columns = "idempotency_key, user_id::text, occasion, year, " MS(
+    "due_at") ", status, attempts,"
+              " coalesce(last_error, ''), coalesce(" MS("sent_at") ", 0), coalesce(" MS(
+                  "next_attempt_at") ", 0), owner_epoch, partition";
+
+user user_of(const pqxx::row& r) {
+  user u;
+  u.id = r[0].as<std::string>();
+  u.first_name = r[1].as<std::string>();
+  u.last_name = r[2].as<std::string>();
+  u.email = r[3].as<std::string>();
+  u.timezone = r[4].as<std::string>();
+  u.birthday_date = r[5].as<std::string>();
+  u.anniversary_date = r[6].as<std::string>();
+  u.location_city = r[7].as<std::string>();
+  u.location_country = r[8].as<std::string>();
+  u.created_at = r[9].as<int64_t>();
+  u.updated_at = r[10].as<int64_t>();
+  u.deleted_at = r[11].as<int64_t>();
+  u.partition = r[12].as<int32_t>();
+  return u;
+}
+
+send_record record_of(const pqxx::row& r) {
+  send_record s;
+  s.key = r[0].as<std::string>();
+  s.user_id = r[1].as<std::string>();
+  s.occasion = r[2].as<std::string>();
+  s.year = r[3].as<int32_t>();
+  s.due_at = r[4].as<int64_t>();
+  s.status = r[5].as<std::string>();
+  s.attempts = r[6].as<int32_t>();
+  s.last_error = r[7].as<std::string>();
+  s.sent_at = r[8].as<int64_t>();
+  s.next_attempt_at = r[9].as<int64_t>();
+  s.owner_epoch = r[10].as<int64_t>();
+  s.partition = r[11].as<int32_t>();
+  return s;
+}
+
+std::vector<std::string> keys_of(const pqxx::result& r) {
+  std::vector<std::string> keys;
+  keys.reserve(r.size());
+  for (const auto& row : r)
+    keys.push_back(row[0].as<std::string>());
+  return keys;
+}
+
+// Statements prepared once per connection.
+void prepare(pqxx::connection& c) {
+  c.prepare("acquire_lease",
+            "INSERT INTO partition_leases AS p (partition, owner, expires_at, epoch)"
+            " VALUES ($1, $2, now() + $3 * interval '1 second', 1)"
+            " ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner,"
+            " expires_at = EXCLUDED.expires_at, epoch = p.epoch + 1"
+            " WHERE p.owner IS NULL OR p.owner = EXCLUDED.owner OR p.expires_at <= now()"
+            " RETURNING epoch");
+  c.prepare("renew_lease", "UPDATE partition_leases SET expires_at = now() + $4 * interval '1 "
+                           "second' WHERE partition = $1 AND owner = $2 AND epoch = $3"
+                           " AND expires_at > now() RETURNING 1");
+  c.prepare("claim",
+            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
+            " due_at, status, attempts, owner_epoch, claimed_at)"
+            " SELECT t.k, u.id, t.o, t.y, $1, " TS("t.d") ", 'claimed', 0, $2, " TS(
+                "$8") " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[])"
+                      "   AS t(k, uid, o, y, d)"
+                      " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+                      " WHERE " FENCE " FOR SHARE OF u"
+                      " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
+  c.prepare("claimed_at_epoch",
+            "SELECT idempotency_key FROM send_records WHERE idempotency_key = ANY($3::text[])"
+            " AND partition = $1 AND owner_epoch = $2 AND status = 'claimed'");
+  c.prepare("record_outcomes",
+            "UPDATE send_records r SET status = t.s, attempts = r.attempts + 1,"
+            " last_error = NULLIF(t.e, ''),"
+            " next_attempt_at = CASE WHEN t.s = 'retrying' THEN " TS(
+                "t.n") " END,"
+                       " sent_at = CASE WHEN t.s = 'sent' THEN " TS(
+                           "t.a") " ELSE r.sent_at END,"
+                                  " updated_at = now()"
+                                  " FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], "
+                                  "$7::bigint[])"
+                                  "   AS t(k, s, e, n, a)"
+                                  " WHERE r.idempotency_key = t.k AND r.partition = $1 AND "
+                                  "r.owner_epoch = $2"
+                                  " AND r.status = 'claimed' AND t.s IN ('sent', 'retrying', "
+                                  "'dead') AND " FENCE " RETURNING r.idempotency_key");
+  c.prepare(
+      "reclaim",
+      "UPDATE send_records r SET status = 'claimed', owner_epoch = $2,"
+      " claimed_at = " TS(
+          "$4") ", updated_at = now()"
+                " WHERE r.idempotency_key = ANY($3::text[]) AND r.partition = $1"
+                " AND (r.status = 'retrying' OR (r.status = 'claimed' AND r.owner_epoch < $2))"
+                " AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id AND u.deleted_at IS "
+                "NULL)"
+                " AND " FENCE " RETURNING r.idempotency_key");
+  c.prepare("record_expired",
+            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
+            " due_at, status, attempts, owner_epoch, last_error)"
+            " SELECT t.k, u.id, t.o, t.y, $1, " TS(
+                "t.d") ", 'expired', 0, $2, $8"
+                       " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[])"
+                       "   AS t(k, uid, o, y, d)"
+                       " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+                       " WHERE " FENCE
+                       " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
+  c.prepare("existing_keys",
+            "SELECT idempotency_key FROM send_records WHERE idempotency_key = ANY($1::text[])");
+  c.prepare(
+      "resumable",
+      "SELECT r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS(
+          "r.due_at") ","
+                      " r.attempts, coalesce(" MS(
+                          "r.next_attempt_at") ", 0), u.first_name, u.last_name,"
+                                               " u.email FROM send_records r JOIN users u ON u.id "
+                                               "= r.user_id"
+                                               " WHERE r.partition = $1 AND u.deleted_at IS NULL"
+                                               " AND (r.status = 'retrying' OR (r.status = "
+                                               "'claimed' AND r.owner_epoch < $2))");
+  c.prepare("create_user",
+            std::string{"INSERT INTO users (id, first_name, last_name, email, timezone,"
+                        " birthday_date, anniversary_date, location_city, location_country,"
+                        " partition, created_at, updated_at) VALUES ($1::uuid, $2, $3, $4, $5,"
+                        " NULLIF($6, '')::date, NULLIF($7, '')::date, NULLIF($8, ''),"
+                        " NULLIF($9, ''), $10, " TS("$11") ", " TS("$12") ") RETURNING "} +
+                user_columns);
+  c.prepare("get_user", std::string{"SELECT "} + user_columns +
+                            " FROM users WHERE id = $1::uuid AND deleted_at IS NULL");
+  c.prepare("update_user",
+            std::string{"UPDATE users SET first_name = $2, last_name = $3, email = $4,"
+                        " timezone = $5, birthday_date = NULLIF($6, '')::date,"
+                        " anniversary_date = NULLIF($7, '')::date,"
+                        " location_city = NULLIF($8, ''), location_country = NULLIF($9, ''),"
+                        " updated_at = " TS("$10") " WHERE id = $1::uuid AND deleted_at IS NULL"
+                                                   " RETURNING "} +
+                user_columns);
+  c.prepare("delete_user",
+            std::string{"UPDATE users SET deleted_at = " TS(
+                "$2") ","
+                      " updated_at = " TS("$2") " WHERE id = $1::uuid"
+                                                " AND deleted_at IS NULL RETURNING "} +
+                user_columns);
+  c.prepare("cancel_pending", "UPDATE send_records SET status = 'cancelled', updated_at = now()"
+                              " WHERE user_id = $1::uuid AND status IN ('claimed', 'retrying')");
+  c.prepare("list_users", std::string{"SELECT "} + user_columns +
+                              " FROM users WHERE deleted_at IS NULL AND id > $1::uuid"
+                              " ORDER BY id LIMIT $2");
+  c.prepare("records_of_user", std::string{"SELECT "} + record_columns +
+                                   " FROM send_records WHERE user_id = $1::uuid"
+                                   " ORDER BY due_at, idempotency_key");
+  c.prepare("records_by_status", std::string{"SELECT "} + record_columns +
+                                     " FROM send_records WHERE status = $1 AND idempotency_key > $2"
+                                     " ORDER BY idempotency_key LIMIT $3");
+}
+
+bool is_uuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// Calendar days (month*100+day) whose occurrences can fall in [from, to):
+// local days are within a day of the UTC day, so widen by one on each side;
+// 29 Feb occasions can land on 28 Feb or 1 Mar in common years.
+std::vector<int64_t> window_month_days(int64_t from, int64_t to) {
+  using namespace std::chrono;
+  std::set<int64_t> mds;
+  auto first = date::floor<date::days>(sys_millis{milliseconds{from}}) - date::days{1};
+  auto last = date::floor<date::days>(sys_millis{milliseconds{to}}) + date::days{1};
+  for (auto d = first; d <= last; d += date::days{1}) {
+    date::year_month_day ymd{d};
+    auto md = static_cast<int64_t>(static_cast<unsigned>(ymd.month()) * 100 +
+                                   static_cast<unsigned>(ymd.day()));
+    mds.insert(md);
+    if (md == 228 || md == 301) mds.insert(229);
+  }
+  return {mds.begin(), mds.end()};
+}
+
+} // namespace
+
+schedule_rules default_rules() {
+  schedule_rules r;
+  for (const auto& o : builtin_occasions())
+    r.occasions.push_back({o.name, o.send_at});
+  return r;
+}
+
+std::string array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string array_literal(const std::vector<int64_t>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(items[i]);
+  }
+  out += '}';
+  return out;
+}
+
+store::store(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+
+store::~store() = default;
+
+pqxx::connection& store::conn() {
+  if (conn_ && conn_->is_open()) return *conn_;
+  conn_.reset();
+  auto c = std::make_unique<pqxx::connection>(conninfo_);
+  prepare(*c);
+  conn_ = std::move(c);
+  return *conn_;
+}
+
+void store::reset() {
+  conn_.reset();
+}
+
+bool store::connected() const {
+  return conn_ && conn_->is_open();
+}
+
+int64_t store::acquire_lease(int32_t partition, const std::string& node, std::chrono::seconds ttl) {
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("acquire_lease", partition, node, static_cast<int64_t>(ttl.count()));
+  w.commit();
+  return r.empty() ? 0 : r[0][0].as<int64_t>();
+}
+
+bool store::renew_lease(int32_t partition, const std::string& node, int64_t epoch,
+                        std::chrono::seconds ttl) {
+  pqxx::work w{conn()};
+  auto r =
+      w.exec_prepared("renew_lease", partition, node, epoch, static_cast<int64_t>(ttl.count()));
+  w.commit();
+  return !r.empty();
+}
+
+namespace {
+
+struct occurrence_columns {
+  std::vector<std::string> keys, users, occasions;
+  std::vector<int64_t> years, dues;
+  explicit occurrence_columns(const std::vector<occurrence>& batch) {
+    for (const auto& o : batch) {
+      keys.push_back(o.key);
+      users.push_back(o.user_id);
+      occasions.push_back(o.occasion);
+      years.push_back(o.year);
+      dues.push_back(o.due_at);
+    }
+  }
+};
+
+} // namespace
+
+std::vector<std::string> store::claim(int32_t partition, int64_t epoch,
+                                      const std::vector<occurrence>& batch, int64_t now) {
+  if (batch.empty()) return {};
+  occurrence_columns cols{batch};
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("claim", partition, epoch, array_literal(cols.keys),
+                           array_literal(cols.users), array_literal(cols.occasions),
+                           array_literal(cols.years), array_literal(cols.dues), now);
+  w.commit();
+  return keys_of(r);
+}
+
+std::vector<std::string> store::claimed_at_epoch(int32_t partition, int64_t epoch,
+                                                 const std::vector<std::string>& keys) {
+  if (keys.empty()) return {};
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("claimed_at_epoch", partition, epoch, array_literal(keys));
+  w.commit();
+  return keys_of(r);
+}
+
+std::vector<std::string> store::record_outcomes(int32_t partition, int64_t epoch,
+                                                const std::vector<outcome>& batch) {
+  if (batch.empty()) return {};
+  std::vector<std::string> keys, statuses, errors;
+  std::vector<int64_t> nexts, ats;
+  for (const auto& o : batch) {
+    keys.push_back(o.key);
+    statuses.push_back(o.status);
+    errors.push_back(o.error);
+    nexts.push_back(o.next_attempt_at);
+    ats.push_back(o.at);
+  }
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("record_outcomes", partition, epoch, array_literal(keys),
+                           array_literal(statuses), array_literal(errors), array_literal(nexts),
+                           array_literal(ats));
+  w.commit();
+  return keys_of(r);
+}
+
+std::vector<std::string> store::reclaim(int32_t partition, int64_t epoch,
+                                        const std::vector<std::string>& keys, int64_t now) {
+  if (keys.empty()) return {};
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("reclaim", partition, epoch, array_literal(keys), now);
+  w.commit();
+  return keys_of(r);
+}
+
+std::vector<std::string> store::record_expired(int32_t partition, int64_t epoch,
+                                               const std::vector<occurrence>& batch,
+                                               const std::string& reason, int64_t) {
+  if (batch.empty()) return {};
+  occurrence_columns cols{batch};
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("record_expired", partition, epoch, array_literal(cols.keys),
+                           array_literal(cols.users), array_literal(cols.occasions),
+                           array_literal(cols.years), array_literal(cols.dues), reason);
+  w.commit();
+  return keys_of(r);
+}
+
+std::vector<occurrence> store::load_window(int32_t partition, int64_t from, int64_t to,
+                                           const schedule_rules& rules) {
+  using namespace std::chrono;
+  std::vector<occurrence> found;
+  auto mds = array_literal(window_month_days(from, to));
+  int first_year =
+      static_cast<int>(
+          date::year_month_day{date::floor<date::days>(sys_millis{milliseconds{from}})}.year()) -
+      1;
+  int last_year =
+      static_cast<int>(
+          date::year_month_day{date::floor<date::days>(sys_millis{milliseconds{to}})}.year()) +
+      1;
+  pqxx::work w{conn()};
+  for (const auto& occ : rules.occasions) {
+    const auto* def = find_occasion(occ.name);
+    if (def == nullptr) continue;
+    // Column names come from the built-in occasion table, never from input.
+    auto rows = w.exec_params(
+        "SELECT id::text, first_name, last_name, email, timezone,"
+        " to_char(" +
+            occ.name +
+            "_date, 'YYYY-MM-DD'), " MS("created_at") " FROM users WHERE deleted_at IS NULL AND " +
+            occ.name + "_date IS NOT NULL AND partition = $1 AND " + occ.name +
+            "_md = ANY($2::smallint[])",
+        partition, mds);
+    for (const auto& row : rows) {
+      auto zone = find_zone(row[4].as<std::string>());
+      auto day = parse_date(row[5].as<std::string>());
+      if (!zone || !day) {
+        spdlog::warn("event=window.skip user={} reason=\"bad zone or date\"",
+                     row[0].as<std::string>());
+        continue;
+      }
+      occasion_rule rule{*day, *zone, occ.send_at, rules.feb29};
+      auto created = sys_millis{milliseconds{row[6].as<int64_t>()}};
+      for (int y = first_year; y <= last_year; ++y) {
+        auto d = due_in_year(rule, y);
+        if (!d) continue;
+        auto due_ms = duration_cast<milliseconds>(d->instant.time_since_epoch()).count();
+        if (due_ms < from || due_ms >= to || !eligible(created, d->instant)) continue;
+        occurrence o;
+        o.user_id = row[0].as<std::string>();
+        o.occasion = occ.name;
+        o.year = y;
+        o.key = idempotency_key(o.user_id, o.occasion, y);
+        o.due_at = due_ms;
+        o.partition = partition;
+        o.email = row[3].as<std::string>();
+        o.message = def->message.render({row[1].as<std::string>(), row[2].as<std::string>()});
+        found.push_back(std::move(o));
+      }
+    }
+  }
+  if (!found.empty()) {
+    std::vector<std::string> keys;
+    for (const auto& o : found)
+      keys.push_back(o.key);
+    std::set<std::string> existing;
+    for (const auto& row : w.exec_prepared("existing_keys", array_literal(keys)))
+      existing.insert(row[0].as<std::string>());
+    found.erase(std::remove_if(found.begin(), found.end(),
+                               [&](const occurrence& o) { return existing.count(o.key) > 0; }),
+                found.end());
+  }
+  w.commit();
+  return found;
+}
+
+std::vector<occurrence> store::load_resumable(int32_t partition, int64_t epoch,
+                                              const schedule_rules&) {
+  pqxx::work w{conn()};
+  auto rows = w.exec_prepared("resumable", partition, epoch);
+  w.commit();
+  std::vector<occurrence> out;
+  for (const auto& row : rows) {
+    occurrence o;
+    o.key = row[0].as<std::string>();
+    o.user_id = row[1].as<std::string>();
+    o.occasion = row[2].as<std::string>();
+    o.year = row[3].as<int32_t>();
+    o.due_at = row[4].as<int64_t>();
+    o.attempts = row[5].as<int32_t>();
+    o.next_attempt_at = row[6].as<int64_t>();
+    o.partition = partition;
+    o.email = row[9].as<std::string>();
+    if (const auto* def = find_occasion(o.occasion))
+      o.message = def->message.render({row[7].as<std::string>(), row[8].as<std::string>()});
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+result<user> store::create_user(const user& u) {
+  try {
+    pqxx::work w{conn()};
+    auto r = w.exec_prepared("create_user", u.id, u.first_name, u.last_name, u.email, u.timezone,
+                             u.birthday_date, u.anniversary_date, u.location_city,
+                             u.location_country, u.partition, u.created_at, u.updated_at);
+    w.commit();
+    return user_of(r[0]);
+  } catch (const pqxx::unique_violation&) {
+    return error{errc::conflict, "a user with this email already exists"};
+  }
+}
+
+result<user> store::get_user(const std::string& id) {
+  if (!is_uuid(id)) return error{errc::not_found, "no user " + id};
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("get_user", id);
+  w.commit();
+  if (r.empty()) return error{errc::not_found, "no user " + id};
+  return user_of(r[0]);
+}
+
+result<user> store::update_user(const user& u) {
+  if (!is_uuid(u.id)) return error{errc::not_found, "no user " + u.id};
+  try {
+    pqxx::work w{conn()};
+    auto r = w.exec_prepared("update_user", u.id, u.first_name, u.last_name, u.email, u.timezone,
+                             u.birthday_date, u.anniversary_date, u.location_city,
+                             u.location_country, u.updated_at);
+    w.commit();
+    if (r.empty()) return error{errc::not_found, "no user " + u.id};
+    return user_of(r[0]);
+  } catch (const pqxx::unique_violation&) {
+    return error{errc::conflict, "a user with this email already exists"};
+  }
+}
+
+result<user> store::delete_user(const std::string& id, int64_t now) {
+  if (!is_uuid(id)) return error{errc::not_found, "no user " + id};
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("delete_user", id, now);
+  if (r.empty()) return error{errc::not_found, "no user " + id};
+  w.exec_prepared("cancel_pending", id);
+  w.commit();
+  return user_of(r[0]);
+}
+
+std::vector<user> store::list_users(size_t limit, const std::string& after_id) {
+  auto after = after_id.empty() ? std::string{"00000000-0000-0000-0000-000000000000"} : after_id;
+  if (!is_uuid(after)) return {};
+  pqxx::work w{conn()};
+  auto rows = w.exec_prepared("list_users", after, static_cast<int64_t>(limit));
+  w.commit();
+  std::vector<user> out;
+  for (const auto& row : rows)
+    out.push_back(user_of(row));
+  return out;
+}
+
+std::vector<send_record> store::records_of_user(const std::string& user_id) {
+  if (!is_uuid(user_id)) return {};
+  pqxx::work w{conn()};
+  auto rows = w.exec_prepared("records_of_user", user_id);
+  w.commit();
+  std::vector<send_record> out;
+  for (const auto& row : rows)
+    out.push_back(record_of(row));
+  return out;
+}
+
+std::vector<send_record> store::records_by_status(const std::string& status, size_t limit,
+                                                  const std::string& after_key) {
+  pqxx::work w{conn()};
+  auto rows = w.exec_prepared("records_by_status", status, after_key, static_cast<int64_t>(limit));
+  w.commit();
+  std::vector<send_record> out;
+  for (const auto& row : rows)
+    out.push_back(record_of(row));
+  return out;
+}
+
+} // namespace candle::pg

@@ -1,0 +1,121 @@
+// All of Candle's SQL, behind one class over one libpqxx connection. Blocking:
+// call it from a detached actor or a test thread, never from CAF's workers.
+//
+// Writes that move send records are *fenced*: they name a partition and the
+// caller's lease epoch and change nothing unless that epoch is current and
+// unexpired (checked and share-locked in the same statement, so a takeover
+// waits for an in-flight batch and then sees it).
+#pragma once
+
+#include "core/model.hpp"
+#include "core/occurrence.hpp"
+#include "core/result.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <pqxx/connection>
+#include <string>
+#include <vector>
+
+namespace candle::pg {
+
+/// What the window scan needs to turn users into occurrences.
+struct schedule_rules {
+  struct occasion {
+    std::string name; ///< "birthday": columns birthday_date / birthday_md
+    time_of_day send_at;
+  };
+  std::vector<occasion> occasions;
+  feb29_policy feb29 = feb29_policy::feb28;
+};
+
+/// Builds the rules from the built-in occasions with their default send times.
+schedule_rules default_rules();
+
+class store {
+public:
+  explicit store(std::string conninfo);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  /// The connection, (re)opened on demand. Throws pqxx::broken_connection
+  /// when the server cannot be reached.
+  pqxx::connection& conn();
+  /// Drops the connection (after an error) so the next call reconnects.
+  void reset();
+  bool connected() const;
+
+  // -- leases ---------------------------------------------------------------
+
+  /// Takes `partition` for `node` if it is free, expired or already ours,
+  /// bumping the epoch. Returns the new epoch, or 0 if another node holds it.
+  int64_t acquire_lease(int32_t partition, const std::string& node, std::chrono::seconds ttl);
+  /// Extends a lease we hold at `epoch`; false when it is no longer ours.
+  bool renew_lease(int32_t partition, const std::string& node, int64_t epoch,
+                   std::chrono::seconds ttl);
+
+  // -- send records (fenced) ------------------------------------------------
+
+  /// Claims occurrences (one statement): inserts `claimed` records, skipping
+  /// keys that already have one. Returns the keys this call claimed.
+  std::vector<std::string> claim(int32_t partition, int64_t epoch,
+                                 const std::vector<occurrence>& batch, int64_t now);
+  /// Which of `keys` are `claimed` at `epoch`: after a claim whose commit
+  /// was lost with the connection, retry the claim and then ask this, so a
+  /// committed-but-unacknowledged claim is not stranded.
+  std::vector<std::string> claimed_at_epoch(int32_t partition, int64_t epoch,
+                                            const std::vector<std::string>& keys);
+  /// Records delivery outcomes (one statement) for `claimed` records owned at
+  /// `epoch`. Returns the keys updated.
+  std::vector<std::string> record_outcomes(int32_t partition, int64_t epoch,
+                                           const std::vector<outcome>& batch);
+  /// Moves `retrying` records, and stale `claimed` ones (a dead owner's), to
+  /// `claimed` at `epoch` for another attempt. Returns the keys moved.
+  std::vector<std::string> reclaim(int32_t partition, int64_t epoch,
+                                   const std::vector<std::string>& keys, int64_t now);
+  /// Records occurrences missed beyond the recovery window as `expired`.
+  std::vector<std::string> record_expired(int32_t partition, int64_t epoch,
+                                          const std::vector<occurrence>& batch,
+                                          const std::string& reason, int64_t now);
+
+  // -- scans ----------------------------------------------------------------
+
+  /// Occurrences of live users of `partition` due in [from, to) that are
+  /// eligible (user created by the due instant) and have no send record.
+  std::vector<occurrence> load_window(int32_t partition, int64_t from, int64_t to,
+                                      const schedule_rules& rules);
+  /// Records of `partition` to resume: `retrying` ones, and `claimed` ones
+  /// whose owner epoch is older than `epoch` (their sender died mid-flight).
+  std::vector<occurrence> load_resumable(int32_t partition, int64_t epoch,
+                                         const schedule_rules& rules);
+
+  // -- users ----------------------------------------------------------------
+
+  /// Inserts a user (id, partition and timestamps must be set). A live user
+  /// with the same email is a `conflict`.
+  result<user> create_user(const user& u);
+  result<user> get_user(const std::string& id);
+  /// Replaces the user's fields; `not_found` if absent or deleted.
+  result<user> update_user(const user& u);
+  /// Soft-deletes and cancels pending (claimed/retrying) greetings, in one
+  /// transaction. `not_found` if absent or already deleted.
+  result<user> delete_user(const std::string& id, int64_t now);
+  /// Live users ordered by id, after `after_id` (keyset pagination).
+  std::vector<user> list_users(size_t limit, const std::string& after_id);
+
+  std::vector<send_record> records_of_user(const std::string& user_id);
+  std::vector<send_record> records_by_status(const std::string& status, size_t limit,
+                                             const std::string& after_key);
+
+private:
+  std::string conninfo_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+/// `{"a","b"}`: a PostgreSQL array literal with every element quoted.
+std::string array_literal(const std::vector<std::string>& items);
+std::string array_literal(const std::vector<int64_t>& items);
+
+} // namespace candle::pg

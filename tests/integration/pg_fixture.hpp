@@ -1,0 +1,72 @@
+// One embedded PostgreSQL per test binary (started by the same launcher
+// candled uses), and one fresh, migrated database per test.
+#pragma once
+
+#include "persistence/embedded_pg.hpp"
+#include "persistence/schema.hpp"
+#include "persistence/store.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
+#include <unistd.h>
+
+namespace candle::test {
+
+class pg_environment : public ::testing::Environment {
+public:
+  static pg_environment*& instance() {
+    static pg_environment* env = nullptr;
+    return env;
+  }
+  void SetUp() override {
+    char tmpl[] = "/tmp/candle-it-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    auto pg = pg::embedded_postgres::start(dir_ + "/pg", "postgres");
+    ASSERT_TRUE(pg) << pg.err().message;
+    server = std::move(*pg);
+  }
+  void TearDown() override {
+    if (server) server->destroy();
+    server.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::unique_ptr<pg::embedded_postgres> server;
+
+private:
+  std::string dir_;
+};
+
+/// Base fixture: creates database test_<pid>_<n>, migrates it, drops it after.
+class pg_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    db_ = "test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    admin_exec("CREATE DATABASE " + db_);
+    conninfo = server().conninfo(db_);
+    pqxx::connection c{conninfo};
+    pg::migrate(c);
+  }
+  void TearDown() override { admin_exec("DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)"); }
+  static pg::embedded_postgres& server() { return *pg_environment::instance()->server; }
+  void admin_exec(const std::string& sql) {
+    pqxx::connection c{server().conninfo("postgres")};
+    pqxx::nontransaction{c}.exec(sql);
+  }
+  /// A query on the test database, first column of first row as T.
+  template <class T> T scalar(const std::string& sql) {
+    pqxx::connection c{conninfo};
+    pqxx::nontransaction n{c};
+    return n.exec1(sql)[0].as<T>();
+  }
+  std::string conninfo;
+
+private:
+  std::string db_;
+};
+
+} // namespace candle::test

@@ -1,0 +1,386 @@
+// The store against a real PostgreSQL: migrations, claim races, fencing,
+// window scans, users, and a server restart in the middle of claiming.
+#include "core/partition.hpp"
+#include "pg_fixture.hpp"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+using namespace candle;
+using namespace std::chrono;
+using candle::test::pg_test;
+
+namespace {
+
+int64_t ms(std::string_view iso) {
+  return duration_cast<milliseconds>(parse_instant(iso)->time_since_epoch()).count();
+}
+
+// Inserts `n` users of partition `p` with ids ...000001.. and a 1 Jan birthday.
+void bulk_users(const std::string& conninfo, int n, int p) {
+  pqxx::connection c{conninfo};
+  pqxx::work w{c};
+  w.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
+         " partition, created_at, updated_at)"
+         " SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'F' || i,"
+         " 'L' || i, 'u' || i || '@example.com', 'UTC', '1990-01-01', " +
+         std::to_string(p) + ", '2000-01-01', '2000-01-01' FROM generate_series(1, " +
+         std::to_string(n) + ") AS i");
+  w.commit();
+}
+
+std::string uid(int i) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
+  return buf;
+}
+
+occurrence occ(int i, int year = 2027) {
+  occurrence o;
+  o.user_id = uid(i);
+  o.occasion = "birthday";
+  o.year = year;
+  o.key = idempotency_key(o.user_id, o.occasion, year);
+  o.due_at = ms("2027-01-01T09:00:00Z");
+  return o;
+}
+
+user make_user(std::string email, std::string zone, std::string birthday,
+               int64_t created = 946684800000 /* 2000-01-01 */) {
+  static int next = 1;
+  user u;
+  u.id = uid(900000 + next++);
+  u.first_name = "Ada";
+  u.last_name = "Lovelace";
+  u.email = std::move(email);
+  u.timezone = std::move(zone);
+  u.birthday_date = std::move(birthday);
+  u.partition = 0;
+  u.created_at = u.updated_at = created;
+  return u;
+}
+
+} // namespace
+
+class Store : public pg_test {};
+
+TEST_F(Store, MigrationsFromEmptyAreAppliedOnceAndRerunIsANoOp) {
+  // The fixture migrated already: a re-run applies nothing.
+  pqxx::connection c{conninfo};
+  EXPECT_EQ(pg::migrate(c), 0);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM schema_migrations"),
+            static_cast<int>(pg::migrations().size()));
+  // Concurrent start-up on an empty schema: exactly one applies each migration.
+  pqxx::connection{conninfo}; // keep the server warm
+  {
+    pqxx::connection d{conninfo};
+    pqxx::nontransaction n{d};
+    n.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  }
+  std::atomic<int> applied{0};
+  std::vector<std::thread> nodes;
+  for (int i = 0; i < 4; ++i)
+    nodes.emplace_back([&] {
+      pqxx::connection n{conninfo};
+      applied += pg::migrate(n);
+    });
+  for (auto& t : nodes)
+    t.join();
+  EXPECT_EQ(applied.load(), static_cast<int>(pg::migrations().size()));
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM schema_migrations"),
+            static_cast<int>(pg::migrations().size()));
+}
+
+TEST_F(Store, PartitionCountIsFixedAtFirstStart) {
+  pqxx::connection c{conninfo};
+  EXPECT_EQ(pg::fixed_partition_count(c, 64), 64);
+  EXPECT_EQ(pg::fixed_partition_count(c, 256), 64);
+}
+
+TEST_F(Store, TwoClaimersRacingOverTenThousandKeysClaimEachOnce) {
+  constexpr int n = 10'000;
+  bulk_users(conninfo, n, 7);
+  pg::store setup{conninfo};
+  auto epoch = setup.acquire_lease(7, "node-a", seconds{60});
+  ASSERT_GT(epoch, 0);
+  std::vector<occurrence> all;
+  for (int i = 1; i <= n; ++i)
+    all.push_back(occ(i));
+  std::vector<std::string> got[2];
+  auto claimer = [&](int who) {
+    pg::store s{conninfo};
+    auto order = all;
+    if (who == 1) std::reverse(order.begin(), order.end());
+    for (size_t i = 0; i < order.size(); i += 500) {
+      std::vector<occurrence> batch(order.begin() + i,
+                                    order.begin() + std::min(order.size(), i + 500));
+      auto keys = s.claim(7, epoch, batch, ms("2027-01-01T09:00:00Z"));
+      got[who].insert(got[who].end(), keys.begin(), keys.end());
+    }
+  };
+  std::thread a{claimer, 0}, b{claimer, 1};
+  a.join();
+  b.join();
+  std::set<std::string> union_keys(got[0].begin(), got[0].end());
+  size_t overlap = 0;
+  for (const auto& k : got[1])
+    overlap += union_keys.insert(k).second ? 0 : 1;
+  EXPECT_EQ(overlap, 0u) << "a key was claimed twice";
+  EXPECT_EQ(union_keys.size(), static_cast<size_t>(n)) << "a key was claimed by nobody";
+  EXPECT_GT(got[0].size(), 0u);
+  EXPECT_GT(got[1].size(), 0u) << "no actual race happened";
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records WHERE status = 'claimed'"), n);
+}
+
+TEST_F(Store, StaleEpochClaimsAndMarksNothing) {
+  bulk_users(conninfo, 20, 3);
+  pg::store s{conninfo};
+  auto e1 = s.acquire_lease(3, "node-a", seconds{60});
+  std::vector<occurrence> first{occ(1), occ(2)};
+  ASSERT_EQ(s.claim(3, e1, first, 0).size(), 2u);
+  // Another node may not take an unexpired lease.
+  EXPECT_EQ(s.acquire_lease(3, "node-b", seconds{60}), 0);
+  // Taking over (here: the same node re-acquiring) moves the epoch on.
+  auto e2 = s.acquire_lease(3, "node-a", seconds{60});
+  ASSERT_GT(e2, e1);
+  EXPECT_TRUE(s.claim(3, e1, {occ(3)}, 0).empty()) << "stale epoch claimed";
+  EXPECT_TRUE(s.record_outcomes(3, e1, {{occ(1).key, status::sent, "", 0, 1}}).empty())
+      << "stale epoch marked";
+  EXPECT_TRUE(s.reclaim(3, e1, {occ(1).key}, 0).empty());
+  EXPECT_TRUE(s.record_expired(3, e1, {occ(4)}, "missed", 0).empty());
+  EXPECT_FALSE(s.renew_lease(3, "node-a", e1, seconds{60}));
+  // The current epoch cannot mark a record owned by the old one without
+  // reclaiming it first (its sender may still be in flight).
+  EXPECT_TRUE(s.record_outcomes(3, e2, {{occ(1).key, status::sent, "", 0, 1}}).empty());
+  auto resumed = s.load_resumable(3, e2, pg::default_rules());
+  EXPECT_EQ(resumed.size(), 2u);
+  EXPECT_EQ(s.reclaim(3, e2, {occ(1).key, occ(2).key}, 0).size(), 2u);
+  EXPECT_EQ(
+      s.record_outcomes(3, e2, {{occ(1).key, status::sent, "", 0, ms("2027-01-01T09:00:01Z")}})
+          .size(),
+      1u);
+  EXPECT_EQ(scalar<std::string>("SELECT status FROM send_records WHERE idempotency_key = '" +
+                                occ(1).key + "'"),
+            "sent");
+  EXPECT_EQ(
+      scalar<int>("SELECT attempts FROM send_records WHERE idempotency_key = '" + occ(1).key + "'"),
+      1);
+  // A marked record is not marked again (a retried batch changes nothing).
+  EXPECT_TRUE(s.record_outcomes(3, e2, {{occ(1).key, status::sent, "", 0, 1}}).empty());
+  EXPECT_EQ(
+      scalar<int>("SELECT attempts FROM send_records WHERE idempotency_key = '" + occ(1).key + "'"),
+      1);
+  // An expired lease fences too, and then another node may take it.
+  auto e3 = s.acquire_lease(5, "node-a", seconds{0});
+  ASSERT_GT(e3, 0);
+  EXPECT_TRUE(s.claim(5, e3, {occ(5)}, 0).empty());
+  EXPECT_GT(s.acquire_lease(5, "node-b", seconds{60}), 0);
+}
+
+TEST_F(Store, OutcomesMoveRecordsThroughRetryingToDead) {
+  bulk_users(conninfo, 2, 0);
+  pg::store s{conninfo};
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  ASSERT_EQ(s.claim(0, e, {occ(1), occ(2)}, 0).size(), 2u);
+  auto next = ms("2027-01-01T09:00:02Z");
+  EXPECT_EQ(s.record_outcomes(0, e,
+                              {{occ(1).key, status::retrying, "HTTP 503", next, 1},
+                               {occ(2).key, status::dead, "HTTP 400: bad address", 0, 1}})
+                .size(),
+            2u);
+  auto recs = s.records_by_status(status::retrying, 10, "");
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].last_error, "HTTP 503");
+  EXPECT_EQ(recs[0].next_attempt_at, next);
+  EXPECT_EQ(recs[0].attempts, 1);
+  EXPECT_EQ(s.records_by_status(status::dead, 10, "")[0].last_error, "HTTP 400: bad address");
+  // Retrying -> claimed again -> sent; attempts count both tries.
+  ASSERT_EQ(s.reclaim(0, e, {occ(1).key, occ(2).key}, 0).size(), 1u) << "dead must stay dead";
+  EXPECT_EQ(s.record_outcomes(0, e, {{occ(1).key, status::sent, "", 0, next}}).size(), 1u);
+  auto sent = s.records_by_status(status::sent, 10, "");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].attempts, 2);
+  EXPECT_EQ(sent[0].sent_at, next);
+  EXPECT_EQ(sent[0].last_error, "");
+}
+
+TEST_F(Store, WindowScanAcrossTheYearBoundary) {
+  pg::store s{conninfo};
+  auto kiri = make_user("kiri@example.com", "Pacific/Kiritimati", "1990-01-01");
+  auto pago = make_user("pago@example.com", "Pacific/Pago_Pago", "1990-12-31");
+  auto utc = make_user("utc@example.com", "UTC", "1990-01-01");
+  for (const auto& u : {kiri, pago, utc})
+    ASSERT_TRUE(s.create_user(u));
+  auto w =
+      s.load_window(0, ms("2026-12-31T00:00:00Z"), ms("2027-01-01T00:00:00Z"), pg::default_rules());
+  std::map<std::string, occurrence> by_user;
+  for (const auto& o : w)
+    by_user[o.user_id] = o;
+  ASSERT_EQ(w.size(), 2u);
+  ASSERT_TRUE(by_user.count(kiri.id));
+  EXPECT_EQ(by_user[kiri.id].year, 2027); // local 1 Jan 2027, due on UTC's 31 Dec
+  EXPECT_EQ(by_user[kiri.id].due_at, ms("2026-12-31T19:00:00Z"));
+  EXPECT_EQ(by_user[kiri.id].key, kiri.id + ":birthday:2027");
+  EXPECT_EQ(by_user[kiri.id].message, "Hey, Ada Lovelace it's your birthday");
+  EXPECT_EQ(by_user[kiri.id].email, "kiri@example.com");
+  ASSERT_TRUE(by_user.count(pago.id));
+  EXPECT_EQ(by_user[pago.id].year, 2026);
+  EXPECT_EQ(by_user[pago.id].due_at, ms("2026-12-31T20:00:00Z"));
+  // Next window: only UTC's 1 Jan.
+  auto next =
+      s.load_window(0, ms("2027-01-01T00:00:00Z"), ms("2027-01-02T00:00:00Z"), pg::default_rules());
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].user_id, utc.id);
+  EXPECT_EQ(next[0].due_at, ms("2027-01-01T09:00:00Z"));
+}
+
+TEST_F(Store, WindowScanOf29FebruaryUnderBothPolicies) {
+  pg::store s{conninfo};
+  auto leap = make_user("leap@example.com", "UTC", "2000-02-29");
+  ASSERT_TRUE(s.create_user(leap));
+  auto feb28 = pg::default_rules();
+  auto mar1 = pg::default_rules();
+  mar1.feb29 = feb29_policy::mar1;
+  auto day = [&](std::string_view from, std::string_view to, const pg::schedule_rules& r) {
+    return s.load_window(0, ms(from), ms(to), r);
+  };
+  // 2027 is common.
+  auto a = day("2027-02-28T00:00:00Z", "2027-03-01T00:00:00Z", feb28);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].due_at, ms("2027-02-28T09:00:00Z"));
+  EXPECT_TRUE(day("2027-03-01T00:00:00Z", "2027-03-02T00:00:00Z", feb28).empty());
+  EXPECT_TRUE(day("2027-02-28T00:00:00Z", "2027-03-01T00:00:00Z", mar1).empty());
+  auto b = day("2027-03-01T00:00:00Z", "2027-03-02T00:00:00Z", mar1);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].due_at, ms("2027-03-01T09:00:00Z"));
+  // 2028 is leap: the real day under both.
+  EXPECT_EQ(day("2028-02-29T00:00:00Z", "2028-03-01T00:00:00Z", feb28).size(), 1u);
+  EXPECT_EQ(day("2028-02-29T00:00:00Z", "2028-03-01T00:00:00Z", mar1).size(), 1u);
+  EXPECT_TRUE(day("2028-02-28T00:00:00Z", "2028-02-29T00:00:00Z", feb28).empty());
+}
+
+TEST_F(Store, WindowScanSkipsIneligibleDeletedAndRecordedOccurrences) {
+  pg::store s{conninfo};
+  auto late = make_user("late@example.com", "UTC", "1990-06-01", ms("2027-06-01T10:00:00Z"));
+  auto gone = make_user("gone@example.com", "UTC", "1990-06-01");
+  auto done = make_user("done@example.com", "UTC", "1990-06-01");
+  auto anniversary = make_user("ann@example.com", "UTC", "");
+  anniversary.anniversary_date = "2015-06-01";
+  for (const auto& u : {late, gone, done, anniversary})
+    ASSERT_TRUE(s.create_user(u));
+  ASSERT_TRUE(s.delete_user(gone.id, ms("2027-05-01T00:00:00Z")));
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  auto w =
+      s.load_window(0, ms("2027-06-01T00:00:00Z"), ms("2027-06-02T00:00:00Z"), pg::default_rules());
+  ASSERT_EQ(w.size(), 2u); // done's birthday and the anniversary
+  std::vector<occurrence> mine;
+  for (const auto& o : w)
+    if (o.user_id == done.id) mine.push_back(o);
+  ASSERT_EQ(mine.size(), 1u);
+  ASSERT_EQ(s.claim(0, e, mine, 0).size(), 1u);
+  auto again =
+      s.load_window(0, ms("2027-06-01T00:00:00Z"), ms("2027-06-02T00:00:00Z"), pg::default_rules());
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].occasion, "anniversary");
+  EXPECT_EQ(again[0].message, "Hey, Ada Lovelace happy anniversary");
+  EXPECT_EQ(again[0].key, anniversary.id + ":anniversary:2027");
+}
+
+TEST_F(Store, UsersEmailUniqueAmongLiveUsersAndDeleteCancelsPending) {
+  pg::store s{conninfo};
+  auto a = make_user("same@example.com", "Europe/Paris", "1990-01-01");
+  auto b = make_user("same@example.com", "Asia/Tokyo", "1991-01-01");
+  ASSERT_TRUE(s.create_user(a));
+  auto dup = s.create_user(b);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.err().code, errc::conflict);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 1) << "no half-written row";
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  occurrence o;
+  o.user_id = a.id;
+  o.occasion = "birthday";
+  o.year = 2027;
+  o.key = idempotency_key(a.id, "birthday", 2027);
+  o.due_at = ms("2027-01-01T08:00:00Z");
+  ASSERT_EQ(s.claim(0, e, {o}, 0).size(), 1u);
+  auto del = s.delete_user(a.id, ms("2026-12-31T00:00:00Z"));
+  ASSERT_TRUE(del);
+  EXPECT_EQ(s.records_of_user(a.id)[0].status, status::cancelled);
+  EXPECT_EQ(s.get_user(a.id).err().code, errc::not_found);
+  EXPECT_EQ(s.delete_user(a.id, 0).err().code, errc::not_found);
+  EXPECT_TRUE(s.create_user(b)) << "the email is free again once its user is deleted";
+  EXPECT_TRUE(s.claim(0, e, {o}, 0).empty());
+  // A deleted user's greeting cannot be claimed any more.
+  auto o2 = o;
+  o2.year = 2028;
+  o2.key = idempotency_key(a.id, "birthday", 2028);
+  EXPECT_TRUE(s.claim(0, e, {o2}, 0).empty());
+  EXPECT_EQ(s.get_user("not-a-uuid").err().code, errc::not_found);
+}
+
+TEST_F(Store, ListUsersIsKeysetPaginated) {
+  pg::store s{conninfo};
+  bulk_users(conninfo, 25, 0);
+  std::vector<std::string> seen;
+  std::string cursor;
+  while (true) {
+    auto page = s.list_users(10, cursor);
+    if (page.empty()) break;
+    for (const auto& u : page)
+      seen.push_back(u.id);
+    cursor = page.back().id;
+  }
+  ASSERT_EQ(seen.size(), 25u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+}
+
+TEST_F(Store, ServerRestartedUnderLoadLosesAndDoublesNothing) {
+  constexpr int n = 4'000;
+  bulk_users(conninfo, n, 1);
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::set<std::string> claimed;
+  std::thread worker{[&] {
+    pg::store s{conninfo};
+    int64_t epoch = 0;
+    for (int i = 1; i <= n; i += 100) {
+      std::vector<occurrence> batch;
+      std::vector<std::string> keys;
+      for (int j = i; j < i + 100; ++j) {
+        batch.push_back(occ(j));
+        keys.push_back(batch.back().key);
+      }
+      bool lost = false;
+      while (true) {
+        try {
+          if (epoch == 0) epoch = s.acquire_lease(1, "node-a", seconds{600});
+          auto got = s.claim(1, epoch, batch, 0);
+          // After a failure, a committed-but-unacknowledged claim must be
+          // found, not stranded.
+          if (lost) got = s.claimed_at_epoch(1, epoch, keys);
+          claimed.insert(got.begin(), got.end());
+          break;
+        } catch (const pqxx::failure&) {
+          // broken_connection, in_doubt_error (lost during COMMIT), or an
+          // sql_error from a server shutting down.
+          ++failures;
+          lost = true;
+          s.reset();
+          std::this_thread::sleep_for(milliseconds{50});
+        }
+      }
+      std::this_thread::sleep_for(milliseconds{2});
+    }
+    done = true;
+  }};
+  std::this_thread::sleep_for(milliseconds{150});
+  server().crash(); // immediate shutdown, as a crash
+  std::this_thread::sleep_for(milliseconds{300});
+  auto restarted = server().restart();
+  ASSERT_TRUE(restarted) << restarted.err().message;
+  worker.join();
+  EXPECT_GT(failures.load(), 0) << "the restart did not interrupt the load";
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(n));
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records"), n);
+}
