@@ -1,10 +1,14 @@
 // candled: one Candle node. Reads configuration, starts the actor system and
 // the REST bridge, prints one start-up line, and runs until SIGINT/SIGTERM.
+#include "actors/persistence.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "core/time.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
+#include "node/bridge.hpp"
+#include "persistence/embedded_pg.hpp"
+#include "persistence/schema.hpp"
 
 #include <caf/actor_system.hpp>
 #include <chrono>
@@ -42,17 +46,75 @@ std::string describe_clock(const settings& s) {
   return os.str();
 }
 
-net::router make_routes(std::chrono::steady_clock::time_point started) {
+// Everything the routes need; filled in before the server starts.
+struct node_context {
+  caf::actor_system* sys = nullptr;
+  persistence_actor db;
+  std::chrono::steady_clock::time_point started;
+};
+
+net::router make_routes(node_context& ctx) {
   net::router r;
   r.add(http::verb::get, "/healthz",
-        [started](net::request&& req, const net::path_params&, net::responder respond) {
+        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
           auto up = std::chrono::duration_cast<std::chrono::seconds>(
-              std::chrono::steady_clock::now() - started);
+              std::chrono::steady_clock::now() - ctx.started);
           respond(net::success(http::status::ok,
                                boost::json::object{{"status", "ok"}, {"uptimeSeconds", up.count()}},
                                req));
         });
+  r.add(http::verb::get, "/readyz",
+        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+          auto shared = std::make_shared<net::request>(std::move(req));
+          ask_async<bool>(
+              *ctx.sys, ctx.db, std::chrono::seconds{2},
+              [shared, respond](bool&) {
+                respond(net::success(http::status::ok,
+                                     boost::json::object{{"status", "ready"}, {"database", "ok"}},
+                                     *shared));
+              },
+              [shared, respond, sys = ctx.sys](caf::error& e) {
+                respond(net::failure(http::status::service_unavailable,
+                                     "not ready: database: " + sys->render(e), *shared));
+              },
+              atom::ping::value);
+        });
   return r;
+}
+
+// Opens the database: the embedded server (started here, on the main
+// thread, see embedded_pg.hpp) or db.url; applies migrations.
+struct database {
+  std::unique_ptr<pg::embedded_postgres> embedded;
+  std::string conninfo;
+  std::string description;
+  int32_t partitions = 0;
+};
+
+result<database> open_database(const settings& s) {
+  database db;
+  if (s.db.url.empty()) {
+    auto pg = pg::embedded_postgres::start(s.db.dir, "candle");
+    if (!pg) return pg.err();
+    db.embedded = std::move(*pg);
+    db.conninfo = db.embedded->conninfo("candle");
+    db.description = "embedded:" + s.db.dir;
+  } else {
+    db.conninfo = s.db.url;
+    db.description = describe_db(s);
+  }
+  try {
+    pqxx::connection c{db.conninfo};
+    pg::migrate(c);
+    db.partitions = pg::fixed_partition_count(c, static_cast<int32_t>(s.schedule.partitions));
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, std::string{"database "} + db.description + ": " + e.what()};
+  }
+  if (db.partitions != static_cast<int32_t>(s.schedule.partitions))
+    spdlog::warn("event=config.partitions_fixed requested={} in_use={} reason=\"fixed at the"
+                 " database's first start\"",
+                 s.schedule.partitions, db.partitions);
+  return db;
 }
 
 } // namespace
@@ -79,34 +141,49 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto started = std::chrono::steady_clock::now();
+  auto db = open_database(s);
+  if (!db) {
+    spdlog::critical("event=startup.failed reason=\"{}\"", db.err().message);
+    std::cerr << "candled: " << db.err().message << '\n';
+    return 1;
+  }
+
+  node_context ctx;
+  ctx.started = std::chrono::steady_clock::now();
+  register_types(cfg);
   net::server_options http_opts;
   http_opts.host = s.http.host;
   http_opts.port = s.http.port;
   http_opts.threads = 2;
   // Declared before the actor system: it must outlive every responder an
   // actor may still hold (see http_server.hpp).
-  net::http_server server{http_opts, make_routes(started)};
+  net::http_server server{http_opts, make_routes(ctx)};
   std::optional<caf::actor_system> sys;
   sys.emplace(cfg);
+  ctx.sys = &*sys;
+  ctx.db = spawn_persistence(*sys, {db->conninfo});
 
   auto port = server.start();
   if (!port) {
+    caf::anon_send_exit(ctx.db, caf::exit_reason::user_shutdown);
     spdlog::critical("event=startup.failed reason=\"{}\"", port.err().message);
     std::cerr << "candled: " << port.err().message << '\n';
     return 1;
   }
   std::cout << "candled ready: rest=http://" << s.http.host << ':' << *port
             << " console=" << (s.console.port == 0 ? std::string{"off"} : "unavailable")
-            << " db=" << describe_db(s) << " clock=" << describe_clock(s) << std::endl;
-  spdlog::info("event=startup rest=http://{}:{} db={} clock={} pid={}", s.http.host, *port,
-               describe_db(s), describe_clock(s), ::getpid());
+            << " db=" << db->description << " clock=" << describe_clock(s) << std::endl;
+  spdlog::info("event=startup rest=http://{}:{} db={} partitions={} clock={} pid={}", s.http.host,
+               *port, db->description, db->partitions, describe_clock(s), ::getpid());
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=shutdown signal={}", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.stop();
-  sys.reset(); // waits for actors to finish
+  caf::anon_send_exit(ctx.db, caf::exit_reason::user_shutdown);
+  ctx.db = nullptr;
+  sys.reset();          // waits for actors to finish
+  db->embedded.reset(); // fast shutdown of the embedded server
   spdlog::info("event=stopped");
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <random>
 #include <spdlog/spdlog.h>
 #include <sstream>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -67,8 +68,14 @@ std::string tail(const std::string& text, size_t lines) {
   return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
-// In a forked child: become the server's OS user (when root) or stay.
+// In a forked child: undo what the node set for itself (blocked SIGINT and
+// SIGTERM, ignored SIGPIPE survive exec), then become the server's OS user
+// (when root).
 void become(bool switch_user, uid_t uid, gid_t gid) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
   if (!switch_user) return;
   if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) _exit(126);
 }
@@ -143,6 +150,7 @@ bool wait_gone(pid_t pid, std::chrono::milliseconds limit) {
 // postmaster.pid left behind: either stale (the server died with its node)
 // or a live server on this directory that outlived an older node. The
 // latter is shut down; the former removed, so a reused PID cannot block us.
+// Only called while holding db.dir's lock, so no live node owns the server.
 void clear_previous_server(const std::string& cluster) {
   auto pidfile = cluster + "/postmaster.pid";
   if (!fs::exists(pidfile)) return;
@@ -180,6 +188,10 @@ result<std::unique_ptr<embedded_postgres>> embedded_postgres::start(const std::s
   fs::create_directories(dir, ec);
   if (ec) return fail("cannot create db.dir '" + dir + "': " + ec.message());
   pg->dir_ = fs::canonical(dir).string();
+  // Held for the node's lifetime, released by the kernel however it ends.
+  pg->lock_fd_ = open((pg->dir_ + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (pg->lock_fd_ < 0 || flock(pg->lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    return fail("db.dir '" + pg->dir_ + "' is in use by another candled (or cannot be locked)");
   if (geteuid() == 0) {
     auto* pw = getpwnam("postgres");
     if (pw == nullptr)

@@ -3,6 +3,10 @@
 // first use, started on a unix socket only (no TCP port to collide on),
 // stopped with the node, and killed with it (parent-death signal) so that a
 // `kill -9` of the node never leaves an orphan holding the data directory.
+//
+// Call start() and restart() from a thread that lives as long as the server
+// should (the main thread): Linux delivers the parent-death signal when the
+// forking *thread* exits.
 #pragma once
 
 #include "core/result.hpp"
@@ -15,7 +19,8 @@ namespace candle::pg {
 
 class embedded_postgres {
 public:
-  /// Initialises (first time) and starts a cluster for data directory `dir`,
+  /// Locks `dir` for this process (a second node on the same directory is
+  /// refused), initialises (first time) and starts a cluster for it,
   /// waits until it accepts connections and creates database `dbname`.
   ///
   /// As root, PostgreSQL (which refuses to run as root) runs as the OS user
@@ -57,6 +62,7 @@ private:
   uid_t uid_ = 0;
   gid_t gid_ = 0;
   pid_t pid_ = -1;
+  int lock_fd_ = -1; // flock on db.dir/.lock: one node per data directory
 };
 
 } // namespace candle::pg

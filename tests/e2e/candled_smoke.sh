@@ -7,7 +7,17 @@ set -euo pipefail
 candled=${1:?path to candled}
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  # A root run may have placed the cluster outside db.dir (see embedded_pg.hpp).
+  sleep 0.5
+  for f in "$work"/*/cluster-location; do
+    [ -f "$f" ] || continue
+    loc=$(cat "$f")
+    case "$loc" in /var/lib/candle/clusters/*) rm -rf "$loc" ;; esac
+  done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -73,13 +83,18 @@ n=$(curl -sS -v "$base/healthz" "$base/healthz" 2>&1 | grep -c 'Re-using existin
 [ "$n" -ge 1 ] || fail "connection was not reused"
 echo "ok: keep-alive"
 
-# 6. Port in use -> a clear error, non-zero exit.
+# 6. Port in use -> a clear error, non-zero exit; so is a db.dir in use.
 port=${base##*:}
-if "$candled" --http.port="$port" --console.port=0 >"$work/busy.out" 2>&1; then
+if "$candled" --http.port="$port" --console.port=0 --db.dir="$work/pg2" >"$work/busy.out" 2>&1; then
   fail "second node on a busy port exited 0"
 fi
 grep -q "cannot bind" "$work/busy.out" || fail "no clear message for a busy port: $(cat "$work/busy.out")"
-echo "ok: busy port refused"
+if "$candled" --http.port=0 --console.port=0 --db.dir="$work/pg" >"$work/dir.out" 2>&1; then
+  fail "second node on the same db.dir exited 0"
+fi
+grep -q "in use by another candled" "$work/dir.out" || fail "no clear message: $(cat "$work/dir.out")"
+curl -sSf "$base/readyz" >/dev/null || fail "the first node's database was disturbed"
+echo "ok: busy port and busy db.dir refused"
 
 stop_node TERM
 
@@ -107,7 +122,38 @@ check_usage "CANDLE_HTTP_PROT" CANDLE_HTTP_PROT=1 "$candled"
 check_usage "unexpected argument" "$candled" stray
 echo "ok: configuration errors exit 2"
 
-# 9. --help prints the options and exits 0.
+# 9. The database: ready, reused across restarts, and gone with a killed node.
+cluster_dir() { if [ -f "$work/pg/cluster-location" ]; then cat "$work/pg/cluster-location"; else echo "$work/pg/cluster"; fi; }
+start_node "$work/c.out" --http.port=0
+body=$(curl -sS -w '\n%{http_code}' "$base/readyz")
+[ "$(tail -1 <<<"$body")" = 200 ] || fail "readyz: $body"
+grep -q '"database":"ok"' <<<"$body" || fail "readyz body: $body"
+grep -q 'event=db.initdb' "$work/c.out.log" && fail "initdb ran again on a reused db.dir"
+pgpid=$(head -1 "$(cluster_dir)/postmaster.pid")
+kill -0 "$pgpid" || fail "no embedded PostgreSQL running"
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$pgpid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$pgpid" 2>/dev/null && fail "PostgreSQL outlived its node after kill -9"
+echo "ok: kill -9 of the node takes its PostgreSQL down"
+start_node "$work/d.out" --http.port=0
+curl -sSf "$base/readyz" >/dev/null || fail "not ready after a kill -9 restart: $(cat "$work/d.out.log")"
+grep -q 'event=db.migrated' "$work/d.out.log" && fail "migrations re-applied on restart"
+echo "ok: restart after kill -9 reuses the database"
+stop_node TERM
+[ -f "$(cluster_dir)/postmaster.pid" ] && fail "PostgreSQL not stopped with the node"
+echo "ok: database stopped with the node"
+
+# 10. An unreachable db.url: a clear error, non-zero exit.
+set +e
+"$candled" --http.port=0 --console.port=0 --db.url="postgresql://nobody@127.0.0.1:1/none" \
+  >"$work/e.out" 2>&1
+rc=$?
+set -e
+[ "$rc" != 0 ] || fail "started without a database"
+grep -q "database" "$work/e.out" || fail "no clear message for an unreachable database"
+echo "ok: unreachable db.url refused"
+
+# 11. --help prints the options and exits 0.
 "$candled" --help | grep -q "http.port" || fail "--help lacks http.port"
 echo "ok: --help"
 echo "candled smoke: all checks passed"

@@ -1,0 +1,50 @@
+#include "actors/actors.hpp"
+
+namespace candle {
+
+const char* to_string(ec x) {
+  switch (x) {
+  case ec::unavailable:
+    return "unavailable";
+  case ec::overloaded:
+    return "overloaded";
+  case ec::not_found:
+    return "not_found";
+  case ec::conflict:
+    return "conflict";
+  case ec::invalid:
+    return "invalid";
+  case ec::refused:
+    return "refused";
+  case ec::internal:
+    return "internal";
+  }
+  return "unknown";
+}
+
+caf::error make_error(ec x, std::string context) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("candle"),
+                    caf::make_message(std::move(context))};
+}
+
+std::string render_error(uint8_t code, caf::atom_value, const caf::message& context) {
+  std::string out = to_string(static_cast<ec>(code));
+  if (!context.empty() && context.match_element<std::string>(0))
+    out += ": " + context.get_as<std::string>(0);
+  return out;
+}
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<user>("candle.user");
+  cfg.add_message_type<occurrence>("candle.occurrence");
+  cfg.add_message_type<outcome>("candle.outcome");
+  cfg.add_message_type<send_record>("candle.send_record");
+  cfg.add_message_type<user_list>("candle.user_list");
+  cfg.add_message_type<occurrence_list>("candle.occurrence_list");
+  cfg.add_message_type<outcome_list>("candle.outcome_list");
+  cfg.add_message_type<record_list>("candle.record_list");
+  cfg.add_message_type<key_list>("candle.key_list");
+  cfg.add_error_category(caf::atom("candle"), render_error);
+}
+
+} // namespace candle

@@ -1,0 +1,122 @@
+// Every actor interface of Candle, with the messages and types they exchange.
+// Include this only in translation units that define or talk to actors: CAF
+// headers are heavy.
+#pragma once
+
+#include "core/model.hpp"
+
+#include <caf/all.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace candle {
+
+// -- errors -------------------------------------------------------------------
+
+/// Candle's error codes in CAF errors (category atom "candle").
+enum class ec : uint8_t {
+  unavailable = 1, ///< the database cannot be reached now
+  overloaded,      ///< a bounded queue is full: try again later
+  not_found,       ///< no such user or record
+  conflict,        ///< uniqueness violated (email in use)
+  invalid,         ///< bad input that passed the edge's validation
+  refused,         ///< a fenced write with a stale lease epoch
+  internal,        ///< a bug or an unexpected database error
+};
+
+const char* to_string(ec x);
+
+caf::error make_error(ec x, std::string context = {});
+
+/// Renders Candle's errors for CAF (`cfg.add_error_category`).
+std::string render_error(uint8_t code, caf::atom_value, const caf::message& context);
+
+// -- atoms --------------------------------------------------------------------
+
+namespace atom {
+using claim = caf::atom_constant<caf::atom("claim")>;
+using record = caf::atom_constant<caf::atom("record")>;
+using reclaim = caf::atom_constant<caf::atom("reclaim")>;
+using expire = caf::atom_constant<caf::atom("expire")>;
+using window = caf::atom_constant<caf::atom("window")>;
+using resume = caf::atom_constant<caf::atom("resume")>;
+using lease = caf::atom_constant<caf::atom("lease")>;
+using create = caf::atom_constant<caf::atom("create")>;
+using get = caf::atom_constant<caf::atom("get")>;
+using update = caf::atom_constant<caf::atom("update")>;
+using remove = caf::atom_constant<caf::atom("remove")>;
+using list = caf::atom_constant<caf::atom("list")>;
+using records = caf::atom_constant<caf::atom("records")>;
+using by_status = caf::atom_constant<caf::atom("by_status")>;
+using ping = caf::atom_constant<caf::atom("ping")>;
+} // namespace atom
+
+using key_list = std::vector<std::string>;
+using occurrence_list = std::vector<occurrence>;
+using outcome_list = std::vector<outcome>;
+using user_list = std::vector<user>;
+using record_list = std::vector<send_record>;
+
+// -- interfaces -----------------------------------------------------------------
+
+/// The PERSISTENCE actor: the only way to the database. Requests are queued
+/// up to a bound (beyond it: `ec::overloaded`), run on detached workers with
+/// their own connections (reconnecting by themselves), in order per partition.
+/// Fenced writes name (partition, epoch).
+using persistence_actor = caf::typed_actor<
+    // Claim occurrences: (partition, epoch, batch, now) -> keys claimed.
+    caf::replies_to<atom::claim, int32_t, int64_t, occurrence_list, int64_t>::with<key_list>,
+    // Record delivery outcomes: (partition, epoch, batch) -> keys updated.
+    caf::replies_to<atom::record, int32_t, int64_t, outcome_list>::with<key_list>,
+    // Re-claim retrying / stale-claimed records: (partition, epoch, keys, now).
+    caf::replies_to<atom::reclaim, int32_t, int64_t, key_list, int64_t>::with<key_list>,
+    // Record misses beyond the recovery window: (partition, epoch, batch, reason, now).
+    caf::replies_to<atom::expire, int32_t, int64_t, occurrence_list, std::string,
+                    int64_t>::with<key_list>,
+    // Window scan: (partition, from, to) -> occurrences without a record.
+    caf::replies_to<atom::window, int32_t, int64_t, int64_t>::with<occurrence_list>,
+    // Records to resume: (partition, epoch) -> retrying and stale claimed ones.
+    caf::replies_to<atom::resume, int32_t, int64_t>::with<occurrence_list>,
+    // Acquire a partition lease: (partition, node, ttl seconds) -> epoch (0 = held elsewhere).
+    caf::replies_to<atom::lease, int32_t, std::string, int64_t>::with<int64_t>,
+    // Users.
+    caf::replies_to<atom::create, user>::with<user>,
+    caf::replies_to<atom::get, std::string>::with<user>,
+    caf::replies_to<atom::update, user>::with<user>,
+    caf::replies_to<atom::remove, std::string, int64_t>::with<user>,
+    caf::replies_to<atom::list, uint64_t, std::string>::with<user_list>,
+    // Send records of a user; by status after a key (keyset).
+    caf::replies_to<atom::records, std::string>::with<record_list>,
+    caf::replies_to<atom::by_status, std::string, uint64_t, std::string>::with<record_list>,
+    // Readiness: a round trip to the database.
+    caf::replies_to<atom::ping>::with<bool>>;
+
+// -- serialization ----------------------------------------------------------------
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, user& x) {
+  return f(caf::meta::type_name("candle.user"), x.id, x.first_name, x.last_name, x.email,
+           x.timezone, x.birthday_date, x.anniversary_date, x.location_city, x.location_country,
+           x.created_at, x.updated_at, x.deleted_at, x.partition);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, occurrence& x) {
+  return f(caf::meta::type_name("candle.occurrence"), x.key, x.user_id, x.occasion, x.year,
+           x.due_at, x.partition, x.email, x.message, x.attempts, x.next_attempt_at);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, outcome& x) {
+  return f(caf::meta::type_name("candle.outcome"), x.key, x.status, x.error, x.next_attempt_at,
+           x.at);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, send_record& x) {
+  return f(caf::meta::type_name("candle.send_record"), x.key, x.user_id, x.occasion, x.year,
+           x.due_at, x.status, x.attempts, x.last_error, x.sent_at, x.next_attempt_at,
+           x.owner_epoch, x.partition);
+}
+
+/// Registers Candle's message types and error category with a configuration.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace candle

@@ -1,0 +1,294 @@
+#include "actors/persistence.hpp"
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+namespace candle {
+
+namespace {
+
+ec ec_of(errc e) {
+  switch (e) {
+  case errc::not_found:
+    return ec::not_found;
+  case errc::conflict:
+    return ec::conflict;
+  case errc::unavailable:
+    return ec::unavailable;
+  case errc::refused:
+    return ec::refused;
+  default:
+    return ec::invalid;
+  }
+}
+
+// Errors that mean "the connection is gone": retry on a new one. Class 08 is
+// connection exceptions; 57P0x is the server shutting down or starting up.
+bool connection_trouble(const pqxx::sql_error& e) {
+  auto state = e.sqlstate();
+  return state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0;
+}
+
+struct worker_state {
+  static constexpr const char* name = "persistence-worker";
+  std::unique_ptr<pg::store> db;
+  persistence_options opts;
+
+  // Runs `f(store, lost)` until it succeeds, the error is not about the
+  // connection, or retry_for has passed. `lost` tells `f` that an earlier
+  // try may have committed without our knowing, so it must reconcile.
+  template <class F> auto attempt(const char* what, F f) -> caf::expected<decltype(f(*db, false))> {
+    auto deadline = std::chrono::steady_clock::now() + opts.retry_for;
+    auto pause = std::chrono::milliseconds{50};
+    bool lost = false;
+    for (;;) {
+      std::string problem;
+      try {
+        return f(*db, lost);
+      } catch (const pqxx::broken_connection& e) {
+        problem = e.what();
+      } catch (const pqxx::in_doubt_error& e) {
+        problem = e.what();
+      } catch (const pqxx::sql_error& e) {
+        if (!connection_trouble(e)) {
+          spdlog::error("event=db.error op={} sqlstate={} error=\"{}\"", what, e.sqlstate(),
+                        e.what());
+          db->reset(); // the transaction is unusable; start clean
+          return make_error(ec::internal, std::string{what} + ": " + e.what());
+        }
+        problem = e.what();
+      } catch (const std::exception& e) {
+        spdlog::error("event=db.error op={} error=\"{}\"", what, e.what());
+        db->reset();
+        return make_error(ec::internal, std::string{what} + ": " + e.what());
+      }
+      lost = true;
+      db->reset();
+      if (std::chrono::steady_clock::now() + pause > deadline) {
+        spdlog::warn("event=db.unavailable op={} error=\"{}\"", what, problem);
+        return make_error(ec::unavailable, "database unreachable: " + problem);
+      }
+      spdlog::debug("event=db.retry op={} error=\"{}\"", what, problem);
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds{1000});
+    }
+  }
+};
+
+// A worker's answer: the value, or the error that ended the attempt.
+template <class T> caf::result<T> finish(caf::expected<T>&& x) {
+  if (x) return std::move(*x);
+  return std::move(x.error());
+}
+
+// The same for domain results, whose errors map onto ec.
+template <class T> caf::result<T> finish(caf::expected<result<T>>&& x) {
+  if (!x) return std::move(x.error());
+  if (*x) return std::move(*x).value();
+  return make_error(ec_of(x->err().code), x->err().message);
+}
+
+persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<worker_state> self,
+                                        persistence_options opts) {
+  self->state.db = std::make_unique<pg::store>(opts.conninfo);
+  self->state.opts = std::move(opts);
+  auto& st = self->state;
+  return {
+      [&st](atom::claim, int32_t p, int64_t epoch, occurrence_list& batch, int64_t now) {
+        return finish(st.attempt("claim", [&](pg::store& s, bool lost) {
+          auto got = s.claim(p, epoch, batch, now);
+          if (!lost) return got;
+          key_list keys;
+          for (const auto& o : batch)
+            keys.push_back(o.key);
+          return s.claimed_at_epoch(p, epoch, keys);
+        }));
+      },
+      [&st](atom::record, int32_t p, int64_t epoch, outcome_list& batch) {
+        // Idempotent: a replay finds the records no longer `claimed`.
+        return finish(st.attempt(
+            "record", [&](pg::store& s, bool) { return s.record_outcomes(p, epoch, batch); }));
+      },
+      [&st](atom::reclaim, int32_t p, int64_t epoch, key_list& keys, int64_t now) {
+        return finish(st.attempt("reclaim", [&](pg::store& s, bool lost) {
+          auto got = s.reclaim(p, epoch, keys, now);
+          return lost ? s.claimed_at_epoch(p, epoch, keys) : got;
+        }));
+      },
+      [&st](atom::expire, int32_t p, int64_t epoch, occurrence_list& batch, std::string& reason,
+            int64_t now) {
+        return finish(st.attempt("expire", [&](pg::store& s, bool) {
+          return s.record_expired(p, epoch, batch, reason, now);
+        }));
+      },
+      [&st](atom::window, int32_t p, int64_t from, int64_t to) {
+        return finish(st.attempt("window", [&](pg::store& s, bool) {
+          return s.load_window(p, from, to, st.opts.rules);
+        }));
+      },
+      [&st](atom::resume, int32_t p, int64_t epoch) {
+        return finish(st.attempt("resume", [&](pg::store& s, bool) {
+          return s.load_resumable(p, epoch, st.opts.rules);
+        }));
+      },
+      [&st](atom::lease, int32_t p, std::string& node, int64_t ttl) {
+        return finish(st.attempt("lease", [&](pg::store& s, bool) {
+          return s.acquire_lease(p, node, std::chrono::seconds{ttl});
+        }));
+      },
+      [&st](atom::create, user& u) -> caf::result<user> {
+        return finish(st.attempt("create", [&](pg::store& s, bool lost) {
+          auto created = s.create_user(u);
+          // A lost commit that did insert this very user looks like a conflict
+          // on replay: recognise it by id.
+          if (!created && lost && created.err().code == errc::conflict) {
+            auto existing = s.get_user(u.id);
+            if (existing && existing->email == u.email) return existing;
+          }
+          return created;
+        }));
+      },
+      [&st](atom::get, std::string& id) -> caf::result<user> {
+        return finish(st.attempt("get", [&](pg::store& s, bool) { return s.get_user(id); }));
+      },
+      [&st](atom::update, user& u) -> caf::result<user> {
+        return finish(st.attempt("update", [&](pg::store& s, bool) { return s.update_user(u); }));
+      },
+      [&st](atom::remove, std::string& id, int64_t now) -> caf::result<user> {
+        return finish(
+            st.attempt("remove", [&](pg::store& s, bool) { return s.delete_user(id, now); }));
+      },
+      [&st](atom::list, uint64_t limit, std::string& after) {
+        return finish(
+            st.attempt("list", [&](pg::store& s, bool) { return s.list_users(limit, after); }));
+      },
+      [&st](atom::records, std::string& user_id) {
+        return finish(
+            st.attempt("records", [&](pg::store& s, bool) { return s.records_of_user(user_id); }));
+      },
+      [&st](atom::by_status, std::string& status, uint64_t limit, std::string& after) {
+        return finish(st.attempt("by_status", [&](pg::store& s, bool) {
+          return s.records_by_status(status, limit, after);
+        }));
+      },
+      [&st](atom::ping) {
+        return finish(st.attempt("ping", [&](pg::store& s, bool) {
+          pqxx::nontransaction n{s.conn()};
+          n.exec("SELECT 1");
+          return true;
+        }));
+      },
+  };
+}
+
+// The front: bounds the number of queued requests and routes each to a
+// worker (by partition for fenced writes and scans, by user id otherwise).
+struct front_state {
+  static constexpr const char* name = "persistence";
+  std::vector<persistence_actor> workers;
+  size_t limit = 0;
+  size_t in_flight = 0;
+  size_t rejected = 0;
+};
+
+using front_pointer = persistence_actor::stateful_pointer<front_state>;
+
+template <class R, class... Ts>
+caf::typed_response_promise<R> relay(front_pointer self, size_t route, Ts&&... xs) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<R>();
+  if (st.in_flight >= st.limit) {
+    ++st.rejected;
+    rp.deliver(make_error(ec::overloaded, "persistence queue full (" + std::to_string(st.limit) +
+                                              " requests); try again later"));
+    return rp;
+  }
+  ++st.in_flight;
+  self->request(st.workers[route % st.workers.size()], caf::infinite, std::forward<Ts>(xs)...)
+      .then(
+          [self, rp](R& r) mutable {
+            --self->state.in_flight;
+            rp.deliver(std::move(r));
+          },
+          [self, rp](caf::error& e) mutable {
+            --self->state.in_flight;
+            rp.deliver(std::move(e));
+          });
+  return rp;
+}
+
+size_t route_of(const std::string& s) {
+  return std::hash<std::string>{}(s);
+}
+
+persistence_actor::behavior_type front(front_pointer self, persistence_options opts) {
+  for (size_t i = 0; i < std::max<size_t>(1, opts.workers); ++i) {
+    auto w = self->spawn<caf::detached>(worker, opts);
+    // Linked: a worker that dies takes the front with it, and the supervisor
+    // (or the node) sees one failure instead of a silently shrunken pool.
+    self->link_to(w);
+    self->state.workers.push_back(std::move(w));
+  }
+  self->state.limit = std::max<size_t>(1, opts.queue_limit);
+  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  return {
+      [self](atom::claim a, int32_t p, int64_t e, occurrence_list& b, int64_t now) {
+        return relay<key_list>(self, p, a, p, e, std::move(b), now);
+      },
+      [self](atom::record a, int32_t p, int64_t e, outcome_list& b) {
+        return relay<key_list>(self, p, a, p, e, std::move(b));
+      },
+      [self](atom::reclaim a, int32_t p, int64_t e, key_list& k, int64_t now) {
+        return relay<key_list>(self, p, a, p, e, std::move(k), now);
+      },
+      [self](atom::expire a, int32_t p, int64_t e, occurrence_list& b, std::string& why,
+             int64_t now) {
+        return relay<key_list>(self, p, a, p, e, std::move(b), std::move(why), now);
+      },
+      [self](atom::window a, int32_t p, int64_t from, int64_t to) {
+        return relay<occurrence_list>(self, p, a, p, from, to);
+      },
+      [self](atom::resume a, int32_t p, int64_t e) {
+        return relay<occurrence_list>(self, p, a, p, e);
+      },
+      [self](atom::lease a, int32_t p, std::string& node, int64_t ttl) {
+        return relay<int64_t>(self, p, a, p, std::move(node), ttl);
+      },
+      [self](atom::create a, user& u) {
+        auto r = route_of(u.id);
+        return relay<user>(self, r, a, std::move(u));
+      },
+      [self](atom::get a, std::string& id) {
+        auto r = route_of(id);
+        return relay<user>(self, r, a, std::move(id));
+      },
+      [self](atom::update a, user& u) {
+        auto r = route_of(u.id);
+        return relay<user>(self, r, a, std::move(u));
+      },
+      [self](atom::remove a, std::string& id, int64_t now) {
+        auto r = route_of(id);
+        return relay<user>(self, r, a, std::move(id), now);
+      },
+      [self](atom::list a, uint64_t limit, std::string& after) {
+        return relay<user_list>(self, 0, a, limit, std::move(after));
+      },
+      [self](atom::records a, std::string& id) {
+        auto r = route_of(id);
+        return relay<record_list>(self, r, a, std::move(id));
+      },
+      [self](atom::by_status a, std::string& status, uint64_t limit, std::string& after) {
+        return relay<record_list>(self, 0, a, std::move(status), limit, std::move(after));
+      },
+      [self](atom::ping a) { return relay<bool>(self, 0, a); },
+  };
+}
+
+} // namespace
+
+persistence_actor spawn_persistence(caf::actor_system& sys, persistence_options opts) {
+  return sys.spawn(front, std::move(opts));
+}
+
+} // namespace candle

@@ -1,0 +1,192 @@
+// The PERSISTENCE actor against a real PostgreSQL: replies, the bounded
+// queue while the database is down, reconnecting by itself, and a server
+// crash under load that loses and doubles nothing.
+#include "actors/persistence.hpp"
+#include "pg_fixture.hpp"
+
+#include <set>
+#include <thread>
+
+using namespace candle;
+using namespace std::chrono;
+using candle::test::pg_test;
+
+namespace {
+
+struct actor_env {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  actor_env() {
+    register_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+std::string uid(int i) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
+  return buf;
+}
+
+occurrence occ(int i) {
+  occurrence o;
+  o.user_id = uid(i);
+  o.occasion = "birthday";
+  o.year = 2027;
+  o.key = idempotency_key(o.user_id, "birthday", 2027);
+  o.due_at = 1798794000000; // 2027-01-01T09:00Z
+  return o;
+}
+
+// Blocking request helper: value or error.
+template <class R, class... Ts>
+caf::expected<R> ask(caf::actor_system& sys, const persistence_actor& h, Ts&&... xs) {
+  caf::scoped_actor self{sys};
+  caf::expected<R> out{caf::error{}};
+  self->request(h, caf::infinite, std::forward<Ts>(xs)...)
+      .receive([&](R& r) { out = std::move(r); }, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+} // namespace
+
+class PersistenceActor : public pg_test {
+protected:
+  void bulk_users(int n, int partition) {
+    pqxx::connection c{conninfo};
+    pqxx::work w{c};
+    w.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
+           " partition, created_at, updated_at)"
+           " SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'F', 'L',"
+           " 'u' || i || '@x.org', 'UTC', '1990-01-01', " +
+           std::to_string(partition) +
+           ", '2000-01-01', '2000-01-01'"
+           " FROM generate_series(1, " +
+           std::to_string(n) + ") AS i");
+    w.commit();
+  }
+};
+
+TEST_F(PersistenceActor, AnswersRequestsAndMapsErrors) {
+  actor_env env;
+  auto db = spawn_persistence(*env.sys, {conninfo});
+  user u;
+  u.id = uid(1);
+  u.first_name = "Grace";
+  u.last_name = "Hopper";
+  u.email = "grace@example.com";
+  u.timezone = "America/New_York";
+  u.birthday_date = "1906-12-09";
+  u.created_at = u.updated_at = 1'000;
+  auto created = ask<user>(*env.sys, db, atom::create::value, u);
+  ASSERT_TRUE(created) << env.sys->render(created.error());
+  EXPECT_EQ(created->email, "grace@example.com");
+  auto again = ask<user>(*env.sys, db, atom::create::value, user{u});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), static_cast<uint8_t>(ec::conflict));
+  EXPECT_EQ(again.error().category(), caf::atom("candle"));
+  auto missing = ask<user>(*env.sys, db, atom::get::value, uid(2));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), static_cast<uint8_t>(ec::not_found));
+  EXPECT_NE(env.sys->render(missing.error()).find("not_found"), std::string::npos);
+  auto epoch =
+      ask<int64_t>(*env.sys, db, atom::lease::value, int32_t{0}, std::string{"n"}, int64_t{60});
+  ASSERT_TRUE(epoch);
+  auto keys = ask<key_list>(*env.sys, db, atom::claim::value, int32_t{0}, *epoch,
+                            occurrence_list{occ(1)}, int64_t{0});
+  ASSERT_TRUE(keys);
+  EXPECT_EQ(keys->size(), 1u);
+  auto marked = ask<key_list>(*env.sys, db, atom::record::value, int32_t{0}, *epoch,
+                              outcome_list{{occ(1).key, status::sent, "", 0, 5}});
+  ASSERT_TRUE(marked);
+  EXPECT_EQ(marked->size(), 1u);
+  auto ok = ask<bool>(*env.sys, db, atom::ping::value);
+  ASSERT_TRUE(ok);
+  anon_send_exit(db, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(PersistenceActor, BoundedQueueRefusesWhileTheDatabaseIsDownThenReconnects) {
+  actor_env env;
+  persistence_options opts{conninfo};
+  opts.workers = 1;
+  opts.queue_limit = 3;
+  opts.retry_for = milliseconds{1500};
+  auto db = spawn_persistence(*env.sys, opts);
+  ASSERT_TRUE(ask<bool>(*env.sys, db, atom::ping::value));
+  server().crash();
+  // 10 concurrent requests: 3 are queued (and fail as unavailable after
+  // retry_for), the other 7 are refused at once as overloaded.
+  std::atomic<int> overloaded{0}, unavailable{0}, other{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 10; ++i)
+    callers.emplace_back([&] {
+      auto r = ask<bool>(*env.sys, db, atom::ping::value);
+      if (r)
+        ++other;
+      else if (r.error().code() == static_cast<uint8_t>(ec::overloaded))
+        ++overloaded;
+      else if (r.error().code() == static_cast<uint8_t>(ec::unavailable))
+        ++unavailable;
+      else
+        ++other;
+    });
+  for (auto& t : callers)
+    t.join();
+  EXPECT_EQ(overloaded.load(), 7);
+  EXPECT_EQ(unavailable.load(), 3);
+  EXPECT_EQ(other.load(), 0);
+  ASSERT_TRUE(server().restart());
+  // The same actor, no restart of it: it reconnects on the next request.
+  auto r = ask<bool>(*env.sys, db, atom::ping::value);
+  EXPECT_TRUE(r) << env.sys->render(r.error());
+  anon_send_exit(db, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(PersistenceActor, DatabaseCrashUnderLoadLosesAndDoublesNothing) {
+  constexpr int n = 3'000;
+  bulk_users(n, 2);
+  actor_env env;
+  persistence_options opts{conninfo};
+  opts.retry_for = seconds{30};
+  auto db = spawn_persistence(*env.sys, opts);
+  auto epoch =
+      ask<int64_t>(*env.sys, db, atom::lease::value, int32_t{2}, std::string{"n"}, int64_t{600});
+  ASSERT_TRUE(epoch);
+  std::set<std::string> claimed, marked;
+  // The load runs on a thread; the crash and restart on this one (the
+  // server's parent thread must outlive it, see embedded_pg.hpp).
+  std::thread load{[&] {
+    for (int i = 1; i <= n; i += 50) {
+      occurrence_list batch;
+      for (int j = i; j < i + 50; ++j)
+        batch.push_back(occ(j));
+      auto keys =
+          ask<key_list>(*env.sys, db, atom::claim::value, int32_t{2}, *epoch, batch, int64_t{0});
+      if (!keys) {
+        ADD_FAILURE() << env.sys->render(keys.error());
+        return;
+      }
+      claimed.insert(keys->begin(), keys->end());
+      outcome_list outs;
+      for (const auto& k : *keys)
+        outs.push_back({k, status::sent, "", 0, 1});
+      auto done = ask<key_list>(*env.sys, db, atom::record::value, int32_t{2}, *epoch, outs);
+      if (!done) {
+        ADD_FAILURE() << env.sys->render(done.error());
+        return;
+      }
+      marked.insert(done->begin(), done->end());
+      std::this_thread::sleep_for(milliseconds{3});
+    }
+  }};
+  std::this_thread::sleep_for(milliseconds{120});
+  server().crash();
+  std::this_thread::sleep_for(milliseconds{300});
+  auto restarted = server().restart();
+  EXPECT_TRUE(restarted);
+  load.join();
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(n)) << "a claim was lost";
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records WHERE status = 'sent'"), n);
+  EXPECT_EQ(scalar<int>("SELECT max(attempts) FROM send_records"), 1) << "an outcome doubled";
+  anon_send_exit(db, caf::exit_reason::user_shutdown);
+}
