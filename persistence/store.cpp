@@ -112,8 +112,12 @@ void prepare(pqxx::connection& c) {
                                   "   AS t(k, s, e, n, a)"
                                   " WHERE r.idempotency_key = t.k AND r.partition = $1 AND "
                                   "r.owner_epoch = $2"
-                                  " AND r.status = 'claimed' AND t.s IN ('sent', 'retrying', "
-                                  "'dead') AND " FENCE " RETURNING r.idempotency_key");
+                                  // No filter on t.s here: it shrinks the planner's
+                                  // row estimate for unnest() and, on a young table
+                                  // without statistics, flips the plan to rescanning
+                                  // unnest() per row. record_outcomes() validates.
+                                  " AND r.status = 'claimed' AND " FENCE
+                                  " RETURNING r.idempotency_key");
   c.prepare(
       "reclaim",
       "UPDATE send_records r SET status = 'claimed', owner_epoch = $2,"
@@ -326,6 +330,9 @@ std::vector<std::string> store::record_outcomes(int32_t partition, int64_t epoch
   std::vector<std::string> keys, statuses, errors;
   std::vector<int64_t> nexts, ats;
   for (const auto& o : batch) {
+    if (o.status != status::sent && o.status != status::retrying && o.status != status::dead)
+      throw std::invalid_argument("record_outcomes: status '" + o.status +
+                                  "' is not an outcome (sent, retrying, dead)");
     keys.push_back(o.key);
     statuses.push_back(o.status);
     errors.push_back(o.error);
