@@ -1,0 +1,69 @@
+#include "core/due_queue.hpp"
+
+namespace candle {
+
+void due_queue::upsert(occurrence o) {
+  auto version = ++next_version_;
+  heap_.push({o.due_at, version, o.key});
+  by_user_[o.user_id].insert(o.key);
+  auto key = o.key;
+  live_[key] = entry{std::move(o), version};
+}
+
+bool due_queue::remove(const std::string& key) {
+  auto it = live_.find(key);
+  if (it == live_.end()) return false;
+  auto user = by_user_.find(it->second.value.user_id);
+  if (user != by_user_.end()) {
+    user->second.erase(key);
+    if (user->second.empty()) by_user_.erase(user);
+  }
+  live_.erase(it); // its heap slot becomes stale and is skipped later
+  return true;
+}
+
+size_t due_queue::remove_user(const std::string& user_id) {
+  auto user = by_user_.find(user_id);
+  if (user == by_user_.end()) return 0;
+  auto keys = std::move(user->second);
+  by_user_.erase(user);
+  for (const auto& k : keys)
+    live_.erase(k);
+  return keys.size();
+}
+
+void due_queue::drop_stale() {
+  while (!heap_.empty()) {
+    const auto& top = heap_.top();
+    auto it = live_.find(top.key);
+    if (it != live_.end() && it->second.version == top.version) return;
+    heap_.pop();
+  }
+}
+
+std::optional<int64_t> due_queue::next_due() {
+  drop_stale();
+  if (heap_.empty()) return std::nullopt;
+  return heap_.top().due_at;
+}
+
+std::vector<occurrence> due_queue::pop_due(int64_t now, size_t max) {
+  std::vector<occurrence> out;
+  while (out.size() < max) {
+    drop_stale();
+    if (heap_.empty() || heap_.top().due_at > now) break;
+    auto key = heap_.top().key;
+    heap_.pop();
+    auto it = live_.find(key);
+    out.push_back(std::move(it->second.value));
+    live_.erase(it);
+    auto user = by_user_.find(out.back().user_id);
+    if (user != by_user_.end()) {
+      user->second.erase(key);
+      if (user->second.empty()) by_user_.erase(user);
+    }
+  }
+  return out;
+}
+
+} // namespace candle

@@ -1,0 +1,111 @@
+#include "core/due_queue.hpp"
+
+#include <algorithm>
+#include <gtest/gtest.h>
+#include <map>
+#include <random>
+
+using namespace candle;
+
+namespace {
+occurrence occ(std::string user, std::string occasion, int64_t due) {
+  occurrence o;
+  o.user_id = std::move(user);
+  o.occasion = std::move(occasion);
+  o.year = 2027;
+  o.key = o.user_id + ":" + o.occasion + ":2027";
+  o.due_at = due;
+  return o;
+}
+} // namespace
+
+TEST(DueQueue, PopsInDueOrderAndNothingEarly) {
+  due_queue q;
+  q.upsert(occ("b", "birthday", 200));
+  q.upsert(occ("a", "birthday", 100));
+  q.upsert(occ("c", "birthday", 300));
+  EXPECT_EQ(q.next_due(), 100);
+  EXPECT_TRUE(q.pop_due(99, 10).empty()) << "popped before its instant";
+  auto got = q.pop_due(200, 10);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].user_id, "a");
+  EXPECT_EQ(got[1].user_id, "b");
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.next_due(), 300);
+}
+
+TEST(DueQueue, UpsertReplacesByKey) {
+  due_queue q;
+  q.upsert(occ("a", "birthday", 100));
+  q.upsert(occ("a", "birthday", 500)); // moved later
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.next_due(), 500);
+  EXPECT_TRUE(q.pop_due(400, 10).empty());
+  q.upsert(occ("a", "birthday", 50)); // moved earlier
+  auto got = q.pop_due(60, 10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].due_at, 50);
+  EXPECT_TRUE(q.pop_due(1000, 10).empty()) << "a replaced entry fired twice";
+}
+
+TEST(DueQueue, RemoveUserCancelsAllItsOccasions) {
+  due_queue q;
+  q.upsert(occ("a", "birthday", 100));
+  q.upsert(occ("a", "anniversary", 150));
+  q.upsert(occ("b", "birthday", 120));
+  EXPECT_EQ(q.remove_user("a"), 2u);
+  EXPECT_EQ(q.remove_user("a"), 0u);
+  auto got = q.pop_due(1000, 10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].user_id, "b");
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(DueQueue, BatchLimitAndRandomisedAgainstAModel) {
+  std::mt19937 rng{42};
+  due_queue q;
+  std::map<std::string, occurrence> model;
+  for (int step = 0; step < 20000; ++step) {
+    auto user = "u" + std::to_string(rng() % 300);
+    auto occasion = rng() % 2 ? "birthday" : "anniversary";
+    switch (rng() % 4) {
+    case 0:
+    case 1: {
+      auto o = occ(user, occasion, static_cast<int64_t>(rng() % 10000));
+      model[o.key] = o;
+      q.upsert(o);
+      break;
+    }
+    case 2: {
+      size_t n = 0;
+      for (auto it = model.begin(); it != model.end();)
+        if (it->second.user_id == user) {
+          it = model.erase(it);
+          ++n;
+        } else {
+          ++it;
+        }
+      ASSERT_EQ(q.remove_user(user), n);
+      break;
+    }
+    case 3: {
+      int64_t now = rng() % 10000;
+      auto got = q.pop_due(now, 7);
+      std::vector<occurrence> expect;
+      for (const auto& [k, o] : model)
+        if (o.due_at <= now) expect.push_back(o);
+      std::sort(expect.begin(), expect.end(), [](const auto& a, const auto& b) {
+        return a.due_at != b.due_at ? a.due_at < b.due_at : a.key < b.key;
+      });
+      expect.resize(std::min<size_t>(expect.size(), 7));
+      ASSERT_EQ(got.size(), expect.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].key, expect[i].key);
+        model.erase(got[i].key);
+      }
+      break;
+    }
+    }
+    ASSERT_EQ(q.size(), model.size());
+  }
+}
