@@ -216,13 +216,6 @@ std::vector<int64_t> window_month_days(int64_t from, int64_t to) {
 
 } // namespace
 
-schedule_rules default_rules() {
-  schedule_rules r;
-  for (const auto& o : builtin_occasions())
-    r.occasions.push_back({o.name, o.send_at});
-  return r;
-}
-
 std::string array_literal(const std::vector<std::string>& items) {
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {
@@ -371,56 +364,26 @@ std::vector<std::string> store::record_expired(int32_t partition, int64_t epoch,
 
 std::vector<occurrence> store::load_window(int32_t partition, int64_t from, int64_t to,
                                            const schedule_rules& rules) {
-  using namespace std::chrono;
   std::vector<occurrence> found;
   auto mds = array_literal(window_month_days(from, to));
-  int first_year =
-      static_cast<int>(
-          date::year_month_day{date::floor<date::days>(sys_millis{milliseconds{from}})}.year()) -
-      1;
-  int last_year =
-      static_cast<int>(
-          date::year_month_day{date::floor<date::days>(sys_millis{milliseconds{to}})}.year()) +
-      1;
   pqxx::work w{conn()};
   for (const auto& occ : rules.occasions) {
-    const auto* def = find_occasion(occ.name);
-    if (def == nullptr) continue;
+    if (find_occasion(occ.name) == nullptr) continue;
     // Column names come from the built-in occasion table, never from input.
-    auto rows = w.exec_params(
-        "SELECT id::text, first_name, last_name, email, timezone,"
-        " to_char(" +
-            occ.name +
-            "_date, 'YYYY-MM-DD'), " MS("created_at") " FROM users WHERE deleted_at IS NULL AND " +
-            occ.name + "_date IS NOT NULL AND partition = $1 AND " + occ.name +
-            "_md = ANY($2::smallint[])",
-        partition, mds);
+    auto rows = w.exec_params(std::string{"SELECT "} + user_columns +
+                                  " FROM users WHERE"
+                                  " deleted_at IS NULL AND " +
+                                  occ.name +
+                                  "_date IS NOT NULL"
+                                  " AND partition = $1 AND " +
+                                  occ.name + "_md = ANY($2::smallint[])",
+                              partition, mds);
+    schedule_rules only{{occ}, rules.feb29};
     for (const auto& row : rows) {
-      auto zone = find_zone(row[4].as<std::string>());
-      auto day = parse_date(row[5].as<std::string>());
-      if (!zone || !day) {
-        spdlog::warn("event=window.skip user={} reason=\"bad zone or date\"",
-                     row[0].as<std::string>());
-        continue;
-      }
-      occasion_rule rule{*day, *zone, occ.send_at, rules.feb29};
-      auto created = sys_millis{milliseconds{row[6].as<int64_t>()}};
-      for (int y = first_year; y <= last_year; ++y) {
-        auto d = due_in_year(rule, y);
-        if (!d) continue;
-        auto due_ms = duration_cast<milliseconds>(d->instant.time_since_epoch()).count();
-        if (due_ms < from || due_ms >= to || !eligible(created, d->instant)) continue;
-        occurrence o;
-        o.user_id = row[0].as<std::string>();
-        o.occasion = occ.name;
-        o.year = y;
-        o.key = idempotency_key(o.user_id, o.occasion, y);
-        o.due_at = due_ms;
-        o.partition = partition;
-        o.email = row[3].as<std::string>();
-        o.message = def->message.render({row[1].as<std::string>(), row[2].as<std::string>()});
-        found.push_back(std::move(o));
-      }
+      auto found_here = occurrences_in(user_of(row), only, from, to);
+      if (found_here.empty() && !find_zone(row[4].as<std::string>()))
+        spdlog::warn("event=window.skip user={} reason=\"unknown zone\"", row[0].as<std::string>());
+      std::move(found_here.begin(), found_here.end(), std::back_inserter(found));
     }
   }
   if (!found.empty()) {

@@ -10,6 +10,7 @@
 #include "core/model.hpp"
 #include "core/occurrence.hpp"
 #include "core/result.hpp"
+#include "core/schedule.hpp"
 
 #include <chrono>
 #include <memory>
@@ -20,18 +21,8 @@
 
 namespace candle::pg {
 
-/// What the window scan needs to turn users into occurrences.
-struct schedule_rules {
-  struct occasion {
-    std::string name; ///< "birthday": columns birthday_date / birthday_md
-    time_of_day send_at;
-  };
-  std::vector<occasion> occasions;
-  feb29_policy feb29 = feb29_policy::feb28;
-};
-
-/// Builds the rules from the built-in occasions with their default send times.
-schedule_rules default_rules();
+using candle::default_rules;
+using candle::schedule_rules;
 
 class store {
 public:
