@@ -4,7 +4,7 @@ namespace candle {
 
 void due_queue::upsert(occurrence o) {
   auto version = ++next_version_;
-  heap_.push({o.due_at, version, o.key});
+  heap_.push({fire_at(o), version, o.key});
   by_user_[o.user_id].insert(o.key);
   auto key = o.key;
   live_[key] = entry{std::move(o), version};
@@ -22,14 +22,18 @@ bool due_queue::remove(const std::string& key) {
   return true;
 }
 
-size_t due_queue::remove_user(const std::string& user_id) {
+std::vector<occurrence> due_queue::remove_user(const std::string& user_id) {
+  std::vector<occurrence> removed;
   auto user = by_user_.find(user_id);
-  if (user == by_user_.end()) return 0;
+  if (user == by_user_.end()) return removed;
   auto keys = std::move(user->second);
   by_user_.erase(user);
-  for (const auto& k : keys)
-    live_.erase(k);
-  return keys.size();
+  for (const auto& k : keys) {
+    auto it = live_.find(k);
+    removed.push_back(std::move(it->second.value));
+    live_.erase(it);
+  }
+  return removed;
 }
 
 void due_queue::drop_stale() {
@@ -44,14 +48,14 @@ void due_queue::drop_stale() {
 std::optional<int64_t> due_queue::next_due() {
   drop_stale();
   if (heap_.empty()) return std::nullopt;
-  return heap_.top().due_at;
+  return heap_.top().fire_at;
 }
 
 std::vector<occurrence> due_queue::pop_due(int64_t now, size_t max) {
   std::vector<occurrence> out;
   while (out.size() < max) {
     drop_stale();
-    if (heap_.empty() || heap_.top().due_at > now) break;
+    if (heap_.empty() || heap_.top().fire_at > now) break;
     auto key = heap_.top().key;
     heap_.pop();
     auto it = live_.find(key);

@@ -6,6 +6,7 @@
 
 #include "core/model.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <queue>
@@ -18,18 +19,22 @@ namespace candle {
 
 class due_queue {
 public:
-  /// Inserts or replaces the occurrence with `o.key`; `o.due_at` orders it.
+  /// When an occurrence fires: its due instant, or later for a retry that
+  /// waits for its backoff (`next_attempt_at`).
+  static int64_t fire_at(const occurrence& o) { return std::max(o.due_at, o.next_attempt_at); }
+
+  /// Inserts or replaces the occurrence with `o.key`; fire_at() orders it.
   void upsert(occurrence o);
   /// Removes one key; false if absent.
   bool remove(const std::string& key);
-  /// Removes every occurrence of `user_id`; returns how many.
-  size_t remove_user(const std::string& user_id);
+  /// Removes every occurrence of `user_id` and returns them.
+  std::vector<occurrence> remove_user(const std::string& user_id);
   bool contains(const std::string& key) const { return live_.count(key) > 0; }
 
-  /// The earliest due instant, if any.
+  /// The earliest fire_at(), if any.
   std::optional<int64_t> next_due();
-  /// Removes and returns up to `max` occurrences due at or before `now`,
-  /// earliest first.
+  /// Removes and returns up to `max` occurrences whose fire_at() is at or
+  /// before `now`, earliest first.
   std::vector<occurrence> pop_due(int64_t now, size_t max);
 
   size_t size() const { return live_.size(); }
@@ -37,11 +42,11 @@ public:
 
 private:
   struct slot {
-    int64_t due_at;
+    int64_t fire_at;
     uint64_t version;
     std::string key;
     bool operator>(const slot& o) const {
-      return due_at != o.due_at ? due_at > o.due_at : key > o.key;
+      return fire_at != o.fire_at ? fire_at > o.fire_at : key > o.key;
     }
   };
   struct entry {
