@@ -44,6 +44,9 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<outcome_list>("candle.outcome_list");
   cfg.add_message_type<record_list>("candle.record_list");
   cfg.add_message_type<key_list>("candle.key_list");
+  cfg.add_message_type<attempt>("candle.attempt");
+  cfg.add_message_type<attempt_list>("candle.attempt_list");
+  cfg.add_message_type<partition_status>("candle.partition_status");
   cfg.add_error_category(caf::atom("candle"), render_error);
 }
 

@@ -50,13 +50,41 @@ using list = caf::atom_constant<caf::atom("list")>;
 using records = caf::atom_constant<caf::atom("records")>;
 using by_status = caf::atom_constant<caf::atom("by_status")>;
 using ping = caf::atom_constant<caf::atom("ping")>;
+using upsert = caf::atom_constant<caf::atom("upsert")>;
+using tick = caf::atom_constant<caf::atom("tick")>;
+using send = caf::atom_constant<caf::atom("send")>;
+using status = caf::atom_constant<caf::atom("status")>;
+using renew = caf::atom_constant<caf::atom("renew")>;
 } // namespace atom
+
+/// One delivery attempt as the DELIVERY actor reports it.
+struct attempt {
+  enum kind : int32_t { sent = 0, transient = 1, permanent = 2 };
+  std::string key;
+  int32_t result = sent;
+  std::string error;          ///< provider message or transport error
+  int64_t retry_after_ms = 0; ///< the provider's Retry-After, if any
+};
+
+/// What a partition reports about itself (introspection, metrics, tests).
+struct partition_status {
+  int32_t id = 0;
+  int64_t epoch = 0;
+  uint64_t queued = 0;
+  uint64_t in_flight = 0;
+  int64_t next_due = 0;   ///< 0 = nothing queued
+  int64_t window_end = 0; ///< occurrences up to here are in memory
+  uint64_t sent = 0;
+  uint64_t retried = 0;
+  uint64_t dead = 0;
+};
 
 using key_list = std::vector<std::string>;
 using occurrence_list = std::vector<occurrence>;
 using outcome_list = std::vector<outcome>;
 using user_list = std::vector<user>;
 using record_list = std::vector<send_record>;
+using attempt_list = std::vector<attempt>;
 
 // -- interfaces -----------------------------------------------------------------
 
@@ -80,6 +108,8 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::resume, int32_t, int64_t>::with<occurrence_list>,
     // Acquire a partition lease: (partition, node, ttl seconds) -> epoch (0 = held elsewhere).
     caf::replies_to<atom::lease, int32_t, std::string, int64_t>::with<int64_t>,
+    // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
+    caf::replies_to<atom::renew, int32_t, std::string, int64_t, int64_t>::with<bool>,
     // Users.
     caf::replies_to<atom::create, user>::with<user>,
     caf::replies_to<atom::get, std::string>::with<user>,
@@ -91,6 +121,28 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::by_status, std::string, uint64_t, std::string>::with<record_list>,
     // Readiness: a round trip to the database.
     caf::replies_to<atom::ping>::with<bool>>;
+
+/// The DELIVERY actor: sends claimed greetings to the provider, one attempt
+/// each, and answers with the attempts' results in the same order.
+using delivery_actor =
+    caf::typed_actor<caf::replies_to<atom::send, occurrence_list>::with<attempt_list>>;
+
+/// The PARTITION actor: owns the schedule of one user partition while it
+/// holds the partition's lease. Keeps the occurrences due within the
+/// look-ahead window in a due_queue, one timer for the earliest, claims what
+/// comes due in batches, hands claimed greetings to delivery and records the
+/// outcomes (retry with backoff, or dead).
+using partition_actor = caf::typed_actor<
+    // A user of this partition was created or changed: recompute its entries.
+    caf::replies_to<atom::upsert, user>::with<bool>,
+    // A user was deleted (already soft-deleted in the database): drop its entries.
+    caf::replies_to<atom::remove, std::string>::with<bool>,
+    // Timer, or the engine clock changed: process what is due, re-arm.
+    caf::reacts_to<atom::tick>,
+    // Real-time timer: extend the lease (a lost lease ends the actor).
+    caf::reacts_to<atom::renew>,
+    // Introspection.
+    caf::replies_to<atom::status>::with<partition_status>>;
 
 // -- serialization ----------------------------------------------------------------
 
@@ -114,6 +166,16 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("candle.send_record"), x.key, x.user_id, x.occasion, x.year,
            x.due_at, x.status, x.attempts, x.last_error, x.sent_at, x.next_attempt_at,
            x.owner_epoch, x.partition);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, attempt& x) {
+  return f(caf::meta::type_name("candle.attempt"), x.key, x.result, x.error, x.retry_after_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_status& x) {
+  return f(caf::meta::type_name("candle.partition_status"), x.id, x.epoch, x.queued, x.in_flight,
+           x.next_due, x.window_end, x.sent, x.retried, x.dead);
 }
 
 /// Registers Candle's message types and error category with a configuration.

@@ -137,6 +137,11 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.acquire_lease(p, node, std::chrono::seconds{ttl});
         }));
       },
+      [&st](atom::renew, int32_t p, std::string& node, int64_t epoch, int64_t ttl) {
+        return finish(st.attempt("renew", [&](pg::store& s, bool) {
+          return s.renew_lease(p, node, epoch, std::chrono::seconds{ttl});
+        }));
+      },
       [&st](atom::create, user& u) -> caf::result<user> {
         return finish(st.attempt("create", [&](pg::store& s, bool lost) {
           auto created = s.create_user(u);
@@ -254,6 +259,9 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       },
       [self](atom::lease a, int32_t p, std::string& node, int64_t ttl) {
         return relay<int64_t>(self, p, a, p, std::move(node), ttl);
+      },
+      [self](atom::renew a, int32_t p, std::string& node, int64_t e, int64_t ttl) {
+        return relay<bool>(self, p, a, p, std::move(node), e, ttl);
       },
       [self](atom::create a, user& u) {
         auto r = route_of(u.id);

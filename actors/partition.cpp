@@ -1,0 +1,345 @@
+#include "actors/partition.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace candle {
+
+namespace {
+
+using self_ptr = partition_actor::stateful_pointer<partition_state>;
+using namespace std::chrono;
+
+constexpr auto db_retry = seconds{1}; // real time between tries when the database fails
+
+int64_t now_ms(self_ptr self) {
+  auto t = self->state.opts.clock->now(self->clock().now());
+  return duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+sys_millis as_instant(int64_t ms) {
+  return sys_millis{milliseconds{ms}};
+}
+
+void process(self_ptr self);
+
+// One timer, for the earliest of: the next due entry, the moment to refill
+// the window. A frozen clock arms nothing: a clock change sends a tick.
+void arm(self_ptr self) {
+  auto& st = self->state;
+  if (!st.ready) return;
+  auto lookahead = st.opts.lookahead.count();
+  std::optional<int64_t> target;
+  if (!st.refilling) target = st.window_end - lookahead / 2;
+  if (auto next = st.queue.next_due()) target = target ? std::min(*target, *next) : *next;
+  if (!target) return;
+  auto generation = st.opts.clock->generation();
+  if (st.armed_for && *st.armed_for <= *target && st.armed_generation == generation) return;
+  auto delay = st.opts.clock->real_delay_until(as_instant(*target), self->clock().now());
+  if (!delay) {
+    st.armed_for.reset();
+    return;
+  }
+  if (*delay == nanoseconds::zero())
+    self->send(self, atom::tick::value); // due now: no timer round trip
+  else
+    self->delayed_send(self, *delay, atom::tick::value);
+  st.armed_for = *target;
+  st.armed_generation = generation;
+}
+
+void retry_soon(self_ptr self) {
+  self->delayed_send(self, db_retry, atom::tick::value);
+}
+
+void record(self_ptr self, outcome_list outcomes) {
+  if (outcomes.empty()) return;
+  auto& st = self->state;
+  self->request(st.opts.db, caf::infinite, atom::record::value, st.opts.id, st.epoch, outcomes)
+      .then([](key_list&) {},
+            [self, outcomes](caf::error& e) mutable {
+              spdlog::warn("event=partition.record_failed partition={} n={} error=\"{}\"",
+                           self->state.opts.id, outcomes.size(), self->system().render(e));
+              auto& un = self->state.unrecorded;
+              un.insert(un.end(), outcomes.begin(), outcomes.end());
+              retry_soon(self);
+            });
+}
+
+// Turns delivery results into outcomes: sent, dead, or a retry that goes
+// back into the queue with its backoff (and is reclaimed when it fires).
+void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list& results) {
+  auto& st = self->state;
+  auto now = now_ms(self);
+  std::unordered_map<std::string, const attempt*> by_key;
+  for (const auto& r : results)
+    by_key.emplace(r.key, &r);
+  outcome_list outcomes;
+  for (auto o : batch) {
+    st.busy.erase(o.key);
+    st.resumed.erase(o.key);
+    auto it = by_key.find(o.key);
+    attempt a = it != by_key.end()
+                    ? *it->second
+                    : attempt{o.key, attempt::transient, "no result from delivery", 0};
+    auto tries = o.attempts + 1;
+    if (a.result == attempt::sent) {
+      outcomes.push_back({o.key, status::sent, "", 0, now});
+      ++st.stats.sent;
+    } else if (a.result == attempt::permanent || tries >= static_cast<int>(st.opts.max_attempts)) {
+      outcomes.push_back({o.key, status::dead, a.error, 0, now});
+      ++st.stats.dead;
+      spdlog::warn("event=greeting.dead key={} attempts={} error=\"{}\"", o.key, tries, a.error);
+    } else {
+      std::uniform_real_distribution<double> u01{0.0, 1.0};
+      auto wait = std::max(retry_delay_ms(tries, u01(st.rng)), a.retry_after_ms);
+      o.attempts = tries;
+      o.next_attempt_at = now + wait;
+      outcomes.push_back({o.key, status::retrying, a.error, o.next_attempt_at, now});
+      st.resumed.insert(o.key);
+      st.queue.upsert(std::move(o));
+      ++st.stats.retried;
+    }
+  }
+  record(self, std::move(outcomes));
+  arm(self);
+}
+
+void deliver(self_ptr self, occurrence_list batch) {
+  if (batch.empty()) return;
+  auto& st = self->state;
+  self->request(st.opts.delivery, caf::infinite, atom::send::value, batch)
+      .then([self, batch](attempt_list& results) { on_attempts(self, batch, results); },
+            [self, batch](caf::error& e) {
+              attempt_list failed;
+              for (const auto& o : batch)
+                failed.push_back({o.key, attempt::transient, self->system().render(e), 0});
+              on_attempts(self, batch, failed);
+            });
+}
+
+// Claims (or reclaims) a batch; only what the database grants is delivered.
+void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
+  auto& st = self->state;
+  auto granted = [self, batch](key_list& keys) {
+    std::unordered_set<std::string> ok(keys.begin(), keys.end());
+    occurrence_list to_send;
+    for (const auto& o : batch) {
+      if (ok.count(o.key))
+        to_send.push_back(o);
+      else // already recorded (sent, cancelled, …) or not ours any more
+        self->state.busy.erase(o.key), self->state.resumed.erase(o.key);
+    }
+    deliver(self, std::move(to_send));
+  };
+  auto failed = [self, batch](caf::error& e) {
+    spdlog::warn("event=partition.claim_failed partition={} n={} error=\"{}\"", self->state.opts.id,
+                 batch.size(), self->system().render(e));
+    for (const auto& o : batch) {
+      self->state.busy.erase(o.key);
+      self->state.queue.upsert(o); // try again
+    }
+    retry_soon(self);
+  };
+  if (reclaim) {
+    key_list keys;
+    for (const auto& o : batch)
+      keys.push_back(o.key);
+    self->request(st.opts.db, caf::infinite, atom::reclaim::value, st.opts.id, st.epoch, keys, now)
+        .then(granted, failed);
+  } else {
+    self->request(st.opts.db, caf::infinite, atom::claim::value, st.opts.id, st.epoch, batch, now)
+        .then(granted, failed);
+  }
+}
+
+void expire(self_ptr self, occurrence_list batch, int64_t now) {
+  auto& st = self->state;
+  std::string reason = "missed by more than the recovery window (" +
+                       std::to_string(st.opts.recovery_window.count() / 1000) + " s)";
+  self->request(st.opts.db, caf::infinite, atom::expire::value, st.opts.id, st.epoch, batch, reason,
+                now)
+      .then(
+          [self, batch](key_list&) {
+            for (const auto& o : batch)
+              self->state.busy.erase(o.key);
+          },
+          [self, batch](caf::error&) {
+            for (const auto& o : batch) {
+              self->state.busy.erase(o.key);
+              self->state.queue.upsert(o);
+            }
+            retry_soon(self);
+          });
+}
+
+void refill(self_ptr self, int64_t now) {
+  auto& st = self->state;
+  if (st.refilling || now < st.window_end - st.opts.lookahead.count() / 2) return;
+  st.refilling = true;
+  auto from = st.window_end;
+  auto to = now + st.opts.lookahead.count();
+  self->request(st.opts.db, caf::infinite, atom::window::value, st.opts.id, from, to)
+      .then(
+          [self, to](occurrence_list& found) {
+            auto& s = self->state;
+            for (auto& o : found)
+              if (!s.busy.count(o.key) && !s.queue.contains(o.key)) s.queue.upsert(std::move(o));
+            s.window_end = to;
+            s.refilling = false;
+            process(self);
+          },
+          [self](caf::error& e) {
+            spdlog::warn("event=partition.refill_failed partition={} error=\"{}\"",
+                         self->state.opts.id, self->system().render(e));
+            self->state.refilling = false;
+            retry_soon(self);
+          });
+}
+
+void process(self_ptr self) {
+  auto& st = self->state;
+  if (!st.ready) return;
+  auto now = now_ms(self);
+  if (!st.unrecorded.empty()) record(self, std::exchange(st.unrecorded, {}));
+  refill(self, now);
+  for (;;) {
+    auto due = st.queue.pop_due(now, st.opts.batch);
+    if (due.empty()) break;
+    occurrence_list fresh, again, late;
+    for (auto& o : due) {
+      st.busy.insert(o.key);
+      if (st.resumed.count(o.key))
+        again.push_back(std::move(o));
+      else if (now - o.due_at > st.opts.recovery_window.count())
+        late.push_back(std::move(o));
+      else
+        fresh.push_back(std::move(o));
+    }
+    claim(self, std::move(fresh), false, now);
+    claim(self, std::move(again), true, now);
+    if (!late.empty()) expire(self, std::move(late), now);
+  }
+  arm(self);
+}
+
+// Initial load after the lease: records to resume, then the window from
+// recovery_window ago to lookahead ahead.
+void load(self_ptr self) {
+  auto& st = self->state;
+  self->request(st.opts.db, caf::infinite, atom::resume::value, st.opts.id, st.epoch)
+      .then(
+          [self](occurrence_list& resumable) {
+            auto& s = self->state;
+            for (auto& o : resumable) {
+              s.resumed.insert(o.key);
+              s.queue.upsert(std::move(o));
+            }
+            auto now = now_ms(self);
+            auto from = now - s.opts.recovery_window.count();
+            auto to = now + s.opts.lookahead.count();
+            self->request(s.opts.db, caf::infinite, atom::window::value, s.opts.id, from, to)
+                .then(
+                    [self, to](occurrence_list& found) {
+                      auto& s2 = self->state;
+                      for (auto& o : found)
+                        if (!s2.queue.contains(o.key)) s2.queue.upsert(std::move(o));
+                      s2.window_end = to;
+                      s2.ready = true;
+                      spdlog::info("event=partition.ready partition={} epoch={} queued={}",
+                                   s2.opts.id, s2.epoch, s2.queue.size());
+                      process(self);
+                    },
+                    [self](caf::error& e) { self->quit(e); });
+          },
+          [self](caf::error& e) { self->quit(e); });
+}
+
+} // namespace
+
+partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
+                                         partition_options opts) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.rng.seed(st.opts.seed ^ static_cast<uint64_t>(st.opts.id));
+  st.stats.id = st.opts.id;
+  // Without its lease a partition must not schedule anything: failing here
+  // lets the supervisor retry with backoff.
+  self->request(st.opts.db, caf::infinite, atom::lease::value, st.opts.id, st.opts.node,
+                st.opts.lease_ttl)
+      .then(
+          [self](int64_t epoch) {
+            if (epoch == 0)
+              return self->quit(make_error(ec::refused, "partition lease held by another node"));
+            self->state.epoch = epoch;
+            self->delayed_send(self, seconds{std::max<int64_t>(1, self->state.opts.lease_ttl / 3)},
+                               atom::renew::value);
+            load(self);
+          },
+          [self](caf::error& e) { self->quit(e); });
+  return {
+      [self](atom::upsert, user& u) {
+        auto& s = self->state;
+        auto now = now_ms(self);
+        // Pending retries keep their attempts and backoff; fresh entries are
+        // recomputed from the new dates and zone.
+        std::unordered_map<std::string, occurrence> retries;
+        for (auto& o : s.queue.remove_user(u.id))
+          if (s.resumed.count(o.key)) retries.emplace(o.key, std::move(o));
+        auto end = s.ready ? s.window_end : now + s.opts.lookahead.count();
+        for (auto& o : occurrences_in(u, s.opts.rules, now - s.opts.recovery_window.count(), end)) {
+          if (s.busy.count(o.key)) continue;
+          auto r = retries.find(o.key);
+          if (r != retries.end()) {
+            o.attempts = r->second.attempts;
+            o.next_attempt_at = r->second.next_attempt_at;
+            retries.erase(r);
+          }
+          s.queue.upsert(std::move(o));
+        }
+        for (auto& [k, o] : retries)
+          s.queue.upsert(std::move(o));
+        arm(self);
+        return true;
+      },
+      [self](atom::remove, std::string& user_id) {
+        for (const auto& o : self->state.queue.remove_user(user_id))
+          self->state.resumed.erase(o.key);
+        return true;
+      },
+      [self](atom::tick) {
+        self->state.armed_for.reset();
+        process(self);
+      },
+      [self](atom::renew) {
+        auto& s = self->state;
+        self->request(s.opts.db, seconds{std::max<int64_t>(1, s.opts.lease_ttl / 2)},
+                      atom::renew::value, s.opts.id, s.opts.node, s.epoch, s.opts.lease_ttl)
+            .then(
+                [self](bool held) {
+                  if (!held) return self->quit(make_error(ec::refused, "partition lease lost"));
+                  self->delayed_send(self,
+                                     seconds{std::max<int64_t>(1, self->state.opts.lease_ttl / 3)},
+                                     atom::renew::value);
+                },
+                [self](caf::error& e) {
+                  // Keep trying while the lease may still be valid; the fence
+                  // stops our writes anyway once it is not.
+                  spdlog::warn("event=partition.renew_failed partition={} error=\"{}\"",
+                               self->state.opts.id, self->system().render(e));
+                  self->delayed_send(self, seconds{1}, atom::renew::value);
+                });
+      },
+      [self](atom::status) {
+        auto& s = self->state;
+        auto out = s.stats;
+        out.epoch = s.epoch;
+        out.queued = s.queue.size();
+        out.in_flight = s.busy.size();
+        out.next_due = s.queue.next_due().value_or(0);
+        out.window_end = s.window_end;
+        return out;
+      },
+  };
+}
+
+} // namespace candle

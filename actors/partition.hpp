@@ -1,0 +1,52 @@
+// The PARTITION actor (interface in actors.hpp).
+#pragma once
+
+#include "actors/actors.hpp"
+#include "core/clock.hpp"
+#include "core/due_queue.hpp"
+#include "core/schedule.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <random>
+#include <unordered_set>
+
+namespace candle {
+
+struct partition_options {
+  int32_t id = 0;
+  std::string node;
+  std::shared_ptr<engine_clock> clock;
+  persistence_actor db;
+  delivery_actor delivery;
+  std::chrono::milliseconds lookahead{std::chrono::hours{48}};
+  std::chrono::milliseconds recovery_window{std::chrono::hours{48}};
+  uint32_t max_attempts = 12;
+  size_t batch = 1000;    ///< occurrences per claim statement
+  int64_t lease_ttl = 30; ///< seconds, on PostgreSQL's clock; renewed every third
+  schedule_rules rules = default_rules();
+  uint64_t seed = 0; ///< for retry jitter
+};
+
+struct partition_state {
+  static constexpr const char* name = "partition";
+  partition_options opts;
+  int64_t epoch = 0;
+  bool ready = false;     // lease held and initial load done
+  bool refilling = false; // a window scan is in flight
+  due_queue queue;
+  std::unordered_set<std::string> busy;    // being claimed, delivered or expired
+  std::unordered_set<std::string> resumed; // next try is a reclaim, not a claim
+  int64_t window_end = 0;
+  std::optional<int64_t> armed_for;
+  uint64_t armed_generation = 0;
+  std::mt19937_64 rng;
+  outcome_list unrecorded; // outcomes whose write failed; retried on the next tick
+  partition_status stats;
+};
+
+partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
+                                         partition_options opts);
+
+} // namespace candle

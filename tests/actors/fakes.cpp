@@ -1,0 +1,159 @@
+#include "fakes.hpp"
+
+namespace candle::test {
+
+namespace {
+caf::error unsupported() {
+  return make_error(ec::internal, "not in the fake");
+}
+} // namespace
+
+persistence_actor::behavior_type fake_db(persistence_actor::pointer,
+                                         std::shared_ptr<fake_db_state> st) {
+  return {
+      [st](atom::claim, int32_t, int64_t epoch, occurrence_list& batch, int64_t) {
+        ++st->claims;
+        key_list out;
+        if (epoch != st->epoch) return out;
+        for (const auto& o : batch) {
+          auto u = st->users.find(o.user_id);
+          if (st->records.count(o.key) || u == st->users.end() || u->second.deleted_at != 0)
+            continue;
+          send_record r;
+          r.key = o.key;
+          r.user_id = o.user_id;
+          r.occasion = o.occasion;
+          r.year = o.year;
+          r.due_at = o.due_at;
+          r.status = status::claimed;
+          r.owner_epoch = epoch;
+          st->records[o.key] = r;
+          out.push_back(o.key);
+        }
+        return out;
+      },
+      [st](atom::record, int32_t, int64_t epoch, outcome_list& batch) {
+        key_list out;
+        if (epoch != st->epoch) return out;
+        for (const auto& o : batch) {
+          auto it = st->records.find(o.key);
+          if (it == st->records.end() || it->second.status != status::claimed ||
+              it->second.owner_epoch != epoch)
+            continue;
+          auto& r = it->second;
+          r.status = o.status;
+          r.attempts += 1;
+          r.last_error = o.error;
+          r.next_attempt_at = o.next_attempt_at;
+          if (o.status == status::sent) r.sent_at = o.at;
+          out.push_back(o.key);
+        }
+        return out;
+      },
+      [st](atom::reclaim, int32_t, int64_t epoch, key_list& keys, int64_t) {
+        key_list out;
+        if (epoch != st->epoch) return out;
+        for (const auto& k : keys) {
+          auto it = st->records.find(k);
+          if (it == st->records.end()) continue;
+          auto& r = it->second;
+          if (r.status == status::retrying ||
+              (r.status == status::claimed && r.owner_epoch < epoch)) {
+            r.status = status::claimed;
+            r.owner_epoch = epoch;
+            out.push_back(k);
+          }
+        }
+        return out;
+      },
+      [st](atom::expire, int32_t, int64_t epoch, occurrence_list& batch, std::string& why,
+           int64_t) {
+        key_list out;
+        if (epoch != st->epoch) return out;
+        for (const auto& o : batch) {
+          if (st->records.count(o.key)) continue;
+          send_record r;
+          r.key = o.key;
+          r.user_id = o.user_id;
+          r.due_at = o.due_at;
+          r.status = status::expired;
+          r.last_error = why;
+          st->records[o.key] = r;
+          out.push_back(o.key);
+        }
+        return out;
+      },
+      [st](atom::window, int32_t, int64_t from, int64_t to) {
+        occurrence_list out;
+        for (const auto& [id, u] : st->users) {
+          if (u.deleted_at != 0) continue;
+          for (auto& o : occurrences_in(u, st->rules, from, to))
+            if (!st->records.count(o.key)) out.push_back(std::move(o));
+        }
+        return out;
+      },
+      [st](atom::resume, int32_t, int64_t epoch) {
+        occurrence_list out;
+        for (const auto& [k, r] : st->records) {
+          if (!(r.status == status::retrying ||
+                (r.status == status::claimed && r.owner_epoch < epoch)))
+            continue;
+          const auto& u = st->users.at(r.user_id);
+          for (auto o : occurrences_in(u, st->rules, r.due_at, r.due_at + 1))
+            if (o.key == k) {
+              o.attempts = r.attempts;
+              o.next_attempt_at = r.status == status::retrying ? r.next_attempt_at : 0;
+              out.push_back(std::move(o));
+            }
+        }
+        return out;
+      },
+      [st](atom::lease, int32_t, std::string&, int64_t) { return ++st->epoch; },
+      [st](atom::renew, int32_t, std::string&, int64_t epoch, int64_t) {
+        return epoch == st->epoch;
+      },
+      [](atom::create, user&) -> caf::result<user> { return unsupported(); },
+      [](atom::get, std::string&) -> caf::result<user> { return unsupported(); },
+      [](atom::update, user&) -> caf::result<user> { return unsupported(); },
+      [](atom::remove, std::string&, int64_t) -> caf::result<user> { return unsupported(); },
+      [](atom::list, uint64_t, std::string&) -> caf::result<user_list> { return unsupported(); },
+      [](atom::records, std::string&) -> caf::result<record_list> { return unsupported(); },
+      [](atom::by_status, std::string&, uint64_t, std::string&) -> caf::result<record_list> {
+        return unsupported();
+      },
+      [](atom::ping) { return true; },
+  };
+}
+
+delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
+                                            std::shared_ptr<fake_provider_state> st) {
+  return {
+      [self, st](atom::send, occurrence_list& batch) -> caf::result<attempt_list> {
+        auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       st->clock->now(st->actor_clock->now()).time_since_epoch())
+                       .count();
+        if (st->hold) {
+          auto rp = self->make_response_promise<attempt_list>();
+          st->held.push_back(rp);
+          return rp;
+        }
+        attempt_list out;
+        for (const auto& o : batch) {
+          attempt a;
+          a.key = o.key;
+          auto& script = st->script[o.key];
+          if (!script.empty()) {
+            a.result = script.front();
+            script.erase(script.begin());
+            if (a.result != attempt::sent)
+              a.error = a.result == attempt::permanent ? "HTTP 400" : "HTTP 503";
+          }
+          if (a.result == attempt::sent) st->sends.push_back({o.key, now});
+          out.push_back(std::move(a));
+        }
+        return out;
+      },
+  };
+}
+
+} // namespace candle::test

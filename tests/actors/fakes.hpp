@@ -1,0 +1,52 @@
+// In-memory stand-ins for the PERSISTENCE and DELIVERY actors, for
+// deterministic partition tests. The fake store grants claims exactly as the
+// real fenced SQL does (one record per key, epochs, states); the fake
+// provider records every send with the engine time it happened at.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "core/clock.hpp"
+#include "core/schedule.hpp"
+
+#include <map>
+#include <memory>
+#include <set>
+
+namespace candle::test {
+
+struct fake_db_state {
+  int64_t epoch = 0; // current lease epoch (bumped by each acquisition)
+  std::map<std::string, user> users;
+  std::map<std::string, send_record> records;
+  schedule_rules rules = default_rules();
+  int claims = 0; // statements, to check batching
+};
+
+struct fake_provider_state {
+  std::shared_ptr<engine_clock> clock;
+  caf::actor_clock* actor_clock = nullptr;
+  struct sent {
+    std::string key;
+    int64_t at;
+  };
+  std::vector<sent> sends;
+  /// Scripted results per key, consumed in order; default: sent.
+  std::map<std::string, std::vector<attempt::kind>> script;
+  /// While true, requests are held (never answered): a send in flight.
+  bool hold = false;
+  std::vector<caf::typed_response_promise<attempt_list>> held;
+  size_t count(const std::string& key) const {
+    size_t n = 0;
+    for (const auto& s : sends)
+      n += s.key == key;
+    return n;
+  }
+};
+
+persistence_actor::behavior_type fake_db(persistence_actor::pointer self,
+                                         std::shared_ptr<fake_db_state> st);
+
+delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
+                                            std::shared_ptr<fake_provider_state> st);
+
+} // namespace candle::test
