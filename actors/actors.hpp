@@ -55,6 +55,9 @@ using tick = caf::atom_constant<caf::atom("tick")>;
 using send = caf::atom_constant<caf::atom("send")>;
 using status = caf::atom_constant<caf::atom("status")>;
 using renew = caf::atom_constant<caf::atom("renew")>;
+using crash = caf::atom_constant<caf::atom("crash")>;
+using restart = caf::atom_constant<caf::atom("restart")>;
+using lookup = caf::atom_constant<caf::atom("lookup")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
