@@ -204,7 +204,7 @@ TEST_F(EngineDays, HundredThousandUsersFiftyZonesThreeDaysExactlyOnce) {
       caf::anon_send(p, atom::tick::value);
     ASSERT_TRUE(settle(t)) << "partitions did not settle at step " << steps;
     ++steps;
-    std::lock_guard<std::mutex> guard{rec->mtx};
+    std::lock_guard<std::mutex> lock{rec->mtx};
     size_t due_now = 0;
     for (const auto& [k, due] : expected)
       due_now += due <= t;
