@@ -54,9 +54,11 @@ void retry_soon(self_ptr self) {
 void record(self_ptr self, outcome_list outcomes) {
   if (outcomes.empty()) return;
   auto& st = self->state;
+  st.recording += outcomes.size();
   self->request(st.opts.db, caf::infinite, atom::record::value, st.opts.id, st.epoch, outcomes)
-      .then([](key_list&) {},
+      .then([self, n = outcomes.size()](key_list&) { self->state.recording -= n; },
             [self, outcomes](caf::error& e) mutable {
+              self->state.recording -= outcomes.size();
               spdlog::warn("event=partition.record_failed partition={} n={} error=\"{}\"",
                            self->state.opts.id, outcomes.size(), self->system().render(e));
               auto& un = self->state.unrecorded;
@@ -254,6 +256,35 @@ void load(self_ptr self) {
           [self](caf::error& e) { self->quit(e); });
 }
 
+// Takes the partition's lease. Without it a partition schedules nothing; it
+// waits and asks again (another node holds it until it expires, or the
+// database is unreachable) instead of failing, which would only make the
+// supervisor restart it into the same wait.
+void acquire(self_ptr self) {
+  auto& st = self->state;
+  auto wait = seconds{std::max<int64_t>(1, st.opts.lease_ttl / 3)};
+  self->request(st.opts.db, caf::infinite, atom::lease::value, st.opts.id, st.opts.node,
+                st.opts.lease_ttl)
+      .then(
+          [self, wait](int64_t epoch) {
+            if (epoch == 0) {
+              spdlog::info(
+                  "event=partition.lease_wait partition={} reason=\"held by another node\"",
+                  self->state.opts.id);
+              self->delayed_send(self, wait, atom::renew::value);
+              return;
+            }
+            self->state.epoch = epoch;
+            self->delayed_send(self, wait, atom::renew::value);
+            load(self);
+          },
+          [self, wait](caf::error& e) {
+            spdlog::warn("event=partition.lease_failed partition={} error=\"{}\"",
+                         self->state.opts.id, self->system().render(e));
+            self->delayed_send(self, wait, atom::renew::value);
+          });
+}
+
 } // namespace
 
 partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
@@ -262,20 +293,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
   st.opts = std::move(opts);
   st.rng.seed(st.opts.seed ^ static_cast<uint64_t>(st.opts.id));
   st.stats.id = st.opts.id;
-  // Without its lease a partition must not schedule anything: failing here
-  // lets the supervisor retry with backoff.
-  self->request(st.opts.db, caf::infinite, atom::lease::value, st.opts.id, st.opts.node,
-                st.opts.lease_ttl)
-      .then(
-          [self](int64_t epoch) {
-            if (epoch == 0)
-              return self->quit(make_error(ec::refused, "partition lease held by another node"));
-            self->state.epoch = epoch;
-            self->delayed_send(self, seconds{std::max<int64_t>(1, self->state.opts.lease_ttl / 3)},
-                               atom::renew::value);
-            load(self);
-          },
-          [self](caf::error& e) { self->quit(e); });
+  acquire(self);
   return {
       [self](atom::upsert, user& u) {
         auto& s = self->state;
@@ -312,6 +330,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
       },
       [self](atom::renew) {
         auto& s = self->state;
+        if (s.epoch == 0) return acquire(self);
         self->request(s.opts.db, seconds{std::max<int64_t>(1, s.opts.lease_ttl / 2)},
                       atom::renew::value, s.opts.id, s.opts.node, s.epoch, s.opts.lease_ttl)
             .then(
@@ -334,7 +353,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         auto out = s.stats;
         out.epoch = s.epoch;
         out.queued = s.queue.size();
-        out.in_flight = s.busy.size();
+        out.in_flight = s.busy.size() + s.recording + s.unrecorded.size();
         out.next_due = s.queue.next_due().value_or(0);
         out.window_end = s.window_end;
         return out;

@@ -43,6 +43,7 @@ struct partition_state {
   uint64_t armed_generation = 0;
   std::mt19937_64 rng;
   outcome_list unrecorded; // outcomes whose write failed; retried on the next tick
+  size_t recording = 0;    // outcomes being written now
   partition_status stats;
 };
 

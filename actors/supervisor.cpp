@@ -88,7 +88,12 @@ caf::behavior supervisor(self_ptr self, supervisor_options opts) {
         if (!it->second.handle) return make_error(ec::unavailable, name + " is restarting");
         return it->second.handle;
       },
-      [self](atom::crash, std::string& name) {
+      [self](atom::tick t) {
+      for (auto& [name, c] : self->state.children)
+        if (c.handle)
+          self->send(c.handle, t);
+    },
+    [self](atom::crash, std::string& name) {
         auto& s = self->state;
         auto it = s.children.find(name);
         if (it == s.children.end() || !it->second.handle) return false;

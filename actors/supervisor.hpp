@@ -8,6 +8,8 @@
 // Messages:
 //   (lookup, name)  -> caf::actor   the child's current handle (changes on restart)
 //   (crash, name)   -> bool         fault injection: kill the child, as a bug would
+//   (tick)                          forwarded to every running child (the engine
+//                                   clock changed: partitions re-arm)
 #pragma once
 
 #include "actors/actors.hpp"

@@ -1,18 +1,19 @@
 // candled: one Candle node. Reads configuration, starts the actor system and
 // the REST bridge, prints one start-up line, and runs until SIGINT/SIGTERM.
-#include "actors/persistence.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "core/time.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
-#include "node/bridge.hpp"
+#include "node/engine.hpp"
+#include "node/routes.hpp"
 #include "persistence/embedded_pg.hpp"
 #include "persistence/schema.hpp"
 
 #include <caf/actor_system.hpp>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <pthread.h>
@@ -46,40 +47,20 @@ std::string describe_clock(const settings& s) {
   return os.str();
 }
 
-// Everything the routes need; filled in before the server starts.
-struct node_context {
-  caf::actor_system* sys = nullptr;
-  persistence_actor db;
-  std::chrono::steady_clock::time_point started;
-};
-
-net::router make_routes(node_context& ctx) {
-  net::router r;
-  r.add(http::verb::get, "/healthz",
-        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-          auto up = std::chrono::duration_cast<std::chrono::seconds>(
-              std::chrono::steady_clock::now() - ctx.started);
-          respond(net::success(http::status::ok,
-                               boost::json::object{{"status", "ok"}, {"uptimeSeconds", up.count()}},
-                               req));
-        });
-  r.add(http::verb::get, "/readyz",
-        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-          auto shared = std::make_shared<net::request>(std::move(req));
-          ask_async<bool>(
-              *ctx.sys, ctx.db, std::chrono::seconds{2},
-              [shared, respond](bool&) {
-                respond(net::success(http::status::ok,
-                                     boost::json::object{{"status", "ready"}, {"database", "ok"}},
-                                     *shared));
-              },
-              [shared, respond, sys = ctx.sys](caf::error& e) {
-                respond(net::failure(http::status::service_unavailable,
-                                     "not ready: database: " + sys->render(e), *shared));
-              },
-              atom::ping::value);
-        });
-  return r;
+// The node's name in partition leases. With the embedded database there is
+// exactly one node per db.dir (it is locked), so the name is kept in
+// db.dir/node-id and a restarted node takes its own leases back at once.
+// With db.url several nodes may share a machine and a directory: each
+// process gets a fresh name and waits for its predecessor's leases to expire.
+std::string node_id_for(const settings& s) {
+  if (!s.db.url.empty()) return random_node_id();
+  auto path = s.db.dir + "/node-id";
+  std::ifstream in{path};
+  std::string id;
+  if (std::getline(in, id) && !id.empty()) return id;
+  id = random_node_id();
+  std::ofstream{path} << id << '\n';
+  return id;
 }
 
 // Opens the database: the embedded server (started here, on the main
@@ -148,8 +129,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  engine eng;
   node_context ctx;
   ctx.started = std::chrono::steady_clock::now();
+  ctx.eng = &eng;
   register_types(cfg);
   net::server_options http_opts;
   http_opts.host = s.http.host;
@@ -161,11 +144,11 @@ int main(int argc, char** argv) {
   std::optional<caf::actor_system> sys;
   sys.emplace(cfg);
   ctx.sys = &*sys;
-  ctx.db = spawn_persistence(*sys, {db->conninfo});
+  eng = start_engine(*sys, s, db->conninfo, db->partitions, node_id_for(s));
 
   auto port = server.start();
   if (!port) {
-    caf::anon_send_exit(ctx.db, caf::exit_reason::user_shutdown);
+    stop_engine(eng);
     spdlog::critical("event=startup.failed reason=\"{}\"", port.err().message);
     std::cerr << "candled: " << port.err().message << '\n';
     return 1;
@@ -173,15 +156,15 @@ int main(int argc, char** argv) {
   std::cout << "candled ready: rest=http://" << s.http.host << ':' << *port
             << " console=" << (s.console.port == 0 ? std::string{"off"} : "unavailable")
             << " db=" << db->description << " clock=" << describe_clock(s) << std::endl;
-  spdlog::info("event=startup rest=http://{}:{} db={} partitions={} clock={} pid={}", s.http.host,
-               *port, db->description, db->partitions, describe_clock(s), ::getpid());
+  spdlog::info("event=startup rest=http://{}:{} db={} partitions={} clock={} node={} pid={}",
+               s.http.host, *port, db->description, db->partitions, describe_clock(s), eng.node_id,
+               ::getpid());
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=shutdown signal={}", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.stop();
-  caf::anon_send_exit(ctx.db, caf::exit_reason::user_shutdown);
-  ctx.db = nullptr;
+  stop_engine(eng);
   sys.reset();          // waits for actors to finish
   db->embedded.reset(); // fast shutdown of the embedded server
   spdlog::info("event=stopped");

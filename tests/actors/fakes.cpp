@@ -108,7 +108,10 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         }
         return out;
       },
-      [st](atom::lease, int32_t, std::string&, int64_t) { return ++st->epoch; },
+      [st](atom::lease, int32_t, std::string& node, int64_t) -> int64_t {
+        if (!st->holder.empty() && st->holder != node) return 0;
+        return ++st->epoch;
+      },
       [st](atom::renew, int32_t, std::string&, int64_t epoch, int64_t) {
         return epoch == st->epoch;
       },

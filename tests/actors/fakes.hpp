@@ -19,7 +19,8 @@ struct fake_db_state {
   std::map<std::string, user> users;
   std::map<std::string, send_record> records;
   schedule_rules rules = default_rules();
-  int claims = 0; // statements, to check batching
+  int claims = 0;     // statements, to check batching
+  std::string holder; // when set, leases for any other node are refused
 };
 
 struct fake_provider_state {

@@ -215,3 +215,20 @@ TEST_F(Partition, StatusReportsTheSchedule) {
   EXPECT_EQ(s.next_due, ms("2027-07-16T09:00:00Z"));
   EXPECT_EQ(s.window_end, ms("2027-07-17T09:00:00Z"));
 }
+
+TEST_F(Partition, WaitsForALeaseHeldElsewhereThenTakesIt) {
+  add_user("ada", "UTC", "1990-07-15");
+  db->holder = "another-node";
+  start_clock("2027-07-15T08:59:00Z");
+  auto p = spawn_partition();
+  advance(minutes{2});
+  EXPECT_TRUE(provider->sends.empty()) << "sent without the lease";
+  EXPECT_EQ(db->epoch, 0);
+  db->holder.clear();   // the other node's lease expired
+  advance(seconds{10}); // the next try (lease_ttl / 3)
+  EXPECT_EQ(db->epoch, 1);
+  ASSERT_EQ(provider->sends.size(), 1u) << "the missed greeting was not sent late";
+  EXPECT_EQ(provider->sends[0].key, "ada:birthday:2027");
+  auto s = ask<partition_status>(p, atom::status::value);
+  EXPECT_EQ(s.sent, 1u);
+}

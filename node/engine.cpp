@@ -1,0 +1,85 @@
+#include "node/engine.hpp"
+
+#include "actors/delivery.hpp"
+#include "actors/partition.hpp"
+#include "actors/persistence.hpp"
+#include "actors/supervisor.hpp"
+
+#include <random>
+#include <unistd.h>
+
+namespace candle {
+
+std::string random_node_id() {
+  char host[256] = "node";
+  gethostname(host, sizeof host - 1);
+  std::random_device rd;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%06x", rd() & 0xffffff);
+  return std::string{host} + "-" + std::to_string(getpid()) + "-" + suffix;
+}
+
+std::shared_ptr<engine_clock> make_clock(const settings& s) {
+  if (s.clock.mode != "simulated") return std::make_shared<engine_clock>(engine_clock::system());
+  auto start = clock_start_of(s).value_or(
+      date::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+  return std::make_shared<engine_clock>(
+      engine_clock::simulated(start, s.clock.speed, std::chrono::steady_clock::now()));
+}
+
+engine start_engine(caf::actor_system& sys, const settings& s, const std::string& conninfo,
+                    int32_t partitions, std::string node_id) {
+  engine e;
+  e.node_id = std::move(node_id);
+  e.partitions = partitions;
+  e.clock = make_clock(s);
+  schedule_rules rules;
+  for (const auto& o : default_rules().occasions)
+    rules.occasions.push_back({o.name, send_at_of(s, o.name)});
+  rules.feb29 = feb29_of(s);
+  persistence_options po;
+  po.conninfo = conninfo;
+  po.rules = rules;
+  e.db = spawn_persistence(sys, po);
+  delivery_options dopt;
+  dopt.url = s.email.url;
+  dopt.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout);
+  dopt.workers = std::min<size_t>(s.email.max_in_flight, 16);
+  e.delivery = spawn_delivery(sys, dopt);
+  supervisor_options so;
+  std::random_device rd;
+  for (int32_t p = 0; p < partitions; ++p) {
+    partition_options o;
+    o.id = p;
+    o.node = e.node_id;
+    o.clock = e.clock;
+    o.db = e.db;
+    o.delivery = e.delivery;
+    o.lookahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.lookahead);
+    o.recovery_window =
+        std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.recovery_window);
+    o.max_attempts = s.email.max_attempts;
+    o.rules = rules;
+    o.seed = (static_cast<uint64_t>(rd()) << 32) | rd();
+    so.children.push_back({"partition-" + std::to_string(p), [o](caf::local_actor* parent) {
+                             return caf::actor_cast<caf::actor>(parent->spawn(partition, o));
+                           }});
+  }
+  // Partitions fail together when the database is gone; allow a storm of
+  // restarts (each backs off) before the node gives up.
+  so.max_restarts = static_cast<size_t>(partitions) * 4;
+  e.supervisor = spawn_supervisor(sys, std::move(so));
+  return e;
+}
+
+void stop_engine(engine& e) {
+  for (auto* a : {&e.supervisor})
+    if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  if (e.delivery) caf::anon_send_exit(e.delivery, caf::exit_reason::user_shutdown);
+  if (e.db) caf::anon_send_exit(e.db, caf::exit_reason::user_shutdown);
+  e.supervisor = nullptr;
+  e.delivery = nullptr;
+  e.db = nullptr;
+}
+
+} // namespace candle

@@ -1,0 +1,117 @@
+#include "node/routes.hpp"
+
+#include "node/bridge.hpp"
+
+#include <cmath>
+
+namespace candle {
+
+namespace http = net::http;
+namespace json = boost::json;
+
+namespace {
+
+json::object clock_view(const engine_clock& c) {
+  // Whole speeds as integers: Boost.JSON writes the double 0 as "0E0".
+  auto sp = c.speed();
+  json::value speed = sp == std::floor(sp) && std::fabs(sp) < 1e15
+                          ? json::value(static_cast<int64_t>(sp))
+                          : json::value(sp);
+  return {{"now", format_instant(c.now(std::chrono::steady_clock::now()))},
+          {"mode", c.mode()},
+          {"speed", speed}};
+}
+
+// PUT /api/v1/admin/clock: {"now": ISO} and/or {"speed": x}.
+net::response put_clock(node_context& ctx, const net::request& req) {
+  auto& clock = *ctx.eng->clock;
+  if (!clock.is_simulated())
+    return net::failure(http::status::conflict,
+                        "the system clock cannot be changed; run with clock.mode=simulated", req);
+  json::error_code ec;
+  auto parsed = json::parse(req.body(), ec);
+  if (ec || !parsed.is_object())
+    return net::failure(http::status::bad_request, "the body must be a JSON object", req,
+                        {{"body", ec ? ec.message() : "not an object"}});
+  const auto& body = parsed.as_object();
+  std::vector<net::field_error> problems;
+  std::optional<sys_millis> now;
+  std::optional<double> speed;
+  for (const auto& [k, v] : body) {
+    if (k == "now") {
+      if (!v.is_string()) {
+        problems.push_back({"now", "must be an ISO-8601 instant string"});
+        continue;
+      }
+      auto t = parse_instant(std::string_view{v.as_string().data(), v.as_string().size()});
+      if (!t)
+        problems.push_back({"now", t.err().message});
+      else
+        now = *t;
+    } else if (k == "speed") {
+      if (!v.is_number()) {
+        problems.push_back({"speed", "must be a number"});
+        continue;
+      }
+      auto x = v.to_number<double>();
+      if (!std::isfinite(x) || x < 0)
+        problems.push_back({"speed", "must be a finite number >= 0"});
+      else
+        speed = x;
+    } else {
+      problems.push_back({std::string{k}, "unknown field (expected now and/or speed)"});
+    }
+  }
+  if (problems.empty() && !now && !speed) problems.push_back({"body", "give now and/or speed"});
+  if (!problems.empty())
+    return net::failure(http::status::bad_request, "invalid clock change", req, problems);
+  auto r = clock.set(now, speed, std::chrono::steady_clock::now());
+  if (!r)
+    return net::failure(http::status::bad_request, "invalid clock change", req,
+                        {{now ? "now" : "speed", r.err().message}});
+  // Every partition re-arms and processes what became due.
+  caf::anon_send(ctx.eng->supervisor, atom::tick::value);
+  return net::success(http::status::ok, clock_view(clock), req);
+}
+
+} // namespace
+
+net::router make_routes(node_context& ctx) {
+  net::router r;
+  r.add(http::verb::get, "/healthz",
+        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+          auto up = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::steady_clock::now() - ctx.started);
+          respond(net::success(http::status::ok,
+                               json::object{{"status", "ok"}, {"uptimeSeconds", up.count()}}, req));
+        });
+  r.add(http::verb::get, "/readyz",
+        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+          auto shared = std::make_shared<net::request>(std::move(req));
+          ask_async<bool>(
+              *ctx.sys, ctx.eng->db, std::chrono::seconds{2},
+              [shared, respond, &ctx](bool&) {
+                respond(net::success(http::status::ok,
+                                     json::object{{"status", "ready"},
+                                                  {"database", "ok"},
+                                                  {"partitions", ctx.eng->partitions}},
+                                     *shared));
+              },
+              [shared, respond, sys = ctx.sys](caf::error& e) {
+                respond(net::failure(http::status::service_unavailable,
+                                     "not ready: database: " + sys->render(e), *shared));
+              },
+              atom::ping::value);
+        });
+  r.add(http::verb::get, "/api/v1/admin/clock",
+        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+          respond(net::success(http::status::ok, clock_view(*ctx.eng->clock), req));
+        });
+  r.add(http::verb::put, "/api/v1/admin/clock",
+        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+          respond(put_clock(ctx, req));
+        });
+  return r;
+}
+
+} // namespace candle

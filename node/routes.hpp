@@ -1,0 +1,20 @@
+// The REST bridge's routes (contract.md, "REST API"). Handlers run on the
+// HTTP threads and reach actors only through ask_async (bridge.hpp).
+#pragma once
+
+#include "net/router.hpp"
+#include "node/engine.hpp"
+
+#include <chrono>
+
+namespace candle {
+
+struct node_context {
+  caf::actor_system* sys = nullptr;
+  engine* eng = nullptr;
+  std::chrono::steady_clock::time_point started;
+};
+
+net::router make_routes(node_context& ctx);
+
+} // namespace candle
