@@ -80,6 +80,25 @@ void become(bool switch_user, uid_t uid, gid_t gid) {
   if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) _exit(126);
 }
 
+// In a forked child: stdout and stderr to `log` (appended).
+void redirect_output(const std::string& log) {
+  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+  }
+}
+
+// In a forked child: replace the process with argv[0]; never returns.
+[[noreturn]] void exec(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 // Whether the server's OS user can traverse into `path`.
 bool reachable(bool switch_user, uid_t uid, gid_t gid, const std::string& path) {
   pid_t child = fork();
@@ -97,18 +116,9 @@ int run(bool switch_user, uid_t uid, gid_t gid, const std::vector<std::string>& 
         const std::string& log) {
   pid_t child = fork();
   if (child == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
+    redirect_output(log);
     become(switch_user, uid, gid);
-    std::vector<char*> args;
-    for (const auto& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    exec(argv);
   }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -306,21 +316,12 @@ result<bool> embedded_postgres::launch() {
     // Own process group: a terminal's Ctrl-C reaches the node, which then
     // stops the server in order, instead of both at once.
     setpgid(0, 0);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
+    redirect_output(log);
     become(as_postgres_, uid_, gid_);
     // After the user switch (which clears it): die with the node, at once.
     prctl(PR_SET_PDEATHSIG, SIGQUIT);
     if (getppid() != parent) _exit(1);
-    std::vector<char*> args;
-    for (const auto& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    exec(argv);
   }
   pid_ = child;
   auto check = conninfo("postgres");

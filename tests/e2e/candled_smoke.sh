@@ -5,21 +5,7 @@
 # Usage: candled_smoke.sh PATH_TO_CANDLED
 set -euo pipefail
 candled=${1:?path to candled}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  # A root run may have placed the cluster outside db.dir (see embedded_pg.hpp).
-  sleep 0.5
-  for f in "$work"/*/cluster-location; do
-    [ -f "$f" ] || continue
-    loc=$(cat "$f")
-    case "$loc" in /var/lib/candle/clusters/*) rm -rf "$loc" ;; esac
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 
 # start_node OUTFILE [args...]: starts candled, waits for its start-up line, sets $pid and $base.
 start_node() {

@@ -8,25 +8,7 @@
 set -euo pipefail
 candled=${1:?candled}
 mock=${2:?candle-mock-provider}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for f in "$work"/*/cluster-location; do
-    [ -f "$f" ] || continue
-    loc=$(cat "$f")
-    case "$loc" in /var/lib/candle/clusters/*) rm -rf "$loc" ;; esac
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- node log (tail) ---" >&2
-  tail -15 "$work/node.log" >&2 2>/dev/null || true
-  exit 1
-}
+source "$(dirname "$0")/lib.sh"
 
 "$mock" --port=0 >"$work/mock.out" 2>&1 &
 pids+=($!)

@@ -10,6 +10,7 @@
 using namespace candle;
 using namespace std::chrono;
 using candle::test::pg_test;
+using candle::test::uid;
 
 namespace {
 
@@ -21,12 +22,6 @@ struct actor_env {
     sys = std::make_unique<caf::actor_system>(cfg);
   }
 };
-
-std::string uid(int i) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
-  return buf;
-}
 
 occurrence occ(int i) {
   occurrence o;
@@ -50,22 +45,7 @@ caf::expected<R> ask(caf::actor_system& sys, const persistence_actor& h, Ts&&...
 
 } // namespace
 
-class PersistenceActor : public pg_test {
-protected:
-  void bulk_users(int n, int partition) {
-    pqxx::connection c{conninfo};
-    pqxx::work w{c};
-    w.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
-           " partition, created_at, updated_at)"
-           " SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'F', 'L',"
-           " 'u' || i || '@x.org', 'UTC', '1990-01-01', " +
-           std::to_string(partition) +
-           ", '2000-01-01', '2000-01-01'"
-           " FROM generate_series(1, " +
-           std::to_string(n) + ") AS i");
-    w.commit();
-  }
-};
+class PersistenceActor : public pg_test {};
 
 TEST_F(PersistenceActor, AnswersRequestsAndMapsErrors) {
   actor_env env;

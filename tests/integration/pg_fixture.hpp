@@ -7,6 +7,7 @@
 #include "persistence/store.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -14,6 +15,13 @@
 #include <unistd.h>
 
 namespace candle::test {
+
+/// The id bulk_users() gives user `i`.
+inline std::string uid(int i) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
+  return buf;
+}
 
 class pg_environment : public ::testing::Environment {
 public:
@@ -63,6 +71,19 @@ protected:
     pqxx::nontransaction n{c};
     return n.exec1(sql)[0].as<T>();
   }
+  /// Inserts users 1..n of `partition` (ids from uid(i)), UTC, born 1 Jan 1990.
+  void bulk_users(int n, int partition) {
+    pqxx::connection c{conninfo};
+    pqxx::work w{c};
+    w.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
+           " partition, created_at, updated_at)"
+           " SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'F' || i,"
+           " 'L' || i, 'u' || i || '@example.com', 'UTC', '1990-01-01', " +
+           std::to_string(partition) + ", '2000-01-01', '2000-01-01' FROM generate_series(1, " +
+           std::to_string(n) + ") AS i");
+    w.commit();
+  }
+
   std::string conninfo;
 
 private:

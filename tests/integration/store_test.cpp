@@ -10,30 +10,12 @@
 using namespace candle;
 using namespace std::chrono;
 using candle::test::pg_test;
+using candle::test::uid;
 
 namespace {
 
 int64_t ms(std::string_view iso) {
   return duration_cast<milliseconds>(parse_instant(iso)->time_since_epoch()).count();
-}
-
-// Inserts `n` users of partition `p` with ids ...000001.. and a 1 Jan birthday.
-void bulk_users(const std::string& conninfo, int n, int p) {
-  pqxx::connection c{conninfo};
-  pqxx::work w{c};
-  w.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
-         " partition, created_at, updated_at)"
-         " SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'F' || i,"
-         " 'L' || i, 'u' || i || '@example.com', 'UTC', '1990-01-01', " +
-         std::to_string(p) + ", '2000-01-01', '2000-01-01' FROM generate_series(1, " +
-         std::to_string(n) + ") AS i");
-  w.commit();
-}
-
-std::string uid(int i) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
-  return buf;
 }
 
 occurrence occ(int i, int year = 2027) {
@@ -100,7 +82,7 @@ TEST_F(Store, PartitionCountIsFixedAtFirstStart) {
 
 TEST_F(Store, TwoClaimersRacingOverTenThousandKeysClaimEachOnce) {
   constexpr int n = 10'000;
-  bulk_users(conninfo, n, 7);
+  bulk_users(n, 7);
   pg::store setup{conninfo};
   auto epoch = setup.acquire_lease(7, "node-a", seconds{60});
   ASSERT_GT(epoch, 0);
@@ -134,7 +116,7 @@ TEST_F(Store, TwoClaimersRacingOverTenThousandKeysClaimEachOnce) {
 }
 
 TEST_F(Store, StaleEpochClaimsAndMarksNothing) {
-  bulk_users(conninfo, 20, 3);
+  bulk_users(20, 3);
   pg::store s{conninfo};
   auto e1 = s.acquire_lease(3, "node-a", seconds{60});
   std::vector<occurrence> first{occ(1), occ(2)};
@@ -179,7 +161,7 @@ TEST_F(Store, StaleEpochClaimsAndMarksNothing) {
 }
 
 TEST_F(Store, OutcomesMoveRecordsThroughRetryingToDead) {
-  bulk_users(conninfo, 2, 0);
+  bulk_users(2, 0);
   pg::store s{conninfo};
   auto e = s.acquire_lease(0, "n", seconds{60});
   ASSERT_EQ(s.claim(0, e, {occ(1), occ(2)}, 0).size(), 2u);
@@ -321,7 +303,7 @@ TEST_F(Store, UsersEmailUniqueAmongLiveUsersAndDeleteCancelsPending) {
 
 TEST_F(Store, ListUsersIsKeysetPaginated) {
   pg::store s{conninfo};
-  bulk_users(conninfo, 25, 0);
+  bulk_users(25, 0);
   std::vector<std::string> seen;
   std::string cursor;
   while (true) {
@@ -337,7 +319,7 @@ TEST_F(Store, ListUsersIsKeysetPaginated) {
 
 TEST_F(Store, ServerRestartedUnderLoadLosesAndDoublesNothing) {
   constexpr int n = 4'000;
-  bulk_users(conninfo, n, 1);
+  bulk_users(n, 1);
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
   std::set<std::string> claimed;
