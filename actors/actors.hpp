@@ -58,6 +58,7 @@ using renew = caf::atom_constant<caf::atom("renew")>;
 using crash = caf::atom_constant<caf::atom("crash")>;
 using restart = caf::atom_constant<caf::atom("restart")>;
 using lookup = caf::atom_constant<caf::atom("lookup")>;
+using horizon = caf::atom_constant<caf::atom("horizon")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -111,7 +112,11 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::resume, int32_t, int64_t>::with<occurrence_list>,
     // Acquire a partition lease: (partition, node, ttl seconds) -> epoch (0 = held elsewhere).
     caf::replies_to<atom::lease, int32_t, std::string, int64_t>::with<int64_t>,
-    // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
+    // A partition's horizon (0 = none): (partition) -> epoch ms.
+  caf::replies_to<atom::horizon, int32_t>::with<int64_t>,
+  // Move it forward, fenced: (partition, epoch, to) -> accepted?
+  caf::replies_to<atom::horizon, int32_t, int64_t, int64_t>::with<bool>,
+  // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
     caf::replies_to<atom::renew, int32_t, std::string, int64_t, int64_t>::with<bool>,
     // Users.
     caf::replies_to<atom::create, user>::with<user>,

@@ -198,6 +198,26 @@ void refill(self_ptr self, int64_t now) {
           });
 }
 
+// Everything due before the horizon has a send record: it is the earliest of
+// now, the next queued entry and anything still being claimed. Written when it
+// moved by a minute or more, fenced; a new owner expires what lies between it
+// and now - recovery window.
+void advance_horizon(self_ptr self, int64_t now) {
+  auto& st = self->state;
+  auto h = now;
+  if (auto next = st.queue.next_due()) h = std::min(h, *next);
+  for (const auto& [key, due] : st.busy)
+    h = std::min(h, due);
+  if (h < st.horizon + 60'000) return;
+  st.horizon = h;
+  self->request(st.opts.db, caf::infinite, atom::horizon::value, st.opts.id, st.epoch, h)
+      .then([](bool) {},
+            [self](caf::error& e) {
+              spdlog::warn("event=partition.horizon_failed partition={} error=\"{}\"",
+                           self->state.opts.id, self->system().render(e));
+            });
+}
+
 void process(self_ptr self) {
   auto& st = self->state;
   if (!st.ready) return;
@@ -209,7 +229,7 @@ void process(self_ptr self) {
     if (due.empty()) break;
     occurrence_list fresh, again, late;
     for (auto& o : due) {
-      st.busy.insert(o.key);
+      st.busy.emplace(o.key, o.due_at);
       if (st.resumed.count(o.key))
         again.push_back(std::move(o));
       else if (now - o.due_at > st.opts.recovery_window.count())
@@ -221,7 +241,47 @@ void process(self_ptr self) {
     claim(self, std::move(again), true, now);
     if (!late.empty()) expire(self, std::move(late), now);
   }
+  advance_horizon(self, now);
   arm(self);
+}
+
+// After downtime: occurrences due between the recorded horizon and now -
+// recovery window were missed for good. Record them `expired` (in batches)
+// so nothing is silently dropped.
+void expire_missed(self_ptr self) {
+  auto& st = self->state;
+  self->request(st.opts.db, caf::infinite, atom::horizon::value, st.opts.id)
+      .then(
+          [self](int64_t h) {
+            auto& s = self->state;
+            auto cutoff = now_ms(self) - s.opts.recovery_window.count();
+            s.horizon = std::max(s.horizon, h);
+            if (h <= 0 || h >= cutoff) return;
+            self->request(s.opts.db, caf::infinite, atom::window::value, s.opts.id, h, cutoff)
+                .then(
+                    [self](occurrence_list& missed) {
+                      auto now = now_ms(self);
+                      auto batch = self->state.opts.batch;
+                      for (size_t i = 0; i < missed.size(); i += batch) {
+                        occurrence_list part(missed.begin() + i,
+                                             missed.begin() + std::min(missed.size(), i + batch));
+                        for (const auto& o : part)
+                          self->state.busy.emplace(o.key, o.due_at);
+                        expire(self, std::move(part), now);
+                      }
+                      if (!missed.empty())
+                        spdlog::warn("event=partition.expired_after_downtime partition={} n={}",
+                                     self->state.opts.id, missed.size());
+                    },
+                    [self](caf::error& e) {
+                      spdlog::warn("event=partition.expiry_scan_failed partition={} error=\"{}\"",
+                                   self->state.opts.id, self->system().render(e));
+                    });
+          },
+          [self](caf::error& e) {
+            spdlog::warn("event=partition.horizon_failed partition={} error=\"{}\"",
+                         self->state.opts.id, self->system().render(e));
+          });
 }
 
 // Initial load after the lease: records to resume, then the window from
@@ -236,6 +296,7 @@ void load(self_ptr self) {
               s.resumed.insert(o.key);
               s.queue.upsert(std::move(o));
             }
+            expire_missed(self);
             auto now = now_ms(self);
             auto from = now - s.opts.recovery_window.count();
             auto to = now + s.opts.lookahead.count();

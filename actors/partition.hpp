@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace candle {
@@ -36,7 +37,8 @@ struct partition_state {
   bool ready = false;     // lease held and initial load done
   bool refilling = false; // a window scan is in flight
   due_queue queue;
-  std::unordered_set<std::string> busy;    // being claimed, delivered or expired
+  std::unordered_map<std::string, int64_t>
+      busy;                                // key -> due_at: being claimed, delivered or expired
   std::unordered_set<std::string> resumed; // next try is a reclaim, not a claim
   int64_t window_end = 0;
   std::optional<int64_t> armed_for;
@@ -44,6 +46,7 @@ struct partition_state {
   std::mt19937_64 rng;
   outcome_list unrecorded; // outcomes whose write failed; retried on the next tick
   size_t recording = 0;    // outcomes being written now
+  int64_t horizon = 0;     // last horizon written (see docs/engine.md)
   partition_status stats;
 };
 

@@ -137,6 +137,14 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.acquire_lease(p, node, std::chrono::seconds{ttl});
         }));
       },
+      [&st](atom::horizon, int32_t p) {
+        return finish(st.attempt("horizon", [&](pg::store& s, bool) { return s.horizon(p); }));
+      },
+      [&st](atom::horizon, int32_t p, int64_t epoch, int64_t to) {
+        return finish(st.attempt("advance_horizon", [&](pg::store& s, bool) {
+          return s.advance_horizon(p, epoch, to);
+        }));
+      },
       [&st](atom::renew, int32_t p, std::string& node, int64_t epoch, int64_t ttl) {
         return finish(st.attempt("renew", [&](pg::store& s, bool) {
           return s.renew_lease(p, node, epoch, std::chrono::seconds{ttl});
@@ -259,6 +267,10 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       },
       [self](atom::lease a, int32_t p, std::string& node, int64_t ttl) {
         return relay<int64_t>(self, p, a, p, std::move(node), ttl);
+      },
+      [self](atom::horizon a, int32_t p) { return relay<int64_t>(self, p, a, p); },
+      [self](atom::horizon a, int32_t p, int64_t e, int64_t to) {
+        return relay<bool>(self, p, a, p, e, to);
       },
       [self](atom::renew a, int32_t p, std::string& node, int64_t e, int64_t ttl) {
         return relay<bool>(self, p, a, p, std::move(node), e, ttl);

@@ -89,11 +89,10 @@ caf::behavior supervisor(self_ptr self, supervisor_options opts) {
         return it->second.handle;
       },
       [self](atom::tick t) {
-      for (auto& [name, c] : self->state.children)
-        if (c.handle)
-          self->send(c.handle, t);
-    },
-    [self](atom::crash, std::string& name) {
+        for (auto& [name, c] : self->state.children)
+          if (c.handle) self->send(c.handle, t);
+      },
+      [self](atom::crash, std::string& name) {
         auto& s = self->state;
         auto it = s.children.find(name);
         if (it == s.children.end() || !it->second.handle) return false;

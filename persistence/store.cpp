@@ -96,6 +96,11 @@ void prepare(pqxx::connection& c) {
                       " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
                       " WHERE " FENCE " FOR SHARE OF u"
                       " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
+  c.prepare("horizon", "SELECT coalesce(" MS("horizon") ", 0) FROM partition_leases"
+                                                        " WHERE partition = $1");
+  c.prepare("advance_horizon",
+            "UPDATE partition_leases SET horizon = GREATEST(coalesce(horizon, '-infinity'), " TS(
+                "$3") ") WHERE partition = $1 AND epoch = $2 AND expires_at > now() RETURNING 1");
   c.prepare("claimed_at_epoch",
             "SELECT idempotency_key FROM send_records WHERE idempotency_key = ANY($3::text[])"
             " AND partition = $1 AND owner_epoch = $2 AND status = 'claimed'");
@@ -306,6 +311,20 @@ std::vector<std::string> store::claim(int32_t partition, int64_t epoch,
                            array_literal(cols.years), array_literal(cols.dues), now);
   w.commit();
   return keys_of(r);
+}
+
+int64_t store::horizon(int32_t partition) {
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("horizon", partition);
+  w.commit();
+  return r.empty() ? 0 : r[0][0].as<int64_t>();
+}
+
+bool store::advance_horizon(int32_t partition, int64_t epoch, int64_t to) {
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("advance_horizon", partition, epoch, to);
+  w.commit();
+  return !r.empty();
 }
 
 std::vector<std::string> store::claimed_at_epoch(int32_t partition, int64_t epoch,

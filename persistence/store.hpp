@@ -47,6 +47,12 @@ public:
   bool renew_lease(int32_t partition, const std::string& node, int64_t epoch,
                    std::chrono::seconds ttl);
 
+  /// The partition's horizon (epoch ms), 0 when none was ever recorded.
+  int64_t horizon(int32_t partition);
+  /// Moves the horizon forward to `to` (never back), fenced; false if the
+  /// epoch is stale.
+  bool advance_horizon(int32_t partition, int64_t epoch, int64_t to);
+
   // -- send records (fenced) ------------------------------------------------
 
   /// Claims occurrences (one statement): inserts `claimed` records, skipping

@@ -115,6 +115,12 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
       [st](atom::renew, int32_t, std::string&, int64_t epoch, int64_t) {
         return epoch == st->epoch;
       },
+      [st](atom::horizon, int32_t) { return st->horizon; },
+      [st](atom::horizon, int32_t, int64_t epoch, int64_t to) {
+        if (epoch != st->epoch) return false;
+        st->horizon = std::max(st->horizon, to);
+        return true;
+      },
       [](atom::create, user&) -> caf::result<user> { return unsupported(); },
       [](atom::get, std::string&) -> caf::result<user> { return unsupported(); },
       [](atom::update, user&) -> caf::result<user> { return unsupported(); },

@@ -21,6 +21,7 @@ struct fake_db_state {
   schedule_rules rules = default_rules();
   int claims = 0;     // statements, to check batching
   std::string holder; // when set, leases for any other node are refused
+  int64_t horizon = 0;
 };
 
 struct fake_provider_state {

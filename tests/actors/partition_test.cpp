@@ -232,3 +232,27 @@ TEST_F(Partition, WaitsForALeaseHeldElsewhereThenTakesIt) {
   auto s = ask<partition_status>(p, atom::status::value);
   EXPECT_EQ(s.sent, 1u);
 }
+
+TEST_F(Partition, DowntimeBeyondTheRecoveryWindowExpiresOldMissesAndSendsRecentOnes) {
+  add_user("old", "UTC", "1990-07-10");    // due 10 Jul 09:00Z: 5 days missed
+  add_user("recent", "UTC", "1990-07-14"); // due 14 Jul 09:00Z: 1 day missed
+  add_user("future", "UTC", "1990-07-20");
+  start_clock("2027-07-09T00:00:00Z", 0.0);
+  auto first = spawn_partition();
+  EXPECT_EQ(db->horizon, ms("2027-07-09T00:00:00Z")) << "the horizon was not recorded";
+  // The node goes down for six days.
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  sched.run();
+  ASSERT_TRUE(
+      clock->set(*parse_instant("2027-07-15T09:00:00Z"), std::nullopt, sched.clock().now()));
+  auto second = spawn_partition();
+  EXPECT_EQ(db->records.at("old:birthday:2027").status, status::expired);
+  EXPECT_NE(db->records.at("old:birthday:2027").last_error.find("recovery window"),
+            std::string::npos);
+  ASSERT_EQ(provider->sends.size(), 1u);
+  EXPECT_EQ(provider->sends[0].key, "recent:birthday:2027");
+  EXPECT_EQ(db->records.count("future:birthday:2027"), 0u);
+  // Conservative while the late greeting was in flight; caught up on the next pass.
+  tell(second, atom::tick::value);
+  EXPECT_GE(db->horizon, ms("2027-07-15T09:00:00Z")) << "the horizon did not move on";
+}

@@ -21,6 +21,15 @@ start_node() {
   [ -n "$base" ] || fail "no start-up line: $(cat "$out")"
 }
 
+# wait_ready: polls /readyz (503 while partitions load) for up to 20 s.
+wait_ready() {
+  for _ in $(seq 200); do
+    curl -sSf "$base/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  fail "not ready after 20 s: $(curl -sS "$base/readyz")"
+}
+
 # stop_node SIGNAL: sends it and checks exit 0 within 2 s.
 stop_node() {
   local start end
@@ -79,7 +88,7 @@ if "$candled" --http.port=0 --console.port=0 --db.dir="$work/pg" >"$work/dir.out
   fail "second node on the same db.dir exited 0"
 fi
 grep -q "in use by another candled" "$work/dir.out" || fail "no clear message: $(cat "$work/dir.out")"
-curl -sSf "$base/readyz" >/dev/null || fail "the first node's database was disturbed"
+wait_ready # (the first node's database must not have been disturbed)
 echo "ok: busy port and busy db.dir refused"
 
 stop_node TERM
@@ -111,6 +120,7 @@ echo "ok: configuration errors exit 2"
 # 9. The database: ready, reused across restarts, and gone with a killed node.
 cluster_dir() { if [ -f "$work/pg/cluster-location" ]; then cat "$work/pg/cluster-location"; else echo "$work/pg/cluster"; fi; }
 start_node "$work/c.out" --http.port=0
+wait_ready
 body=$(curl -sS -w '\n%{http_code}' "$base/readyz")
 [ "$(tail -1 <<<"$body")" = 200 ] || fail "readyz: $body"
 grep -q '"database":"ok"' <<<"$body" || fail "readyz body: $body"
@@ -122,7 +132,7 @@ for _ in $(seq 100); do kill -0 "$pgpid" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$pgpid" 2>/dev/null && fail "PostgreSQL outlived its node after kill -9"
 echo "ok: kill -9 of the node takes its PostgreSQL down"
 start_node "$work/d.out" --http.port=0
-curl -sSf "$base/readyz" >/dev/null || fail "not ready after a kill -9 restart: $(cat "$work/d.out.log")"
+wait_ready
 grep -q 'event=db.migrated' "$work/d.out.log" && fail "migrations re-applied on restart"
 echo "ok: restart after kill -9 reuses the database"
 stop_node TERM

@@ -366,3 +366,18 @@ TEST_F(Store, ServerRestartedUnderLoadLosesAndDoublesNothing) {
   EXPECT_EQ(claimed.size(), static_cast<size_t>(n));
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records"), n);
 }
+
+TEST_F(Store, HorizonMovesForwardOnlyAndIsFenced) {
+  pg::store s{conninfo};
+  EXPECT_EQ(s.horizon(4), 0) << "no lease row yet";
+  auto e1 = s.acquire_lease(4, "node-a", seconds{60});
+  EXPECT_EQ(s.horizon(4), 0);
+  EXPECT_TRUE(s.advance_horizon(4, e1, ms("2027-07-10T00:00:00Z")));
+  EXPECT_TRUE(s.advance_horizon(4, e1, ms("2027-07-09T00:00:00Z"))) << "accepted, but no move";
+  EXPECT_EQ(s.horizon(4), ms("2027-07-10T00:00:00Z")) << "the horizon moved back";
+  auto e2 = s.acquire_lease(4, "node-a", seconds{60});
+  EXPECT_FALSE(s.advance_horizon(4, e1, ms("2027-07-12T00:00:00Z"))) << "stale epoch moved it";
+  EXPECT_EQ(s.horizon(4), ms("2027-07-10T00:00:00Z")) << "kept across a takeover";
+  EXPECT_TRUE(s.advance_horizon(4, e2, ms("2027-07-12T00:00:00Z")));
+  EXPECT_EQ(s.horizon(4), ms("2027-07-12T00:00:00Z"));
+}
