@@ -82,11 +82,19 @@ CREATE INDEX send_records_resumable ON send_records (partition)
   WHERE status IN ('claimed', 'retrying');
 )sql";
 
+// Each partition's horizon: every occurrence due before it has a send record
+// (claimed, expired, ...) or was never eligible. A new owner expires the misses
+// between the horizon and now - recovery window.
+const char* v2 = R"sql(
+ALTER TABLE partition_leases ADD COLUMN horizon timestamptz;
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
   static const std::vector<migration> all{
       {1, "initial schema", v1},
+      {2, "partition horizon", v2},
   };
   return all;
 }

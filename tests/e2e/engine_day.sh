@@ -110,5 +110,8 @@ grep -q '"message":"Hey, Utc One it'"'"'s your birthday"' <<<"$requests" || fail
 grep -q '"message":"Hey, Wed Nine happy anniversary"' <<<"$requests" || fail "anniversary message"
 sent=$(psql_ -At -c "SELECT count(*) FROM send_records WHERE status = 'sent'")
 [ "$sent" = "${#due[@]}" ] || fail "send_records says $sent sent"
+if grep -E 'event=partition\.[a-z_]*failed' "$work/node.log"; then
+  fail "a partition reported a failure"
+fi
 echo "ok: $got greetings over 30 simulated hours, each once, none early; stats $stats"
 echo "engine day: all checks passed"

@@ -218,6 +218,9 @@ TEST_F(EngineDays, HundredThousandUsersFiftyZonesThreeDaysExactlyOnce) {
     }
   }
   EXPECT_EQ(steps, 288u);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM partition_leases WHERE horizon >= '2027-07-16'"),
+            partitions)
+    << "a partition did not record its horizon";
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records WHERE status = 'sent'"),
             static_cast<int>(expected.size()));
 }
