@@ -13,10 +13,14 @@ template <class R, class Handle, class... Ts>
 void ask_async(caf::actor_system& sys, Handle h, std::chrono::milliseconds timeout,
                std::function<void(R&)> on_value, std::function<void(caf::error&)> on_error,
                Ts... xs) {
-  sys.spawn([=](caf::event_based_actor* self) {
-    self->request(h, timeout, xs...)
-        .then([=](R& r) { on_value(r); }, [=](caf::error& e) { on_error(e); });
-  });
+  // The unused argument works around CAF 0.17.6: spawning a function actor
+  // with no arguments dereferences a null shared_ptr<tuple<>> (UBSan).
+  sys.spawn(
+      [=](caf::event_based_actor* self, int) {
+        self->request(h, timeout, xs...)
+            .then([=](R& r) { on_value(r); }, [=](caf::error& e) { on_error(e); });
+      },
+      0);
 }
 
 } // namespace candle
