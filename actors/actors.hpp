@@ -79,8 +79,10 @@ struct partition_status {
   int64_t next_due = 0;   ///< 0 = nothing queued
   int64_t window_end = 0; ///< occurrences up to here are in memory
   uint64_t sent = 0;
+  uint64_t late = 0; ///< of `sent`: sent more than a minute after the due instant
   uint64_t retried = 0;
   uint64_t dead = 0;
+  uint64_t expired = 0;
 };
 
 using key_list = std::vector<std::string>;
@@ -113,10 +115,10 @@ using persistence_actor = caf::typed_actor<
     // Acquire a partition lease: (partition, node, ttl seconds) -> epoch (0 = held elsewhere).
     caf::replies_to<atom::lease, int32_t, std::string, int64_t>::with<int64_t>,
     // A partition's horizon (0 = none): (partition) -> epoch ms.
-  caf::replies_to<atom::horizon, int32_t>::with<int64_t>,
-  // Move it forward, fenced: (partition, epoch, to) -> accepted?
-  caf::replies_to<atom::horizon, int32_t, int64_t, int64_t>::with<bool>,
-  // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
+    caf::replies_to<atom::horizon, int32_t>::with<int64_t>,
+    // Move it forward, fenced: (partition, epoch, to) -> accepted?
+    caf::replies_to<atom::horizon, int32_t, int64_t, int64_t>::with<bool>,
+    // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
     caf::replies_to<atom::renew, int32_t, std::string, int64_t, int64_t>::with<bool>,
     // Users.
     caf::replies_to<atom::create, user>::with<user>,
@@ -183,7 +185,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_status& x) {
   return f(caf::meta::type_name("candle.partition_status"), x.id, x.epoch, x.queued, x.in_flight,
-           x.next_due, x.window_end, x.sent, x.retried, x.dead);
+           x.next_due, x.window_end, x.sent, x.late, x.retried, x.dead, x.expired);
 }
 
 /// Registers Candle's message types and error category with a configuration.

@@ -9,7 +9,8 @@ namespace {
 using self_ptr = partition_actor::stateful_pointer<partition_state>;
 using namespace std::chrono;
 
-constexpr auto db_retry = seconds{1}; // real time between tries when the database fails
+constexpr auto db_retry = seconds{1};     // real time between tries when the database fails
+constexpr int64_t late_after_ms = 60'000; // sent later than this after its due instant: late
 
 int64_t now_ms(self_ptr self) {
   auto t = self->state.opts.clock->now(self->clock().now());
@@ -87,6 +88,10 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
     if (a.result == attempt::sent) {
       outcomes.push_back({o.key, status::sent, "", 0, now});
       ++st.stats.sent;
+      if (now - o.due_at > late_after_ms) {
+        ++st.stats.late;
+        spdlog::info("event=greeting.late key={} late_ms={}", o.key, now - o.due_at);
+      }
     } else if (a.result == attempt::permanent || tries >= static_cast<int>(st.opts.max_attempts)) {
       outcomes.push_back({o.key, status::dead, a.error, 0, now});
       ++st.stats.dead;
@@ -162,6 +167,7 @@ void expire(self_ptr self, occurrence_list batch, int64_t now) {
                 now)
       .then(
           [self, batch](key_list&) {
+            self->state.stats.expired += batch.size();
             for (const auto& o : batch)
               self->state.busy.erase(o.key);
           },

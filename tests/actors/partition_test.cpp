@@ -255,4 +255,8 @@ TEST_F(Partition, DowntimeBeyondTheRecoveryWindowExpiresOldMissesAndSendsRecentO
   // Conservative while the late greeting was in flight; caught up on the next pass.
   tell(second, atom::tick::value);
   EXPECT_GE(db->horizon, ms("2027-07-15T09:00:00Z")) << "the horizon did not move on";
+  auto st = ask<partition_status>(second, atom::status::value);
+  EXPECT_EQ(st.sent, 1u);
+  EXPECT_EQ(st.late, 1u) << "the day-old greeting was not counted late";
+  EXPECT_EQ(st.expired, 1u);
 }
