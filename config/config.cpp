@@ -5,6 +5,7 @@
 #include <caf/settings.hpp>
 #include <cctype>
 #include <cstring>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -42,12 +43,14 @@ node_config::node_config() {
       .add(v.cluster.advertise, "advertise", "address other nodes use to reach this one");
   opt_group{custom_options_, "console"}.add(v.console.port, "port",
                                             "candlectl console port (0 = off)");
+  opt_group{custom_options_, "admin"}.add(v.admin.fault_injection, "fault-injection",
+                                          "enable POST /api/v1/admin/crash/{actor} (tests only)");
   opt_group{custom_options_, "log"}.add(v.log.level, "level", "trace|debug|info|warn|error|off");
 }
 
 const std::vector<std::string>& node_config::groups() {
   static const std::vector<std::string> all{"http",  "db",      "email",   "schedule", "occasions",
-                                            "clock", "cluster", "console", "log"};
+                                            "clock", "cluster", "console", "admin",    "log"};
   return all;
 }
 
@@ -121,6 +124,14 @@ std::vector<std::string> node_config::store_from_content() {
   return problems;
 }
 
+bool node_config::is_flag(const std::string& option) const {
+  for (const auto& opt : custom_options_) {
+    auto n = opt.full_name();
+    if (std::string{n.begin(), n.end()} == option) return opt.is_flag();
+  }
+  return false;
+}
+
 std::vector<std::string> node_config::unknown_settings() const {
   std::vector<std::string> leaves;
   for (const auto& [key, value] : content)
@@ -190,6 +201,31 @@ load_outcome load_config(node_config& cfg, const std::vector<std::string>& args,
   for (const auto& a : args)
     if (a == "--help" || a == "-h" || a == "-?") return {load_outcome::help, cfg.help_text()};
   combined.insert(combined.end(), args.begin(), args.end());
+  // CAF 0.17 takes booleans only as bare flags: accept =true/1/yes (flag) and
+  // =false/0/no (omitted) too, so environment variables can carry them.
+  std::vector<std::string> flags;
+  for (const auto& opt : cfg.option_names())
+    if (cfg.is_flag(opt)) flags.push_back("--" + opt);
+  std::vector<std::string> normalised;
+  std::map<std::string, bool> flag_value; // the last occurrence wins
+  for (auto& a : combined) {
+    auto eq = a.find('=');
+    auto name = a.substr(0, eq);
+    if (std::find(flags.begin(), flags.end(), name) == flags.end()) {
+      normalised.push_back(std::move(a));
+      continue;
+    }
+    auto v = eq == std::string::npos ? std::string{"true"} : a.substr(eq + 1);
+    if (v == "true" || v == "1" || v == "yes")
+      flag_value[name] = true;
+    else if (v == "false" || v == "0" || v == "no")
+      flag_value[name] = false;
+    else
+      return usage("invalid value in '" + a + "' (a flag: true or false)");
+  }
+  for (const auto& [name, on] : flag_value)
+    if (on) normalised.push_back(name);
+  combined = std::move(normalised);
   if (auto err = cfg.parse(combined)) {
     return usage(explain_parse_error(cfg.render(err)) +
                  "\n(see --help for the options and their types; durations look like 10s or 48h)");

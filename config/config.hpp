@@ -29,6 +29,9 @@ public:
   /// Returns "option: problem" for a value of the wrong type.
   std::vector<std::string> store_from_content();
 
+  /// Whether `option` ("admin.fault-injection") is a boolean flag.
+  bool is_flag(const std::string& option) const;
+
   /// Help text: usage, then each Candle option with type, default, meaning
   /// and environment variable.
   std::string help_text() const;

@@ -52,6 +52,9 @@ struct settings {
   struct console_group {
     uint16_t port = 4242; ///< 0 = off
   } console;
+  struct admin_group {
+    bool fault_injection = false; ///< enables POST /api/v1/admin/crash/{actor}
+  } admin;
   struct log_group {
     std::string level = "info"; ///< trace | debug | info | warn | error | off
   } log;

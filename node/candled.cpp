@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   node_context ctx;
   ctx.started = std::chrono::steady_clock::now();
   ctx.eng = &eng;
+  ctx.fault_injection = s.admin.fault_injection;
   register_types(cfg);
   net::server_options http_opts;
   http_opts.host = s.http.host;

@@ -103,6 +103,29 @@ net::router make_routes(node_context& ctx) {
               },
               atom::ping::value);
         });
+  // Fault injection (admin.fault-injection): kill a supervised actor as a bug
+  // would, e.g. partition-3; the supervisor restarts it.
+  r.add(http::verb::post, "/api/v1/admin/crash/{actor}",
+        [&ctx](net::request&& req, const net::path_params& p, net::responder respond) {
+          if (!ctx.fault_injection)
+            return respond(net::failure(http::status::not_found,
+                                        "fault injection is off (admin.fault-injection)", req));
+          auto shared = std::make_shared<net::request>(std::move(req));
+          auto name = p.at("actor");
+          ask_async<bool>(
+              *ctx.sys, caf::actor_cast<caf::actor>(ctx.eng->supervisor), std::chrono::seconds{2},
+              [shared, respond, name](bool& crashed) {
+                if (!crashed)
+                  return respond(
+                      net::failure(http::status::not_found, "no running actor " + name, *shared));
+                respond(
+                    net::success(http::status::accepted, json::object{{"crashed", name}}, *shared));
+              },
+              [shared, respond, sys = ctx.sys](caf::error& e) {
+                respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
+              },
+              atom::crash::value, name);
+        });
   r.add(http::verb::get, "/api/v1/admin/clock",
         [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
           respond(net::success(http::status::ok, clock_view(*ctx.eng->clock), req));

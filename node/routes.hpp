@@ -13,6 +13,7 @@ struct node_context {
   caf::actor_system* sys = nullptr;
   engine* eng = nullptr;
   std::chrono::steady_clock::time_point started;
+  bool fault_injection = false;
 };
 
 net::router make_routes(node_context& ctx);

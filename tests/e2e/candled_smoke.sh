@@ -64,7 +64,9 @@ grep -q '"path":"/no/such/thing"' <<<"$body" || fail "404 path: $body"
 hdrs=$(curl -sS -D - -o /dev/null -X POST "$base/healthz")
 grep -q '^HTTP/1.1 405' <<<"$hdrs" || fail "405 expected: $hdrs"
 grep -qi '^allow: GET' <<<"$hdrs" || fail "Allow header: $hdrs"
-echo "ok: 404 and 405 envelopes"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$base/api/v1/admin/crash/partition-0")
+[ "$code" = 404 ] || fail "fault injection must be off by default (got $code)"
+echo "ok: 404 and 405 envelopes; fault injection off by default"
 
 # 4. Oversized body -> 413, and the node stays healthy.
 code=$(head -c 70000 /dev/zero | tr '\0' 'a' | curl -sS -o /dev/null -w '%{http_code}' \

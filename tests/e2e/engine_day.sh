@@ -19,6 +19,7 @@ mock_base=${email_url%/send-email}
 start_node() {
   "$candled" --http.port=0 --console.port=0 --db.dir="$work/pg" --email.url="$email_url" \
     --schedule.partitions=8 --clock.mode=simulated --clock.start="$1" --clock.speed=0 \
+    --admin.fault-injection=true \
     >"$work/node.out" 2>"$work/node.log" &
   node=$!
   pids+=("$node")
@@ -92,6 +93,12 @@ while [ "$t" -lt "$end" ]; do
   sleep 0.1 # anything early would show up now
   got=$(total)
   [ "$got" = "$want" ] || fail "at $now the provider has $got greetings, expected $want"
+  if [ "$now" = 2027-07-15T08:45:00Z ]; then
+    # Partition 1 owns both 09:00 greetings: crash it; the supervisor restarts it.
+    out=$(curl -sS -X POST "$base/api/v1/admin/crash/partition-1")
+    grep -q '"crashed":"partition-1"' <<<"$out" || fail "fault injection: $out"
+    echo "ok: crashed partition-1 at $now"
+  fi
   if [ "$killed" = no ] && [ "$t" -ge "$(date -u -d 2027-07-15T12:00:00Z +%s)" ]; then
     kill -9 "$node"; wait "$node" 2>/dev/null || true
     start_node "$now"

@@ -62,6 +62,22 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(s.cluster.port, 0);
   EXPECT_EQ(s.cluster.advertise, "127.0.0.1");
   EXPECT_EQ(s.console.port, 4242);
+  EXPECT_FALSE(s.admin.fault_injection);
+}
+
+TEST(Config, FaultInjectionIsOffUnlessAskedFor) {
+  env_list env{"CANDLE_ADMIN_FAULT_INJECTION=true"};
+  node_config cfg;
+  auto out = load_config(cfg, {}, env.get());
+  ASSERT_EQ(out.what, load_outcome::run) << out.message;
+  EXPECT_TRUE(cfg.values.admin.fault_injection);
+  node_config off;
+  out = load_config(off, {"--admin.fault-injection=false"}, env.get());
+  ASSERT_EQ(out.what, load_outcome::run) << out.message;
+  EXPECT_FALSE(off.values.admin.fault_injection) << "the command line must win";
+  node_config bad;
+  out = load_config(bad, {"--admin.fault-injection=maybe"}, env.get());
+  EXPECT_EQ(out.what, load_outcome::exit_usage);
 }
 
 TEST(Config, CommandLineBeatsEnvironmentBeatsFileBeatsDefault) {
