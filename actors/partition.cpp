@@ -180,6 +180,14 @@ void expire(self_ptr self, occurrence_list batch, int64_t now) {
           });
 }
 
+// A scanned occurrence joins the queue unless the partition already knows it
+// (queued, or being claimed, delivered or expired).
+void admit(self_ptr self, occurrence_list& found) {
+  auto& s = self->state;
+  for (auto& o : found)
+    if (!s.busy.count(o.key) && !s.queue.contains(o.key)) s.queue.upsert(std::move(o));
+}
+
 void refill(self_ptr self, int64_t now) {
   auto& st = self->state;
   if (st.refilling || now < st.window_end - st.opts.lookahead.count() / 2) return;
@@ -190,8 +198,7 @@ void refill(self_ptr self, int64_t now) {
       .then(
           [self, to](occurrence_list& found) {
             auto& s = self->state;
-            for (auto& o : found)
-              if (!s.busy.count(o.key) && !s.queue.contains(o.key)) s.queue.upsert(std::move(o));
+            admit(self, found);
             s.window_end = to;
             s.refilling = false;
             process(self);
@@ -310,8 +317,7 @@ void load(self_ptr self) {
                 .then(
                     [self, to](occurrence_list& found) {
                       auto& s2 = self->state;
-                      for (auto& o : found)
-                        if (!s2.queue.contains(o.key)) s2.queue.upsert(std::move(o));
+                      admit(self, found);
                       s2.window_end = to;
                       s2.ready = true;
                       spdlog::info("event=partition.ready partition={} epoch={} queued={}",

@@ -19,15 +19,7 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
           auto u = st->users.find(o.user_id);
           if (st->records.count(o.key) || u == st->users.end() || u->second.deleted_at != 0)
             continue;
-          send_record r;
-          r.key = o.key;
-          r.user_id = o.user_id;
-          r.occasion = o.occasion;
-          r.year = o.year;
-          r.due_at = o.due_at;
-          r.status = status::claimed;
-          r.owner_epoch = epoch;
-          st->records[o.key] = r;
+          st->records[o.key] = new_record(o, status::claimed, epoch);
           out.push_back(o.key);
         }
         return out;
@@ -72,11 +64,7 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         if (epoch != st->epoch) return out;
         for (const auto& o : batch) {
           if (st->records.count(o.key)) continue;
-          send_record r;
-          r.key = o.key;
-          r.user_id = o.user_id;
-          r.due_at = o.due_at;
-          r.status = status::expired;
+          auto r = new_record(o, status::expired, epoch);
           r.last_error = why;
           st->records[o.key] = r;
           out.push_back(o.key);
