@@ -6,6 +6,19 @@ namespace {
 caf::error unsupported() {
   return make_error(ec::internal, "not in the fake");
 }
+
+// The row the real INSERTs (claim, expire) create for an occurrence.
+send_record new_record(const occurrence& o, const char* status, int64_t epoch) {
+  send_record r;
+  r.key = o.key;
+  r.user_id = o.user_id;
+  r.occasion = o.occasion;
+  r.year = o.year;
+  r.due_at = o.due_at;
+  r.status = status;
+  r.owner_epoch = epoch;
+  return r;
+}
 } // namespace
 
 persistence_actor::behavior_type fake_db(persistence_actor::pointer,
