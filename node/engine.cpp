@@ -73,8 +73,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
 }
 
 void stop_engine(engine& e) {
-  for (auto* a : {&e.supervisor})
-    if (*a) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  if (e.supervisor) caf::anon_send_exit(e.supervisor, caf::exit_reason::user_shutdown);
   if (e.delivery) caf::anon_send_exit(e.delivery, caf::exit_reason::user_shutdown);
   if (e.db) caf::anon_send_exit(e.db, caf::exit_reason::user_shutdown);
   e.supervisor = nullptr;

@@ -268,18 +268,13 @@ bool store::connected() const {
 }
 
 int64_t store::acquire_lease(int32_t partition, const std::string& node, std::chrono::seconds ttl) {
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("acquire_lease", partition, node, static_cast<int64_t>(ttl.count()));
-  w.commit();
+  auto r = exec("acquire_lease", partition, node, static_cast<int64_t>(ttl.count()));
   return r.empty() ? 0 : r[0][0].as<int64_t>();
 }
 
 bool store::renew_lease(int32_t partition, const std::string& node, int64_t epoch,
                         std::chrono::seconds ttl) {
-  pqxx::work w{conn()};
-  auto r =
-      w.exec_prepared("renew_lease", partition, node, epoch, static_cast<int64_t>(ttl.count()));
-  w.commit();
+  auto r = exec("renew_lease", partition, node, epoch, static_cast<int64_t>(ttl.count()));
   return !r.empty();
 }
 
@@ -305,34 +300,26 @@ std::vector<std::string> store::claim(int32_t partition, int64_t epoch,
                                       const std::vector<occurrence>& batch, int64_t now) {
   if (batch.empty()) return {};
   occurrence_columns cols{batch};
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("claim", partition, epoch, array_literal(cols.keys),
-                           array_literal(cols.users), array_literal(cols.occasions),
-                           array_literal(cols.years), array_literal(cols.dues), now);
-  w.commit();
+  auto r =
+      exec("claim", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
+           array_literal(cols.occasions), array_literal(cols.years), array_literal(cols.dues), now);
   return keys_of(r);
 }
 
 int64_t store::horizon(int32_t partition) {
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("horizon", partition);
-  w.commit();
+  auto r = exec("horizon", partition);
   return r.empty() ? 0 : r[0][0].as<int64_t>();
 }
 
 bool store::advance_horizon(int32_t partition, int64_t epoch, int64_t to) {
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("advance_horizon", partition, epoch, to);
-  w.commit();
+  auto r = exec("advance_horizon", partition, epoch, to);
   return !r.empty();
 }
 
 std::vector<std::string> store::claimed_at_epoch(int32_t partition, int64_t epoch,
                                                  const std::vector<std::string>& keys) {
   if (keys.empty()) return {};
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("claimed_at_epoch", partition, epoch, array_literal(keys));
-  w.commit();
+  auto r = exec("claimed_at_epoch", partition, epoch, array_literal(keys));
   return keys_of(r);
 }
 
@@ -351,20 +338,15 @@ std::vector<std::string> store::record_outcomes(int32_t partition, int64_t epoch
     nexts.push_back(o.next_attempt_at);
     ats.push_back(o.at);
   }
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("record_outcomes", partition, epoch, array_literal(keys),
-                           array_literal(statuses), array_literal(errors), array_literal(nexts),
-                           array_literal(ats));
-  w.commit();
+  auto r = exec("record_outcomes", partition, epoch, array_literal(keys), array_literal(statuses),
+                array_literal(errors), array_literal(nexts), array_literal(ats));
   return keys_of(r);
 }
 
 std::vector<std::string> store::reclaim(int32_t partition, int64_t epoch,
                                         const std::vector<std::string>& keys, int64_t now) {
   if (keys.empty()) return {};
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("reclaim", partition, epoch, array_literal(keys), now);
-  w.commit();
+  auto r = exec("reclaim", partition, epoch, array_literal(keys), now);
   return keys_of(r);
 }
 
@@ -373,11 +355,9 @@ std::vector<std::string> store::record_expired(int32_t partition, int64_t epoch,
                                                const std::string& reason, int64_t) {
   if (batch.empty()) return {};
   occurrence_columns cols{batch};
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("record_expired", partition, epoch, array_literal(cols.keys),
-                           array_literal(cols.users), array_literal(cols.occasions),
-                           array_literal(cols.years), array_literal(cols.dues), reason);
-  w.commit();
+  auto r = exec("record_expired", partition, epoch, array_literal(cols.keys),
+                array_literal(cols.users), array_literal(cols.occasions), array_literal(cols.years),
+                array_literal(cols.dues), reason);
   return keys_of(r);
 }
 
@@ -422,9 +402,7 @@ std::vector<occurrence> store::load_window(int32_t partition, int64_t from, int6
 
 std::vector<occurrence> store::load_resumable(int32_t partition, int64_t epoch,
                                               const schedule_rules&) {
-  pqxx::work w{conn()};
-  auto rows = w.exec_prepared("resumable", partition, epoch);
-  w.commit();
+  auto rows = exec("resumable", partition, epoch);
   std::vector<occurrence> out;
   for (const auto& row : rows) {
     occurrence o;
@@ -446,11 +424,9 @@ std::vector<occurrence> store::load_resumable(int32_t partition, int64_t epoch,
 
 result<user> store::create_user(const user& u) {
   try {
-    pqxx::work w{conn()};
-    auto r = w.exec_prepared("create_user", u.id, u.first_name, u.last_name, u.email, u.timezone,
-                             u.birthday_date, u.anniversary_date, u.location_city,
-                             u.location_country, u.partition, u.created_at, u.updated_at);
-    w.commit();
+    auto r = exec("create_user", u.id, u.first_name, u.last_name, u.email, u.timezone,
+                  u.birthday_date, u.anniversary_date, u.location_city, u.location_country,
+                  u.partition, u.created_at, u.updated_at);
     return user_of(r[0]);
   } catch (const pqxx::unique_violation&) {
     return error{errc::conflict, "a user with this email already exists"};
@@ -459,9 +435,7 @@ result<user> store::create_user(const user& u) {
 
 result<user> store::get_user(const std::string& id) {
   if (!is_uuid(id)) return error{errc::not_found, "no user " + id};
-  pqxx::work w{conn()};
-  auto r = w.exec_prepared("get_user", id);
-  w.commit();
+  auto r = exec("get_user", id);
   if (r.empty()) return error{errc::not_found, "no user " + id};
   return user_of(r[0]);
 }
@@ -469,11 +443,9 @@ result<user> store::get_user(const std::string& id) {
 result<user> store::update_user(const user& u) {
   if (!is_uuid(u.id)) return error{errc::not_found, "no user " + u.id};
   try {
-    pqxx::work w{conn()};
-    auto r = w.exec_prepared("update_user", u.id, u.first_name, u.last_name, u.email, u.timezone,
-                             u.birthday_date, u.anniversary_date, u.location_city,
-                             u.location_country, u.updated_at);
-    w.commit();
+    auto r =
+        exec("update_user", u.id, u.first_name, u.last_name, u.email, u.timezone, u.birthday_date,
+             u.anniversary_date, u.location_city, u.location_country, u.updated_at);
     if (r.empty()) return error{errc::not_found, "no user " + u.id};
     return user_of(r[0]);
   } catch (const pqxx::unique_violation&) {
@@ -494,9 +466,7 @@ result<user> store::delete_user(const std::string& id, int64_t now) {
 std::vector<user> store::list_users(size_t limit, const std::string& after_id) {
   auto after = after_id.empty() ? std::string{"00000000-0000-0000-0000-000000000000"} : after_id;
   if (!is_uuid(after)) return {};
-  pqxx::work w{conn()};
-  auto rows = w.exec_prepared("list_users", after, static_cast<int64_t>(limit));
-  w.commit();
+  auto rows = exec("list_users", after, static_cast<int64_t>(limit));
   std::vector<user> out;
   for (const auto& row : rows)
     out.push_back(user_of(row));
@@ -505,9 +475,7 @@ std::vector<user> store::list_users(size_t limit, const std::string& after_id) {
 
 std::vector<send_record> store::records_of_user(const std::string& user_id) {
   if (!is_uuid(user_id)) return {};
-  pqxx::work w{conn()};
-  auto rows = w.exec_prepared("records_of_user", user_id);
-  w.commit();
+  auto rows = exec("records_of_user", user_id);
   std::vector<send_record> out;
   for (const auto& row : rows)
     out.push_back(record_of(row));
@@ -516,9 +484,7 @@ std::vector<send_record> store::records_of_user(const std::string& user_id) {
 
 std::vector<send_record> store::records_by_status(const std::string& status, size_t limit,
                                                   const std::string& after_key) {
-  pqxx::work w{conn()};
-  auto rows = w.exec_prepared("records_by_status", status, after_key, static_cast<int64_t>(limit));
-  w.commit();
+  auto rows = exec("records_by_status", status, after_key, static_cast<int64_t>(limit));
   std::vector<send_record> out;
   for (const auto& row : rows)
     out.push_back(record_of(row));

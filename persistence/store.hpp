@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <pqxx/connection>
+#include <pqxx/result>
+#include <pqxx/transaction>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,14 @@ public:
                                              const std::string& after_key);
 
 private:
+  /// Runs one prepared statement in its own transaction and commits it.
+  template <class... Args> pqxx::result exec(const char* statement, Args&&... args) {
+    pqxx::work w{conn()};
+    auto r = w.exec_prepared(statement, std::forward<Args>(args)...);
+    w.commit();
+    return r;
+  }
+
   std::string conninfo_;
   std::unique_ptr<pqxx::connection> conn_;
 };
