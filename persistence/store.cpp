@@ -1,5 +1,6 @@
 #include "persistence/store.hpp"
 
+#include "core/ids.hpp"
 #include "core/occasion.hpp"
 
 #include <pqxx/pqxx>
@@ -192,14 +193,6 @@ void prepare(pqxx::connection& c) {
                                      " ORDER BY idempotency_key LIMIT $3");
 }
 
-bool is_uuid(const std::string& s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
 
 // Calendar days (month*100+day) whose occurrences can fall in [from, to):
 // local days are within a day of the UTC day, so widen by one on each side;
