@@ -59,6 +59,7 @@ using crash = caf::atom_constant<caf::atom("crash")>;
 using restart = caf::atom_constant<caf::atom("restart")>;
 using lookup = caf::atom_constant<caf::atom("lookup")>;
 using horizon = caf::atom_constant<caf::atom("horizon")>;
+using redrive = caf::atom_constant<caf::atom("redrive")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -129,6 +130,8 @@ using persistence_actor = caf::typed_actor<
     // Send records of a user; by status after a key (keyset).
     caf::replies_to<atom::records, std::string>::with<record_list>,
     caf::replies_to<atom::by_status, std::string, uint64_t, std::string>::with<record_list>,
+    // A dead or expired record back to retrying: (key, now) -> the greeting to reclaim.
+    caf::replies_to<atom::redrive, std::string, int64_t>::with<occurrence>,
     // Readiness: a round trip to the database.
     caf::replies_to<atom::ping>::with<bool>>;
 
@@ -147,6 +150,8 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<atom::upsert, user>::with<bool>,
     // A user was deleted (already soft-deleted in the database): drop its entries.
     caf::replies_to<atom::remove, std::string>::with<bool>,
+    // A redriven record (already `retrying` in the database): reclaim and send it.
+    caf::replies_to<atom::resume, occurrence>::with<bool>,
     // Timer, or the engine clock changed: process what is due, re-arm.
     caf::reacts_to<atom::tick>,
     // Real-time timer: extend the lease (a lost lease ends the actor).

@@ -397,6 +397,14 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
           self->state.resumed.erase(o.key);
         return true;
       },
+      [self](atom::resume, occurrence& o) {
+        auto& s = self->state;
+        if (s.busy.count(o.key)) return false;
+        s.resumed.insert(o.key);
+        s.queue.upsert(std::move(o));
+        arm(self);
+        return true;
+      },
       [self](atom::tick) {
         self->state.armed_for.reset();
         process(self);

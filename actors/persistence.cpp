@@ -185,6 +185,10 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.records_by_status(status, limit, after);
         }));
       },
+      [&st](atom::redrive, std::string& key, int64_t now) -> caf::result<occurrence> {
+        return finish(
+            st.attempt("redrive", [&](pg::store& s, bool) { return s.redrive(key, now); }));
+      },
       [&st](atom::ping) {
         return finish(st.attempt("ping", [&](pg::store& s, bool) {
           pqxx::nontransaction n{s.conn()};
@@ -300,6 +304,10 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       },
       [self](atom::by_status a, std::string& status, uint64_t limit, std::string& after) {
         return relay<record_list>(self, 0, a, std::move(status), limit, std::move(after));
+      },
+      [self](atom::redrive a, std::string& key, int64_t now) {
+        auto r = route_of(key.substr(0, key.find(':')));
+        return relay<occurrence>(self, r, a, std::move(key), now);
       },
       [self](atom::ping a) { return relay<bool>(self, 0, a); },
   };

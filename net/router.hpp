@@ -12,6 +12,10 @@
 
 namespace candle::net {
 
+/// Decodes %XX escapes (and '+' as a space in query strings); malformed
+/// escapes stay as they are.
+std::string percent_decode(std::string_view s, bool plus_as_space = false);
+
 using path_params = std::map<std::string, std::string, std::less<>>;
 using route_handler = std::function<void(request&&, const path_params&, responder)>;
 

@@ -1,6 +1,7 @@
 #include "net/user_api.hpp"
 
 #include "core/occurrence.hpp"
+#include "net/router.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
@@ -113,29 +114,6 @@ json::value instant(int64_t ms) {
 bool email_local_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
          std::string_view{"!#$%&'*+/=?^_`{|}~.-"}.find(c) != std::string_view::npos;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-               hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 } // namespace
@@ -344,8 +322,9 @@ std::map<std::string, std::string, std::less<>> parse_query(std::string_view tar
     auto pair = rest.substr(0, amp);
     if (!pair.empty()) {
       auto eq = pair.find('=');
-      out[url_decode(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? std::string{} : url_decode(pair.substr(eq + 1));
+      out[net::percent_decode(pair.substr(0, eq), true)] =
+          eq == std::string_view::npos ? std::string{}
+                                       : net::percent_decode(pair.substr(eq + 1), true);
     }
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);

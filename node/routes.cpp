@@ -126,6 +126,7 @@ net::router make_routes(node_context& ctx) {
               },
               atom::crash::value, name);
         });
+  add_user_routes(r, ctx);
   r.add(http::verb::get, "/api/v1/admin/clock",
         [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
           respond(net::success(http::status::ok, clock_view(*ctx.eng->clock), req));

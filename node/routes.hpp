@@ -18,4 +18,7 @@ struct node_context {
 
 net::router make_routes(node_context& ctx);
 
+/// Users, their greetings, greetings by status, redrive (user_routes.cpp).
+void add_user_routes(net::router& r, node_context& ctx);
+
 } // namespace candle

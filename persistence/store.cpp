@@ -191,8 +191,22 @@ void prepare(pqxx::connection& c) {
   c.prepare("records_by_status", std::string{"SELECT "} + record_columns +
                                      " FROM send_records WHERE status = $1 AND idempotency_key > $2"
                                      " ORDER BY idempotency_key LIMIT $3");
+  c.prepare("records_after", std::string{"SELECT "} + record_columns +
+                                 " FROM send_records WHERE idempotency_key > $1"
+                                 " ORDER BY idempotency_key LIMIT $2");
+  c.prepare("record_status", "SELECT status FROM send_records WHERE idempotency_key = $1");
+  c.prepare(
+      "redrive",
+      "UPDATE send_records r SET status = 'retrying', attempts = 0, next_attempt_at = " TS(
+          "$2") ", updated_at = now() FROM users u"
+                " WHERE r.idempotency_key = $1 AND r.status IN ('dead', 'expired')"
+                " AND u.id = r.user_id AND u.deleted_at IS NULL"
+                " RETURNING r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS(
+                    "r.due_at") ", r.attempts, " MS("r.next_attempt_at") ","
+                                                                         " u.first_name, "
+                                                                         "u.last_name, u.email, "
+                                                                         "r.partition");
 }
-
 
 // Calendar days (month*100+day) whose occurrences can fall in [from, to):
 // local days are within a day of the UTC day, so widen by one on each side;
@@ -393,25 +407,34 @@ std::vector<occurrence> store::load_window(int32_t partition, int64_t from, int6
   return found;
 }
 
+namespace {
+
+// A record to send again, from the columns of "resumable" and "redrive":
+// key, user, occasion, year, due, attempts, next attempt, first, last, email.
+occurrence pending_of(const pqxx::row& row, int32_t partition) {
+  occurrence o;
+  o.key = row[0].as<std::string>();
+  o.user_id = row[1].as<std::string>();
+  o.occasion = row[2].as<std::string>();
+  o.year = row[3].as<int32_t>();
+  o.due_at = row[4].as<int64_t>();
+  o.attempts = row[5].as<int32_t>();
+  o.next_attempt_at = row[6].as<int64_t>();
+  o.partition = partition;
+  o.email = row[9].as<std::string>();
+  if (const auto* def = find_occasion(o.occasion))
+    o.message = def->message.render({row[7].as<std::string>(), row[8].as<std::string>()});
+  return o;
+}
+
+} // namespace
+
 std::vector<occurrence> store::load_resumable(int32_t partition, int64_t epoch,
                                               const schedule_rules&) {
   auto rows = exec("resumable", partition, epoch);
   std::vector<occurrence> out;
-  for (const auto& row : rows) {
-    occurrence o;
-    o.key = row[0].as<std::string>();
-    o.user_id = row[1].as<std::string>();
-    o.occasion = row[2].as<std::string>();
-    o.year = row[3].as<int32_t>();
-    o.due_at = row[4].as<int64_t>();
-    o.attempts = row[5].as<int32_t>();
-    o.next_attempt_at = row[6].as<int64_t>();
-    o.partition = partition;
-    o.email = row[9].as<std::string>();
-    if (const auto* def = find_occasion(o.occasion))
-      o.message = def->message.render({row[7].as<std::string>(), row[8].as<std::string>()});
-    out.push_back(std::move(o));
-  }
+  for (const auto& row : rows)
+    out.push_back(pending_of(row, partition));
   return out;
 }
 
@@ -477,11 +500,29 @@ std::vector<send_record> store::records_of_user(const std::string& user_id) {
 
 std::vector<send_record> store::records_by_status(const std::string& status, size_t limit,
                                                   const std::string& after_key) {
-  auto rows = exec("records_by_status", status, after_key, static_cast<int64_t>(limit));
+  auto rows = status.empty()
+                  ? exec("records_after", after_key, static_cast<int64_t>(limit))
+                  : exec("records_by_status", status, after_key, static_cast<int64_t>(limit));
   std::vector<send_record> out;
   for (const auto& row : rows)
     out.push_back(record_of(row));
   return out;
+}
+
+result<occurrence> store::redrive(const std::string& key, int64_t now) {
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("redrive", key, now);
+  if (r.empty()) {
+    auto st = w.exec_prepared("record_status", key);
+    if (st.empty()) return error{errc::not_found, "no greeting " + key};
+    auto status = st[0][0].as<std::string>();
+    if (status == "dead" || status == "expired")
+      return error{errc::not_found, "the user of " + key + " was deleted"};
+    return error{errc::conflict,
+                 "greeting " + key + " is " + status + "; only dead or expired ones are redriven"};
+  }
+  w.commit();
+  return pending_of(r[0], r[0][10].as<int32_t>());
 }
 
 } // namespace candle::pg

@@ -105,8 +105,13 @@ public:
   std::vector<user> list_users(size_t limit, const std::string& after_id);
 
   std::vector<send_record> records_of_user(const std::string& user_id);
+  /// Records with `status` ("" = any) after `after_key`, by key.
   std::vector<send_record> records_by_status(const std::string& status, size_t limit,
                                              const std::string& after_key);
+  /// Moves a `dead` or `expired` record back to `retrying` with no attempts,
+  /// due at `now`, and returns it to be reclaimed by its partition.
+  /// `not_found` without such a record (or live user), `conflict` in another state.
+  result<occurrence> redrive(const std::string& key, int64_t now);
 
 private:
   /// Runs one prepared statement in its own transaction and commits it.

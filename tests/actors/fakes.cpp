@@ -131,6 +131,7 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
       [](atom::by_status, std::string&, uint64_t, std::string&) -> caf::result<record_list> {
         return unsupported();
       },
+      [](atom::redrive, std::string&, int64_t) -> caf::result<occurrence> { return unsupported(); },
       [](atom::ping) { return true; },
   };
 }

@@ -1,0 +1,373 @@
+// The user API (contract.md, "REST API"): users, their greetings, greetings by
+// status, redrive. Validation is pure (net/user_api); writes go to
+// PERSISTENCE and then to the owning PARTITION through typed requests, so a
+// change is scheduled before the response is sent. Everything runs in
+// short-lived actors (bridge.hpp): the HTTP threads never wait.
+#include "core/ids.hpp"
+#include "core/partition.hpp"
+#include "net/user_api.hpp"
+#include "node/bridge.hpp"
+#include "node/routes.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace candle {
+
+namespace http = net::http;
+namespace json = boost::json;
+
+namespace {
+
+using self_ptr = caf::event_based_actor*;
+using shared_request = std::shared_ptr<const net::request>;
+
+constexpr std::chrono::seconds db_timeout{15};
+constexpr std::chrono::seconds partition_timeout{5};
+constexpr size_t default_limit = 50;
+constexpr size_t max_limit = 1000;
+
+const char* const deleted_message = "User deleted successfully";
+
+int64_t now_ms(const node_context& ctx) {
+  return ctx.eng->clock->now(std::chrono::steady_clock::now()).time_since_epoch().count();
+}
+
+// The text of a Candle error without its code prefix.
+std::string message_of(const caf::error& e, caf::actor_system& sys) {
+  if (e.category() == caf::atom("candle") && !e.context().empty() &&
+      e.context().match_element<std::string>(0))
+    return e.context().get_as<std::string>(0);
+  return sys.render(e);
+}
+
+net::response error_response(const caf::error& e, const net::request& req, caf::actor_system& sys) {
+  auto status = http::status::internal_server_error;
+  if (e.category() == caf::atom("candle")) {
+    switch (static_cast<ec>(e.code())) {
+    case ec::not_found:
+      status = http::status::not_found;
+      break;
+    case ec::conflict:
+      status = http::status::conflict;
+      break;
+    case ec::invalid:
+      status = http::status::bad_request;
+      break;
+    case ec::unavailable:
+    case ec::overloaded:
+      status = http::status::service_unavailable;
+      break;
+    default:
+      break;
+    }
+  } else if (e == caf::sec::request_timeout) {
+    status = http::status::service_unavailable;
+  }
+  if (status == http::status::internal_server_error)
+    spdlog::error("event=rest.error path={} error=\"{}\"", std::string{req.target()},
+                  sys.render(e));
+  return net::failure(status, message_of(e, sys), req);
+}
+
+// Reports an error reply of `self`'s request as the response.
+auto fail_with(const node_context& ctx, shared_request req, net::responder respond) {
+  return [sys = ctx.sys, req, respond](caf::error& e) { respond(error_response(e, *req, *sys)); };
+}
+
+// Tells the owning partition, then calls `done`. The database already holds
+// the change, so a partition that is restarting (or not on this node) finds
+// it when it loads; a failure here is logged, not reported to the client.
+template <class... Ts>
+void tell_partition(self_ptr self, const node_context& ctx, int32_t partition,
+                    std::function<void()> done, Ts... xs) {
+  auto name = "partition-" + std::to_string(partition);
+  auto warn = [done, name](const char* what, const caf::error& e) {
+    spdlog::warn("event=rest.partition_unreachable partition={} step={} error=\"{}\"", name, what,
+                 caf::to_string(e));
+    done();
+  };
+  self->request(ctx.eng->supervisor, partition_timeout, atom::lookup::value, name)
+      .then(
+          [=](caf::actor& p) {
+            self->request(caf::actor_cast<partition_actor>(p), partition_timeout, xs...)
+                .then([done](bool) { done(); }, [warn](caf::error& e) { warn("notify", e); });
+          },
+          [warn](caf::error& e) { warn("lookup", e); });
+}
+
+// 415 unless the body is declared JSON; then the parsed object or a 400.
+std::optional<json::object> json_body(const net::request& req, const net::responder& respond) {
+  auto type = req[http::field::content_type];
+  std::string t{type.substr(0, type.find(';'))};
+  for (auto& c : t)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!t.empty() && t.back() == ' ')
+    t.pop_back();
+  if (t != "application/json") {
+    respond(net::failure(http::status::unsupported_media_type,
+                         "Content-Type must be application/json", req));
+    return std::nullopt;
+  }
+  auto parsed = api::parse_object(req.body());
+  if (auto* errors = std::get_if<api::field_errors>(&parsed)) {
+    respond(net::failure(http::status::bad_request, "invalid request body", req, *errors));
+    return std::nullopt;
+  }
+  return std::move(std::get<json::object>(parsed));
+}
+
+std::optional<api::user_input> user_body(const node_context& ctx, const net::request& req,
+                                         const net::responder& respond, bool creating) {
+  auto body = json_body(req, respond);
+  if (!body) return std::nullopt;
+  auto in = api::read_user(*body, creating, sys_millis{std::chrono::milliseconds{now_ms(ctx)}});
+  if (auto* errors = std::get_if<api::field_errors>(&in)) {
+    respond(net::failure(http::status::bad_request, "validation failed", req, *errors));
+    return std::nullopt;
+  }
+  return std::get<api::user_input>(in);
+}
+
+void create_user(node_context& ctx, net::request&& request, net::responder respond) {
+  auto in = user_body(ctx, request, respond, true);
+  if (!in) return;
+  user u = api::apply(user{}, *in);
+  u.id = make_uuid();
+  u.partition = partition_of(u.id, static_cast<uint32_t>(ctx.eng->partitions));
+  u.created_at = u.updated_at = now_ms(ctx);
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, u](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::create::value, u)
+        .then(
+            [=, &ctx](user& saved) {
+              auto done = [req, respond, saved] {
+                auto res = net::success(http::status::created, api::user_json(saved), *req);
+                res.set(http::field::location, "/api/v1/users/" + saved.id);
+                respond(std::move(res));
+              };
+              tell_partition(self, ctx, saved.partition, done, atom::upsert::value, saved);
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+void get_user(node_context& ctx, net::request&& request, const std::string& id,
+              net::responder respond) {
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, id](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::get::value, id)
+        .then([=](user& u) { respond(net::success(http::status::ok, api::user_json(u), *req)); },
+              fail_with(ctx, req, respond));
+  });
+}
+
+void update_user(node_context& ctx, net::request&& request, const std::string& id,
+                 net::responder respond) {
+  auto in = user_body(ctx, request, respond, false);
+  if (!in) return;
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, id, in = *in](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::get::value, id)
+        .then(
+            [=, &ctx](user& current) {
+              auto changed = api::apply(current, in);
+              changed.updated_at = std::max(now_ms(ctx), current.updated_at);
+              self->request(ctx.eng->db, db_timeout, atom::update::value, changed)
+                  .then(
+                      [=, &ctx](user& saved) {
+                        auto done = [req, respond, saved] {
+                          respond(net::success(http::status::ok, api::user_json(saved), *req));
+                        };
+                        tell_partition(self, ctx, saved.partition, done, atom::upsert::value,
+                                       saved);
+                      },
+                      fail_with(ctx, req, respond));
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+void delete_user(node_context& ctx, net::request&& request, const std::string& id,
+                 net::responder respond) {
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, id](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::remove::value, id, now_ms(ctx))
+        .then(
+            [=, &ctx](user& gone) {
+              auto done = [req, respond] {
+                respond(net::success(http::status::ok, json::object{{"message", deleted_message}},
+                                     *req));
+              };
+              tell_partition(self, ctx, gone.partition, done, atom::remove::value, gone.id);
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+void list_users(node_context& ctx, net::request&& request, net::responder respond) {
+  auto q = api::parse_query(std::string_view{request.target().data(), request.target().size()});
+  std::vector<net::field_error> problems;
+  std::string problem;
+  auto limit = api::read_limit(q, default_limit, max_limit, problem);
+  if (!limit) problems.push_back({"limit", problem});
+  std::string cursor;
+  if (auto it = q.find("cursor"); it != q.end() && !it->second.empty()) {
+    cursor = it->second;
+    if (!is_uuid(cursor))
+      problems.push_back({"cursor", "must be a nextCursor from a previous page"});
+  }
+  if (!problems.empty())
+    return respond(net::failure(http::status::bad_request, "invalid query", request, problems));
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, n = *limit, cursor](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::list::value, static_cast<uint64_t>(n), cursor)
+        .then(
+            [=](user_list& users) {
+              json::array items;
+              for (const auto& u : users)
+                items.push_back(api::user_json(u));
+              json::value next = users.size() == n ? json::value(users.back().id) : nullptr;
+              respond(net::success(
+                  http::status::ok,
+                  json::object{{"users", std::move(items)}, {"nextCursor", std::move(next)}},
+                  *req));
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+void user_greetings(node_context& ctx, net::request&& request, const std::string& id,
+                    net::responder respond) {
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, id](self_ptr self) {
+    // 404 for an unknown or deleted user, like GET /users/{id}.
+    self->request(ctx.eng->db, db_timeout, atom::get::value, id)
+        .then(
+            [=, &ctx](user&) {
+              self->request(ctx.eng->db, db_timeout, atom::records::value, id)
+                  .then(
+                      [=](record_list& records) {
+                        json::array items;
+                        for (const auto& r : records)
+                          items.push_back(api::record_json(r));
+                        respond(net::success(http::status::ok, std::move(items), *req));
+                      },
+                      fail_with(ctx, req, respond));
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+bool known_status(std::string_view s) {
+  for (const char* k : {status::claimed, status::sent, status::retrying, status::dead,
+                        status::expired, status::cancelled})
+    if (s == k) return true;
+  return false;
+}
+
+void greetings_by_status(node_context& ctx, net::request&& request, net::responder respond) {
+  auto q = api::parse_query(std::string_view{request.target().data(), request.target().size()});
+  std::vector<net::field_error> problems;
+  std::string problem;
+  auto limit = api::read_limit(q, default_limit, max_limit, problem);
+  if (!limit) problems.push_back({"limit", problem});
+  std::string status_filter;
+  if (auto it = q.find("status"); it != q.end() && !it->second.empty()) {
+    status_filter = it->second;
+    if (!known_status(status_filter))
+      problems.push_back(
+          {"status", "must be one of claimed, sent, retrying, dead, expired, cancelled"});
+  }
+  std::string cursor;
+  if (auto it = q.find("cursor"); it != q.end()) {
+    cursor = it->second;
+    bool control = std::any_of(cursor.begin(), cursor.end(),
+                               [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    if (cursor.size() > 200 || control)
+      problems.push_back({"cursor", "must be a nextCursor from a previous page"});
+  }
+  if (!problems.empty())
+    return respond(net::failure(http::status::bad_request, "invalid query", request, problems));
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, n = *limit, status_filter, cursor](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::by_status::value, status_filter,
+                  static_cast<uint64_t>(n), cursor)
+        .then(
+            [=](record_list& records) {
+              json::array items;
+              for (const auto& r : records)
+                items.push_back(api::record_json(r));
+              json::value next = records.size() == n ? json::value(records.back().key) : nullptr;
+              respond(net::success(
+                  http::status::ok,
+                  json::object{{"greetings", std::move(items)}, {"nextCursor", std::move(next)}},
+                  *req));
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+void redrive(node_context& ctx, net::request&& request, const std::string& key,
+             net::responder respond) {
+  auto colon = key.find(':');
+  if (colon == std::string::npos || !is_uuid(key.substr(0, colon)) || key.size() > 200)
+    return respond(net::failure(http::status::not_found, "no greeting " + key, request));
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, key](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::redrive::value, key, now_ms(ctx))
+        .then(
+            [=, &ctx](occurrence& o) {
+              auto done = [req, respond, key] {
+                respond(net::success(http::status::accepted,
+                                     json::object{{"key", key}, {"status", status::retrying}},
+                                     *req));
+              };
+              tell_partition(self, ctx, o.partition, done, atom::resume::value, o);
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+} // namespace
+
+void add_user_routes(net::router& r, node_context& ctx) {
+  using net::path_params;
+  auto create = [&ctx](net::request&& req, const path_params&, net::responder respond) {
+    create_user(ctx, std::move(req), std::move(respond));
+  };
+  auto update = [&ctx](net::request&& req, const path_params& p, net::responder respond) {
+    update_user(ctx, std::move(req), p.at("id"), std::move(respond));
+  };
+  auto remove = [&ctx](net::request&& req, const path_params& p, net::responder respond) {
+    delete_user(ctx, std::move(req), p.at("id"), std::move(respond));
+  };
+  r.add(http::verb::post, "/api/v1/users", create);
+  r.add(http::verb::get, "/api/v1/users",
+        [&ctx](net::request&& req, const path_params&, net::responder respond) {
+          list_users(ctx, std::move(req), std::move(respond));
+        });
+  r.add(http::verb::get, "/api/v1/users/{id}",
+        [&ctx](net::request&& req, const path_params& p, net::responder respond) {
+          get_user(ctx, std::move(req), p.at("id"), std::move(respond));
+        });
+  r.add(http::verb::put, "/api/v1/users/{id}", update);
+  r.add(http::verb::delete_, "/api/v1/users/{id}", remove);
+  r.add(http::verb::get, "/api/v1/users/{id}/greetings",
+        [&ctx](net::request&& req, const path_params& p, net::responder respond) {
+          user_greetings(ctx, std::move(req), p.at("id"), std::move(respond));
+        });
+  r.add(http::verb::get, "/api/v1/greetings",
+        [&ctx](net::request&& req, const path_params&, net::responder respond) {
+          greetings_by_status(ctx, std::move(req), std::move(respond));
+        });
+  r.add(http::verb::post, "/api/v1/greetings/{key}/redrive",
+        [&ctx](net::request&& req, const path_params& p, net::responder respond) {
+          redrive(ctx, std::move(req), p.at("key"), std::move(respond));
+        });
+  // The original assignment's paths.
+  r.add(http::verb::post, "/user", create);
+  r.add(http::verb::put, "/user/{id}", update);
+  r.add(http::verb::delete_, "/user/{id}", remove);
+}
+
+} // namespace candle
