@@ -1,0 +1,228 @@
+"""Shared by the Python end-to-end tests: start the real candle-mock-provider
+and candled (embedded PostgreSQL in a scratch directory, simulated clock),
+talk HTTP to them, and clean everything up, including a PostgreSQL cluster
+that a root run placed outside its db.dir (see persistence/embedded_pg.hpp).
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import traceback
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection, reopened when the server closes it."""
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+        self.conn = None
+
+    def req(self, method, path, body=None, raw=None, ctype="application/json", headers=None):
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        h = dict(headers or {})
+        if data is not None and ctype is not None:
+            h["Content-Type"] = ctype
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.conn.request(method, path, body=data, headers=h)
+                r = self.conn.getresponse()
+                out = Response(r.status, r.headers, r.read())
+                if r.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return out
+            except (ConnectionError, http.client.HTTPException, BrokenPipeError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 1:
+                    raise
+
+    def json(self, method, path, body=None):
+        r = self.req(method, path, body)
+        check(200 <= r.status < 300, f"{method} {path} -> {r.status} {r.text}")
+        return r.json()
+
+
+def _wait_line(proc, pattern, what, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise Failure(f"{what} exited with {proc.returncode}")
+            continue
+        m = re.search(pattern, line)
+        if m:
+            return m
+    raise Failure(f"{what}: no line matching {pattern}")
+
+
+class MockProvider:
+    def __init__(self, path, *args):
+        self.path, self.args = path, list(args)
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([self.path, "--port=0", *self.args], stdout=subprocess.PIPE,
+                                     text=True)
+        m = _wait_line(self.proc, r"http://([0-9.]+):(\d+)/send-email", "mock provider")
+        self.url = m.group(0)
+        self.client = Client(m.group(1), int(m.group(2)))
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stats(self):
+        return self.client.json("GET", "/stats")
+
+    def keys(self):
+        return [r["key"] for r in self.client.json("GET", "/requests")]
+
+    def requests(self):
+        return self.client.json("GET", "/requests")
+
+    def control(self, change):
+        return self.client.json("PUT", "/control", change)
+
+
+class Node:
+    """A candled on a fresh embedded database with a frozen simulated clock."""
+
+    def __init__(self, path, mock, clock, *args, partitions=32):
+        self.path, self.mock, self.clock, self.args = path, mock, clock, list(args)
+        self.partitions = partitions
+        self.work = tempfile.mkdtemp(prefix="candle-e2e-")
+        self.proc = None
+
+    def start(self, *extra):
+        self.log = open(os.path.join(self.work, "node.log"), "a")
+        cmd = [self.path, "--http.port=0", "--console.port=0",
+               f"--db.dir={self.work}/pg", "--clock.mode=simulated",
+               f"--clock.start={self.clock}", "--clock.speed=0",
+               f"--schedule.partitions={self.partitions}", f"--email.url={self.mock.url}",
+               *self.args, *extra]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        m = _wait_line(self.proc, r"rest=http://([0-9.]+):(\d+)", "candled")
+        self.client = Client(m.group(1), int(m.group(2)))
+        self.address = (m.group(1), int(m.group(2)))
+        self.wait_for(lambda: self.client.req("GET", "/readyz").status == 200, 60, "readiness")
+        return self
+
+    def stop(self, sig=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop(9)
+        loc = os.path.join(self.work, "pg", "cluster-location")
+        if os.path.exists(loc):
+            target = open(loc).read().strip()
+            if target.startswith("/var/lib/candle/clusters/"):
+                # The orphaned postgres notices its parent's death and exits.
+                time.sleep(1)
+                shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def req(self, method, path, body=None, **kw):
+        return self.client.req(method, path, body, **kw)
+
+    def advance(self, iso):
+        r = self.req("PUT", "/api/v1/admin/clock", {"now": iso})
+        check(r.status == 200, f"clock to {iso}: {r.status} {r.text}")
+
+    def raw(self, payload, timeout=3):
+        """Sends bytes on a fresh connection and reads until the server closes it."""
+        with socket.create_connection(self.address, timeout=timeout) as s:
+            try:
+                s.sendall(payload)
+                s.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return data
+                    data += chunk
+            except OSError:
+                return b""
+
+    def count_users(self):
+        n, cursor = 0, None
+        while True:
+            q = "/api/v1/users?limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            data = self.client.json("GET", q)["data"]
+            n += len(data["users"])
+            cursor = data["nextCursor"]
+            if cursor is None:
+                return n
+
+    def wait_for(self, fn, timeout=20, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.05)
+        raise Failure(f"timed out waiting for {what}")
+
+
+def run_tests(node, tests):
+    passed = failed = 0
+    for t in tests:
+        start = time.time()
+        try:
+            t(node)
+            passed += 1
+            print(f"ok   {t.__name__} ({time.time() - start:.1f} s)", flush=True)
+        except Exception:  # noqa: BLE001 - report every failure and go on
+            failed += 1
+            print(f"FAIL {t.__name__}", flush=True)
+            traceback.print_exc()
+    if failed:
+        log = os.path.join(node.work, "node.log")
+        if os.path.exists(log):
+            print("--- node log (tail) ---")
+            print("".join(open(log).readlines()[-30:]))
+    print(f"{passed} passed, {failed} failed")
+    raise SystemExit(1 if failed else 0)
