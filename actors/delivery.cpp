@@ -1,5 +1,6 @@
 #include "actors/delivery.hpp"
 
+#include "core/metrics.hpp"
 #include "net/provider_client.hpp"
 
 #include <spdlog/spdlog.h>
@@ -20,8 +21,17 @@ delivery_actor::behavior_type worker(delivery_actor::stateful_pointer<worker_sta
       [self](atom::send, occurrence_list& batch) {
         attempt_list out;
         out.reserve(batch.size());
+        auto& m = metrics::global();
         for (const auto& o : batch) {
+          m.provider_in_flight.add({}, 1);
+          auto start = std::chrono::steady_clock::now();
           auto a = self->state.client->post(o.key, o.email, o.message);
+          m.provider_in_flight.add({}, -1);
+          m.provider_duration.observe(
+              {a.result == net::provider_answer::sent        ? "sent"
+               : a.result == net::provider_answer::permanent ? "permanent"
+                                                             : "transient"},
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
           attempt r;
           r.key = o.key;
           r.result = a.result == net::provider_answer::sent        ? attempt::sent

@@ -1,5 +1,7 @@
 #include "actors/partition.hpp"
 
+#include "core/metrics.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace candle {
@@ -27,6 +29,9 @@ void process(self_ptr self);
 // the window. A frozen clock arms nothing: a clock change sends a tick.
 void arm(self_ptr self) {
   auto& st = self->state;
+  auto queued = static_cast<int64_t>(st.queue.size());
+  metrics::global().queued.add({}, static_cast<double>(queued - st.gauges->queued));
+  st.gauges->queued = queued;
   if (!st.ready) return;
   auto lookahead = st.opts.lookahead.count();
   std::optional<int64_t> target;
@@ -85,9 +90,12 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
                     ? *it->second
                     : attempt{o.key, attempt::transient, "no result from delivery", 0};
     auto tries = o.attempts + 1;
+    auto& m = metrics::global();
     if (a.result == attempt::sent) {
       outcomes.push_back({o.key, status::sent, "", 0, now});
       ++st.stats.sent;
+      m.greetings.add({o.occasion, "sent"});
+      m.lateness.observe({o.occasion}, static_cast<double>(now - o.due_at) / 1000.0);
       if (now - o.due_at > late_after_ms) {
         ++st.stats.late;
         spdlog::info("event=greeting.late key={} late_ms={}", o.key, now - o.due_at);
@@ -95,6 +103,7 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
     } else if (a.result == attempt::permanent || tries >= static_cast<int>(st.opts.max_attempts)) {
       outcomes.push_back({o.key, status::dead, a.error, 0, now});
       ++st.stats.dead;
+      m.greetings.add({o.occasion, "dead"});
       spdlog::warn("event=greeting.dead key={} attempts={} error=\"{}\"", o.key, tries, a.error);
     } else {
       std::uniform_real_distribution<double> u01{0.0, 1.0};
@@ -105,6 +114,7 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
       st.resumed.insert(o.key);
       st.queue.upsert(std::move(o));
       ++st.stats.retried;
+      m.greetings.add({o.occasion, "retried"});
     }
   }
   record(self, std::move(outcomes));
@@ -127,13 +137,14 @@ void deliver(self_ptr self, occurrence_list batch) {
 // Claims (or reclaims) a batch; only what the database grants is delivered.
 void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
   auto& st = self->state;
-  auto granted = [self, batch](key_list& keys) {
+  auto granted = [self, batch, reclaim](key_list& keys) {
     std::unordered_set<std::string> ok(keys.begin(), keys.end());
     occurrence_list to_send;
     for (const auto& o : batch) {
-      if (ok.count(o.key))
+      if (ok.count(o.key)) {
+        if (!reclaim) metrics::global().greetings.add({o.occasion, "claimed"});
         to_send.push_back(o);
-      else // already recorded (sent, cancelled, …) or not ours any more
+      } else // already recorded (sent, cancelled, …) or not ours any more
         self->state.busy.erase(o.key), self->state.resumed.erase(o.key);
     }
     deliver(self, std::move(to_send));
@@ -166,10 +177,13 @@ void expire(self_ptr self, occurrence_list batch, int64_t now) {
   self->request(st.opts.db, caf::infinite, atom::expire::value, st.opts.id, st.epoch, batch, reason,
                 now)
       .then(
-          [self, batch](key_list&) {
+          [self, batch](key_list& keys) {
             self->state.stats.expired += batch.size();
-            for (const auto& o : batch)
+            std::unordered_set<std::string> done(keys.begin(), keys.end());
+            for (const auto& o : batch) {
+              if (done.count(o.key)) metrics::global().greetings.add({o.occasion, "expired"});
               self->state.busy.erase(o.key);
+            }
           },
           [self, batch](caf::error&) {
             for (const auto& o : batch) {
@@ -347,6 +361,10 @@ void acquire(self_ptr self) {
               self->delayed_send(self, wait, atom::renew::value);
               return;
             }
+            if (self->state.epoch == 0 && !self->state.gauges->owned) {
+              self->state.gauges->owned = true;
+              metrics::global().partitions_owned.add({}, 1);
+            }
             self->state.epoch = epoch;
             self->delayed_send(self, wait, atom::renew::value);
             load(self);
@@ -366,6 +384,12 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
   st.opts = std::move(opts);
   st.rng.seed(st.opts.seed ^ static_cast<uint64_t>(st.opts.id));
   st.stats.id = st.opts.id;
+  // Whatever this partition added to the node's gauges leaves with it.
+  self->attach_functor([g = st.gauges] {
+    auto& m = metrics::global();
+    m.queued.add({}, -static_cast<double>(g->queued));
+    if (g->owned) m.partitions_owned.add({}, -1);
+  });
   acquire(self);
   return {
       [self](atom::upsert, user& u) {

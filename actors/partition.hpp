@@ -48,6 +48,12 @@ struct partition_state {
   size_t recording = 0;    // outcomes being written now
   int64_t horizon = 0;     // last horizon written (see docs/engine.md)
   partition_status stats;
+  /// What this partition contributes to the node's gauges (outlives the state).
+  struct gauge_share {
+    int64_t queued = 0;
+    bool owned = false;
+  };
+  std::shared_ptr<gauge_share> gauges = std::make_shared<gauge_share>();
 };
 
 partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,

@@ -1,5 +1,7 @@
 #include "actors/persistence.hpp"
 
+#include "core/metrics.hpp"
+
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 #include <thread>
@@ -222,14 +224,17 @@ caf::typed_response_promise<R> relay(front_pointer self, size_t route, Ts&&... x
     return rp;
   }
   ++st.in_flight;
+  metrics::global().persistence_queue.add({}, 1);
   self->request(st.workers[route % st.workers.size()], caf::infinite, std::forward<Ts>(xs)...)
       .then(
           [self, rp](R& r) mutable {
             --self->state.in_flight;
+            metrics::global().persistence_queue.add({}, -1);
             rp.deliver(std::move(r));
           },
           [self, rp](caf::error& e) mutable {
             --self->state.in_flight;
+            metrics::global().persistence_queue.add({}, -1);
             rp.deliver(std::move(e));
           });
   return rp;
@@ -251,16 +256,20 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
   self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
       [self](atom::claim a, int32_t p, int64_t e, occurrence_list& b, int64_t now) {
+        metrics::global().persistence_batch.observe({"claim"}, static_cast<double>(b.size()));
         return relay<key_list>(self, p, a, p, e, std::move(b), now);
       },
       [self](atom::record a, int32_t p, int64_t e, outcome_list& b) {
+        metrics::global().persistence_batch.observe({"record"}, static_cast<double>(b.size()));
         return relay<key_list>(self, p, a, p, e, std::move(b));
       },
       [self](atom::reclaim a, int32_t p, int64_t e, key_list& k, int64_t now) {
+        metrics::global().persistence_batch.observe({"reclaim"}, static_cast<double>(k.size()));
         return relay<key_list>(self, p, a, p, e, std::move(k), now);
       },
       [self](atom::expire a, int32_t p, int64_t e, occurrence_list& b, std::string& why,
              int64_t now) {
+        metrics::global().persistence_batch.observe({"expire"}, static_cast<double>(b.size()));
         return relay<key_list>(self, p, a, p, e, std::move(b), std::move(why), now);
       },
       [self](atom::window a, int32_t p, int64_t from, int64_t to) {

@@ -1,5 +1,9 @@
 #include "net/router.hpp"
 
+#include "core/metrics.hpp"
+
+#include <chrono>
+
 namespace candle::net {
 
 void router::add(http::verb method, std::string pattern, route_handler h) {
@@ -63,17 +67,39 @@ std::optional<path_params> router::match(std::string_view pattern, std::string_v
   return params;
 }
 
+namespace {
+
+// Counts the response and its latency by method, route pattern and status.
+responder measured(responder respond, std::string method, std::string route) {
+  return [respond = std::move(respond), method = std::move(method), route = std::move(route),
+          start = std::chrono::steady_clock::now()](response res) {
+    auto& m = metrics::global();
+    m.http_requests.add({method, route, std::to_string(res.result_int())});
+    m.http_duration.observe(
+        {method, route},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    respond(std::move(res));
+  };
+}
+
+} // namespace
+
 void router::operator()(request&& req, responder respond) const {
   std::string_view target{req.target().data(), req.target().size()};
   auto path = target.substr(0, target.find('?'));
+  // Only known verbs become label values: clients must not grow the metric.
+  std::string method =
+      req.method() == http::verb::unknown ? "other" : std::string{req.method_string()};
   std::string allow;
   for (const auto& r : routes_) {
     auto params = match(r.pattern, path);
     if (!params) continue;
-    if (r.method == req.method()) return r.h(std::move(req), *params, std::move(respond));
+    if (r.method == req.method())
+      return r.h(std::move(req), *params, measured(std::move(respond), method, r.pattern));
     if (!allow.empty()) allow += ", ";
     allow += std::string{http::to_string(r.method)};
   }
+  respond = measured(std::move(respond), method, "unmatched");
   if (allow.empty()) return respond(failure(http::status::not_found, "no such resource", req));
   auto res = failure(http::status::method_not_allowed,
                      "method " + std::string{req.method_string()} + " is not allowed here", req);

@@ -1,5 +1,6 @@
 #include "node/routes.hpp"
 
+#include "core/metrics.hpp"
 #include "node/bridge.hpp"
 
 #include <cmath>
@@ -91,11 +92,19 @@ net::router make_routes(node_context& ctx) {
           ask_async<bool>(
               *ctx.sys, ctx.eng->db, std::chrono::seconds{2},
               [shared, respond, &ctx](bool&) {
-                respond(net::success(http::status::ok,
-                                     json::object{{"status", "ready"},
-                                                  {"database", "ok"},
-                                                  {"partitions", ctx.eng->partitions}},
-                                     *shared));
+                // Ready when every partition is owned (one node: by this one).
+                auto owned = static_cast<int64_t>(metrics::global().partitions_owned.value({}));
+                json::object body{{"status", owned >= ctx.eng->partitions ? "ready" : "starting"},
+                                  {"database", "ok"},
+                                  {"partitions", ctx.eng->partitions},
+                                  {"partitionsOwned", owned}};
+                if (owned < ctx.eng->partitions)
+                  return respond(net::failure(http::status::service_unavailable,
+                                              "not ready: " + std::to_string(owned) + " of " +
+                                                  std::to_string(ctx.eng->partitions) +
+                                                  " partitions owned",
+                                              *shared));
+                respond(net::success(http::status::ok, std::move(body), *shared));
               },
               [shared, respond, sys = ctx.sys](caf::error& e) {
                 respond(net::failure(http::status::service_unavailable,
@@ -127,6 +136,15 @@ net::router make_routes(node_context& ctx) {
               atom::crash::value, name);
         });
   add_user_routes(r, ctx);
+  r.add(http::verb::get, "/metrics",
+        [](net::request&& req, const net::path_params&, net::responder respond) {
+          net::response res{http::status::ok, req.version()};
+          res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+          res.keep_alive(req.keep_alive());
+          res.body() = metrics::global().reg.render();
+          res.prepare_payload();
+          respond(std::move(res));
+        });
   r.add(http::verb::get, "/api/v1/admin/clock",
         [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
           respond(net::success(http::status::ok, clock_view(*ctx.eng->clock), req));

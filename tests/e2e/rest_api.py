@@ -305,6 +305,36 @@ def test_hostile_client(node):
     check(node.count_users() == before + valid, "exactly the valid creates were written")
 
 
+def test_metrics_and_health(node):
+    h = expect_success(node.req("GET", "/healthz"), 200)
+    check(h["status"] == "ok", f"healthz {h}")
+    ready = expect_success(node.req("GET", "/readyz"), 200)
+    check(ready["partitionsOwned"] == node.partitions, f"readyz {ready}")
+    r = node.req("GET", "/metrics")
+    check(r.status == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
+          f"metrics {r.status} {r.headers['Content-Type']}")
+    sample = re.compile(r'^[a-z_:][a-z0-9_:]*(\{([a-z_]+="([^"\\\n]|\\.)*",?)*\})? '
+                        r'(-?[0-9.e+-]+|\+Inf|NaN)$')
+    values = {}
+    for line in r.text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        check(sample.match(line), f"not a sample line: {line!r}")
+        name, value = line.rsplit(" ", 1)
+        values[name] = float(value)
+    check(values.get('candle_http_requests_total{method="POST",route="/api/v1/users",status="201"}', 0)
+          > 100, "request counter by route and status")
+    check(values.get('candle_greetings_total{occasion="birthday",outcome="sent"}', 0) >= 2,
+          "greetings sent by occasion")
+    check(values.get('candle_greetings_total{occasion="birthday",outcome="dead"}', 0) >= 1, "dead")
+    check(values.get("candle_partitions_owned") == node.partitions, "partitions owned")
+    inf = values.get('candle_http_request_duration_seconds_bucket{method="GET",route="/api/v1/users/{id}",le="+Inf"}')
+    cnt = values.get('candle_http_request_duration_seconds_count{method="GET",route="/api/v1/users/{id}"}')
+    check(inf is not None and inf == cnt, "histogram +Inf bucket equals count")
+    check('candle_greeting_lateness_seconds_count{occasion="birthday"}' in values, "lateness")
+    check('candle_provider_request_duration_seconds_count{result="sent"}' in values, "provider")
+
+
 if __name__ == "__main__":
     candled, mock_path = sys.argv[1], sys.argv[2]
     with MockProvider(mock_path) as mock, Node(candled, mock, clock=START) as node:

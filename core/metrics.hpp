@@ -1,0 +1,94 @@
+// Prometheus metrics without a client library (none is packaged in Debian):
+// counters, gauges and histograms with labels, and the text exposition
+// format 0.0.4. Thread-safe; one process-wide registry (`metrics::global()`)
+// that actors and the HTTP server update and GET /metrics renders.
+//
+// Families are defined once (see `candle_metrics` below for Candle's own);
+// updates name the family and its label values in the declared order.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace candle::metrics {
+
+enum class kind { counter, gauge, histogram };
+
+class family {
+public:
+  family(std::string name, std::string help, kind k, std::vector<std::string> labels,
+         std::vector<double> buckets = {});
+
+  /// Counter: add v >= 0. Gauge: add v (may be negative).
+  void add(const std::vector<std::string>& labels, double v = 1);
+  /// Gauge only.
+  void set(const std::vector<std::string>& labels, double v);
+  /// Histogram only.
+  void observe(const std::vector<std::string>& labels, double v);
+
+  /// Current value of a counter or gauge series (0 when absent); for tests.
+  double value(const std::vector<std::string>& labels) const;
+  /// Observation count of a histogram series; for tests.
+  uint64_t count(const std::vector<std::string>& labels) const;
+
+  void render(std::string& out) const;
+
+private:
+  struct series {
+    double value = 0;             // counter, gauge; histogram sum
+    uint64_t count = 0;           // histogram
+    std::vector<uint64_t> bucket; // histogram, non-cumulative
+  };
+  std::string name_, help_;
+  kind kind_;
+  std::vector<std::string> labels_;
+  std::vector<double> buckets_;
+  mutable std::mutex mtx_;
+  std::map<std::vector<std::string>, series> series_;
+};
+
+class registry {
+public:
+  family& add(std::string name, std::string help, kind k, std::vector<std::string> labels = {},
+              std::vector<double> buckets = {});
+  /// Every family in definition order, in the text exposition format.
+  std::string render() const;
+
+private:
+  mutable std::mutex mtx_;
+  std::vector<std::unique_ptr<family>> families_;
+};
+
+/// Formats a sample value: integers without a fraction, others shortest
+/// round-trip, +Inf/-Inf/NaN as Prometheus spells them.
+std::string format_value(double v);
+/// Escapes a label value (backslash, double quote, newline).
+std::string escape_label(const std::string& v);
+
+/// Bucket bounds (seconds).
+std::vector<double> latency_buckets();  ///< 0.5 ms .. 10 s
+std::vector<double> lateness_buckets(); ///< 0.1 s .. 2 days
+
+/// Candle's metrics (docs/operations.md explains each).
+struct candle_metrics {
+  registry reg;
+  family& http_requests;      ///< {method, route, status}
+  family& http_duration;      ///< {method, route}
+  family& greetings;          ///< {occasion, outcome}: claimed, sent, retried, dead, expired
+  family& lateness;           ///< {occasion}: sent instant - due instant
+  family& provider_duration;  ///< {result}: sent, transient, permanent
+  family& provider_in_flight; ///< gauge
+  family& partitions_owned;   ///< gauge
+  family& queued;             ///< gauge: occurrences in partition heaps
+  family& persistence_queue;  ///< gauge: requests waiting or running
+  family& persistence_batch;  ///< {op}: rows per fenced statement
+  candle_metrics();
+};
+
+candle_metrics& global();
+
+} // namespace candle::metrics
