@@ -47,6 +47,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<attempt>("candle.attempt");
   cfg.add_message_type<attempt_list>("candle.attempt_list");
   cfg.add_message_type<partition_status>("candle.partition_status");
+  cfg.add_message_type<delivery_status>("candle.delivery_status");
   cfg.add_error_category(caf::atom("candle"), render_error);
 }
 

@@ -60,6 +60,8 @@ using restart = caf::atom_constant<caf::atom("restart")>;
 using lookup = caf::atom_constant<caf::atom("lookup")>;
 using horizon = caf::atom_constant<caf::atom("horizon")>;
 using redrive = caf::atom_constant<caf::atom("redrive")>;
+using pause = caf::atom_constant<caf::atom("pause")>;
+using done = caf::atom_constant<caf::atom("done")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -84,6 +86,16 @@ struct partition_status {
   uint64_t retried = 0;
   uint64_t dead = 0;
   uint64_t expired = 0;
+};
+
+/// What the DELIVERY actor reports about itself (admin API, console).
+struct delivery_status {
+  bool paused = false;
+  std::string breaker;    ///< closed | open | half-open
+  uint64_t in_flight = 0; ///< provider requests running
+  uint64_t max_in_flight = 0;
+  uint64_t waiting = 0; ///< greetings held: paused, breaker open, or at the bound
+  uint64_t probes = 0;  ///< half-open probes so far
 };
 
 using key_list = std::vector<std::string>;
@@ -140,6 +152,17 @@ using persistence_actor = caf::typed_actor<
 using delivery_actor =
     caf::typed_actor<caf::replies_to<atom::send, occurrence_list>::with<attempt_list>>;
 
+/// The DELIVERY actor's whole interface: sending, plus the kill switch and
+/// introspection for the admin API, plus its own internal messages.
+using delivery_control_actor = delivery_actor::extend<
+    // Kill switch: (pause, true) holds every greeting not yet sent; false resumes.
+    caf::replies_to<atom::pause, bool>::with<delivery_status>,
+    caf::replies_to<atom::status>::with<delivery_status>,
+    // Internal: the provider client's answer for (batch, index).
+    caf::reacts_to<atom::done, uint64_t, uint32_t, attempt>,
+    // Internal: the breaker may admit a probe now.
+    caf::reacts_to<atom::tick>>;
+
 /// The PARTITION actor: owns the schedule of one user partition while it
 /// holds the partition's lease. Keeps the occurrences due within the
 /// look-ahead window in a due_queue, one timer for the earliest, claims what
@@ -185,6 +208,12 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, attempt& x) {
   return f(caf::meta::type_name("candle.attempt"), x.key, x.result, x.error, x.retry_after_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_status& x) {
+  return f(caf::meta::type_name("candle.delivery_status"), x.paused, x.breaker, x.in_flight,
+           x.max_in_flight, x.waiting, x.probes);
 }
 
 template <class Inspector>

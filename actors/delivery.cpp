@@ -1,107 +1,168 @@
 #include "actors/delivery.hpp"
 
+#include "core/breaker.hpp"
 #include "core/metrics.hpp"
 #include "net/provider_client.hpp"
 
+#include <deque>
 #include <spdlog/spdlog.h>
+#include <unordered_map>
 
 namespace candle {
 
 namespace {
 
-struct worker_state {
-  static constexpr const char* name = "delivery-worker";
-  std::unique_ptr<net::provider_client> client;
+struct batch_state {
+  caf::typed_response_promise<attempt_list> rp;
+  attempt_list results;
+  size_t left = 0;
 };
 
-delivery_actor::behavior_type worker(delivery_actor::stateful_pointer<worker_state> self,
-                                     delivery_options opts) {
-  self->state.client = std::make_unique<net::provider_client>(opts.url, opts.timeout);
-  return {
-      [self](atom::send, occurrence_list& batch) {
-        attempt_list out;
-        out.reserve(batch.size());
-        auto& m = metrics::global();
-        for (const auto& o : batch) {
-          m.provider_in_flight.add({}, 1);
-          auto start = std::chrono::steady_clock::now();
-          auto a = self->state.client->post(o.key, o.email, o.message);
-          m.provider_in_flight.add({}, -1);
-          m.provider_duration.observe(
-              {a.result == net::provider_answer::sent        ? "sent"
-               : a.result == net::provider_answer::permanent ? "permanent"
-                                                             : "transient"},
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-          attempt r;
-          r.key = o.key;
-          r.result = a.result == net::provider_answer::sent        ? attempt::sent
-                     : a.result == net::provider_answer::permanent ? attempt::permanent
-                                                                   : attempt::transient;
-          r.error = std::move(a.error);
-          r.retry_after_ms = a.retry_after_ms;
-          if (r.result != attempt::sent)
-            spdlog::debug("event=delivery.failed key={} error=\"{}\"", o.key, r.error);
-          out.push_back(std::move(r));
-        }
-        return out;
-      },
-  };
+struct item {
+  uint64_t batch;
+  uint32_t index;
+  occurrence o;
+};
+
+struct delivery_state {
+  static constexpr const char* name = "delivery";
+  delivery_options opts;
+  std::unique_ptr<net::provider_client> client;
+  std::unique_ptr<breaker> br;
+  std::unordered_map<uint64_t, batch_state> batches;
+  std::deque<item> waiting;
+  uint64_t next_batch = 1;
+  size_t in_flight = 0;
+  bool paused = false;
+  bool tick_armed = false;
+};
+
+using self_ptr = delivery_control_actor::stateful_pointer<delivery_state>;
+
+delivery_status status_of(self_ptr self) {
+  auto& st = self->state;
+  return {st.paused,         to_string(st.br->current(breaker::clock::now())),
+          st.in_flight,      st.opts.max_in_flight,
+          st.waiting.size(), st.br->probes()};
 }
 
-struct front_state {
-  static constexpr const char* name = "delivery";
-  std::vector<delivery_actor> workers;
-  size_t next = 0;
-};
+void publish_gauges(self_ptr self) {
+  auto& st = self->state;
+  auto& m = metrics::global();
+  m.provider_in_flight.set({}, static_cast<double>(st.in_flight));
+  m.delivery_waiting.set({}, static_cast<double>(st.waiting.size()));
+  m.delivery_paused.set({}, st.paused ? 1 : 0);
+  auto s = st.br->current(breaker::clock::now());
+  m.breaker_state.set({}, s == breaker::state::closed ? 0 : s == breaker::state::open ? 1 : 2);
+}
 
-delivery_actor::behavior_type front(delivery_actor::stateful_pointer<front_state> self,
-                                    delivery_options opts) {
-  for (size_t i = 0; i < std::max<size_t>(1, opts.workers); ++i) {
-    auto w = self->spawn<caf::detached>(worker, opts);
-    self->link_to(w);
-    self->state.workers.push_back(w);
+// Starts what may start: not paused, under the bound, admitted by the breaker.
+void pump(self_ptr self) {
+  auto& st = self->state;
+  auto handle = caf::actor_cast<caf::actor>(self);
+  while (!st.paused && !st.waiting.empty() && st.in_flight < st.opts.max_in_flight &&
+         st.br->admit(breaker::clock::now())) {
+    auto it = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    ++st.in_flight;
+    auto key = it.o.key;
+    st.client->post(std::move(it.o.key), std::move(it.o.email), std::move(it.o.message),
+                    [handle, batch = it.batch, index = it.index, key](net::provider_answer a) {
+                      attempt r;
+                      r.key = key;
+                      r.result = a.result == net::provider_answer::sent        ? attempt::sent
+                                 : a.result == net::provider_answer::permanent ? attempt::permanent
+                                                                               : attempt::transient;
+                      r.error = std::move(a.error);
+                      r.retry_after_ms = a.retry_after_ms;
+                      metrics::global().provider_duration.observe(
+                          {r.result == attempt::sent        ? "sent"
+                           : r.result == attempt::permanent ? "permanent"
+                                                            : "transient"},
+                          a.seconds);
+                      caf::anon_send(handle, atom::done::value, batch, index, std::move(r));
+                    });
   }
-  return {
-      // Fan the batch out over the workers (chunks of at least 8), join the
-      // answers in the batch's order.
-      [self](atom::send a, occurrence_list& batch) -> caf::result<attempt_list> {
-        auto& st = self->state;
-        auto n = batch.size();
-        auto chunks = std::max<size_t>(1, std::min(st.workers.size(), (n + 7) / 8));
-        if (chunks == 1) {
-          auto& w = st.workers[st.next++ % st.workers.size()];
-          return self->delegate(w, a, std::move(batch));
-        }
-        auto rp = self->make_response_promise<attempt_list>();
-        auto results = std::make_shared<std::vector<attempt_list>>(chunks);
-        auto pending = std::make_shared<size_t>(chunks);
-        size_t per = (n + chunks - 1) / chunks;
-        for (size_t c = 0; c < chunks; ++c) {
-          occurrence_list part(batch.begin() + std::min(n, c * per),
-                               batch.begin() + std::min(n, (c + 1) * per));
-          auto& w = st.workers[st.next++ % st.workers.size()];
-          self->request(w, caf::infinite, a, std::move(part))
-              .then(
-                  [rp, results, pending, c](attempt_list& r) mutable {
-                    (*results)[c] = std::move(r);
-                    if (--*pending == 0) {
-                      attempt_list all;
-                      for (auto& part : *results)
-                        std::move(part.begin(), part.end(), std::back_inserter(all));
-                      rp.deliver(std::move(all));
-                    }
-                  },
-                  [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
-        }
-        return rp;
-      },
-  };
+  // An open breaker with greetings waiting: look again when it half-opens.
+  auto now = breaker::clock::now();
+  if (!st.paused && !st.waiting.empty() && !st.tick_armed &&
+      st.br->current(now) == breaker::state::open) {
+    st.tick_armed = true;
+    self->delayed_send(self, st.br->reopens_at() - now, atom::tick::value);
+  }
+  publish_gauges(self);
 }
 
 } // namespace
 
-delivery_actor spawn_delivery(caf::actor_system& sys, delivery_options opts) {
-  return sys.spawn(front, std::move(opts));
+delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options opts) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.opts.max_in_flight = std::max<size_t>(1, st.opts.max_in_flight);
+  st.paused = st.opts.paused;
+  st.client =
+      std::make_unique<net::provider_client>(st.opts.url, st.opts.timeout, st.opts.max_in_flight);
+  st.br = std::make_unique<breaker>(st.opts.breaker_threshold, st.opts.breaker_cooldown,
+                                    st.opts.breaker_max_cooldown);
+  publish_gauges(self);
+  return {
+      [self](atom::send, occurrence_list& batch) -> caf::result<attempt_list> {
+        auto& st = self->state;
+        if (batch.empty()) return attempt_list{};
+        auto id = st.next_batch++;
+        auto& b = st.batches[id];
+        b.rp = self->make_response_promise<attempt_list>();
+        b.results.resize(batch.size());
+        b.left = batch.size();
+        for (uint32_t i = 0; i < batch.size(); ++i)
+          st.waiting.push_back({id, i, std::move(batch[i])});
+        auto rp = b.rp;
+        pump(self);
+        return rp;
+      },
+      [self](atom::done, uint64_t batch, uint32_t index, attempt& a) {
+        auto& st = self->state;
+        --st.in_flight;
+        auto now = breaker::clock::now();
+        auto before = st.br->current(now);
+        if (a.result == attempt::transient)
+          st.br->failure(now);
+        else
+          st.br->success();
+        auto after = st.br->current(now);
+        if (before != after)
+          spdlog::warn("event=delivery.breaker state={} error=\"{}\"", to_string(after), a.error);
+        auto it = st.batches.find(batch);
+        if (it != st.batches.end()) {
+          it->second.results[index] = std::move(a);
+          if (--it->second.left == 0) {
+            it->second.rp.deliver(std::move(it->second.results));
+            st.batches.erase(it);
+          }
+        }
+        pump(self);
+      },
+      [self](atom::tick) {
+        self->state.tick_armed = false;
+        pump(self);
+      },
+      [self](atom::pause, bool on) {
+        auto& st = self->state;
+        if (st.paused != on)
+          spdlog::warn("event=delivery.{} waiting={}", on ? "paused" : "resumed",
+                       st.waiting.size());
+        st.paused = on;
+        pump(self);
+        return status_of(self);
+      },
+      [self](atom::status) { return status_of(self); },
+  };
+}
+
+delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts) {
+  // Detached: the provider client's callbacks only enqueue messages, but the
+  // actor must never wait behind CAF's workers when they are busy.
+  return sys.spawn<caf::detached>(delivery, std::move(opts));
 }
 
 } // namespace candle

@@ -1,8 +1,10 @@
-// The DELIVERY actor (interface in actors.hpp): a front that hands each batch
-// to one of `workers` detached actors, each with its own provider connection.
-// At most `workers` requests are in flight per node. (A first version: issue
-// 5 replaces the blocking workers with an asynchronous client, adds the
-// circuit breaker and the pause switch.)
+// The DELIVERY actor (interface in actors.hpp): sends claimed greetings to
+// the provider through the asynchronous client (net/provider_client.hpp), at
+// most `max_in_flight` at once, and answers each batch when all of it has an
+// answer, in the batch's order. A circuit breaker (core/breaker.hpp) holds
+// greetings while the provider is failing, letting single probes through;
+// the kill switch (pause) holds them until resumed. Held greetings are not
+// attempts: nothing is counted or recorded for them until they are sent.
 #pragma once
 
 #include "actors/actors.hpp"
@@ -15,9 +17,13 @@ namespace candle {
 struct delivery_options {
   std::string url;
   std::chrono::milliseconds timeout{10'000};
-  size_t workers = 8;
+  size_t max_in_flight = 256;
+  uint32_t breaker_threshold = 5; ///< consecutive transient failures that open it
+  std::chrono::milliseconds breaker_cooldown{1000};
+  std::chrono::milliseconds breaker_max_cooldown{30'000};
+  bool paused = false;
 };
 
-delivery_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);
+delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);
 
 } // namespace candle

@@ -183,7 +183,16 @@ candle_metrics::candle_metrics()
                                 "Database requests queued or running.", kind::gauge)),
       persistence_batch(reg.add("candle_persistence_batch_rows",
                                 "Rows per batched statement, by operation.", kind::histogram,
-                                {"op"}, {1, 10, 100, 500, 1000, 5000, 10000})) {}
+                                {"op"}, {1, 10, 100, 500, 1000, 5000, 10000})),
+      breaker_state(reg.add("candle_delivery_breaker_state",
+                            "Provider circuit breaker: 0 closed, 1 open, 2 half-open.",
+                            kind::gauge)),
+      delivery_paused(reg.add("candle_delivery_paused", "1 while delivery is paused (kill switch).",
+                              kind::gauge)),
+      delivery_waiting(reg.add("candle_delivery_waiting",
+                               "Greetings held by delivery: paused, breaker open, or at the "
+                               "in-flight bound.",
+                               kind::gauge)) {}
 
 candle_metrics& global() {
   static candle_metrics m;

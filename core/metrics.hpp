@@ -86,6 +86,9 @@ struct candle_metrics {
   family& queued;             ///< gauge: occurrences in partition heaps
   family& persistence_queue;  ///< gauge: requests waiting or running
   family& persistence_batch;  ///< {op}: rows per fenced statement
+  family& breaker_state;      ///< gauge: 0 closed, 1 open, 2 half-open
+  family& delivery_paused;    ///< gauge: 1 while the kill switch is on
+  family& delivery_waiting;   ///< gauge: greetings held by delivery
   candle_metrics();
 };
 

@@ -1,10 +1,14 @@
 #include "net/provider_client.hpp"
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cctype>
 #include <cstdlib>
 #include <curl/curl.h>
+#include <deque>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 namespace candle::net {
 
@@ -37,6 +41,21 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+struct job {
+  std::string key, body;
+  provider_client::callback done;
+};
+
+// One transfer: its easy handle (reused across transfers) and buffers.
+struct transfer {
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body, response;
+  int64_t retry_after = 0;
+  provider_client::callback done;
+  std::chrono::steady_clock::time_point start;
+};
+
 } // namespace
 
 provider_answer::kind classify(long status) {
@@ -48,58 +67,159 @@ provider_answer::kind classify(long status) {
 
 struct provider_client::impl {
   std::string url;
-  CURL* curl = nullptr;
-  curl_slist* headers = nullptr;
+  long timeout_ms;
+  size_t max_in_flight;
+  CURLM* multi = nullptr;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> running{0};
+  mutable std::mutex mtx;
+  std::deque<job> queue;                         // guarded by mtx
+  std::vector<std::unique_ptr<transfer>> idle;   // thread only
+  std::vector<std::unique_ptr<transfer>> active; // thread only
+
+  std::unique_ptr<transfer> take_idle() {
+    if (!idle.empty()) {
+      auto t = std::move(idle.back());
+      idle.pop_back();
+      return t;
+    }
+    auto t = std::make_unique<transfer>();
+    t->easy = curl_easy_init();
+    auto* c = t->easy;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, t.get());
+    return t;
+  }
+
+  void start(job&& j) {
+    auto t = take_idle();
+    if (t->headers) curl_slist_free_all(t->headers);
+    t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    t->headers = curl_slist_append(t->headers, ("Idempotency-Key: " + j.key).c_str());
+    t->headers = curl_slist_append(t->headers, "Expect:"); // no 100-continue round trip
+    t->body = std::move(j.body);
+    t->response.clear();
+    t->retry_after = 0;
+    t->done = std::move(j.done);
+    t->start = std::chrono::steady_clock::now();
+    auto* c = t->easy;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->body.size()));
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->response);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->retry_after);
+    curl_multi_add_handle(multi, c);
+    active.push_back(std::move(t));
+    ++running;
+  }
+
+  void finish(CURL* easy, CURLcode rc) {
+    transfer* t = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    curl_multi_remove_handle(multi, easy);
+    provider_answer a;
+    a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t->start).count();
+    if (rc != CURLE_OK) {
+      a.result = provider_answer::transient;
+      a.error = std::string{"transport: "} + curl_easy_strerror(rc);
+    } else {
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &a.status);
+      a.result = classify(a.status);
+      a.retry_after_ms = t->retry_after;
+      if (a.result != provider_answer::sent)
+        a.error =
+            "HTTP " + std::to_string(a.status) + (t->response.empty() ? "" : ": " + t->response);
+    }
+    auto done = std::move(t->done);
+    for (auto it = active.begin(); it != active.end(); ++it)
+      if (it->get() == t) {
+        idle.push_back(std::move(*it));
+        active.erase(it);
+        break;
+      }
+    --running;
+    done(std::move(a));
+  }
+
+  void loop() {
+    while (!stop) {
+      {
+        std::unique_lock<std::mutex> g{mtx};
+        while (active.size() < max_in_flight && !queue.empty()) {
+          auto j = std::move(queue.front());
+          queue.pop_front();
+          g.unlock();
+          start(std::move(j));
+          g.lock();
+        }
+      }
+      int still = 0;
+      curl_multi_perform(multi, &still);
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi, &left))
+        if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
+      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    }
+  }
+
+  ~impl() {
+    for (auto& t : active) {
+      curl_multi_remove_handle(multi, t->easy);
+      provider_answer a;
+      a.error = "shutdown";
+      if (t->done) t->done(std::move(a));
+    }
+    for (auto& j : queue) {
+      provider_answer a;
+      a.error = "shutdown";
+      j.done(std::move(a));
+    }
+    for (auto* list : {&active, &idle})
+      for (auto& t : *list) {
+        if (t->headers) curl_slist_free_all(t->headers);
+        curl_easy_cleanup(t->easy);
+      }
+    if (multi) curl_multi_cleanup(multi);
+  }
 };
 
-provider_client::provider_client(std::string url, std::chrono::milliseconds timeout)
+provider_client::provider_client(std::string url, std::chrono::milliseconds timeout,
+                                 size_t max_in_flight)
     : impl_(std::make_unique<impl>()) {
   global_init();
   impl_->url = std::move(url);
-  impl_->curl = curl_easy_init();
-  auto* c = impl_->curl;
-  curl_easy_setopt(c, CURLOPT_URL, impl_->url.c_str());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); // thread-safe timeouts
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  impl_->timeout_ms = static_cast<long>(timeout.count());
+  impl_->max_in_flight = std::max<size_t>(1, max_in_flight);
+  impl_->multi = curl_multi_init();
+  // Keep as many idle connections as there may be transfers.
+  curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(impl_->max_in_flight));
+  impl_->thread = std::thread{[this] { impl_->loop(); }};
 }
 
 provider_client::~provider_client() {
-  if (impl_->headers) curl_slist_free_all(impl_->headers);
-  if (impl_->curl) curl_easy_cleanup(impl_->curl);
+  impl_->stop = true;
+  curl_multi_wakeup(impl_->multi);
+  impl_->thread.join();
 }
 
-provider_answer provider_client::post(const std::string& key, const std::string& email,
-                                      const std::string& message) {
-  auto* c = impl_->curl;
-  if (impl_->headers) curl_slist_free_all(impl_->headers);
-  impl_->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  impl_->headers = curl_slist_append(impl_->headers, ("Idempotency-Key: " + key).c_str());
-  impl_->headers = curl_slist_append(impl_->headers, "Expect:"); // no 100-continue round trip
+void provider_client::post(std::string key, std::string email, std::string message, callback done) {
   auto body = boost::json::serialize(boost::json::object{{"email", email}, {"message", message}});
-  std::string response;
-  int64_t retry_after = 0;
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, impl_->headers);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &retry_after);
-  provider_answer a;
-  auto rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    a.result = provider_answer::transient;
-    a.error = std::string{"transport: "} + curl_easy_strerror(rc);
-    return a;
+  {
+    std::lock_guard<std::mutex> g{impl_->mtx};
+    impl_->queue.push_back({std::move(key), std::move(body), std::move(done)});
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-  a.result = classify(a.status);
-  a.retry_after_ms = retry_after;
-  if (a.result != provider_answer::sent)
-    a.error = "HTTP " + std::to_string(a.status) + (response.empty() ? "" : ": " + response);
-  return a;
+  curl_multi_wakeup(impl_->multi);
+}
+
+size_t provider_client::in_flight() const {
+  return impl_->running;
 }
 
 } // namespace candle::net

@@ -1,11 +1,14 @@
-// One connection's worth of email provider client: POST {email, message}
-// with the greeting's Idempotency-Key, classify the answer. Blocking (libcurl
-// easy handle, reused so the connection is kept alive); one per delivery
-// worker thread. TLS works for https:// providers.
+// The email provider client: POST {email, message} with the greeting's
+// Idempotency-Key and classify the answer. Asynchronous: one thread drives a
+// libcurl multi handle with at most `max_in_flight` transfers at once (more
+// wait in a queue), reusing connections (keep-alive) and easy handles; every
+// request has `timeout`. TLS works for https:// providers. Answers arrive on
+// the client's thread through each request's callback.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,6 +19,7 @@ struct provider_answer {
   long status = 0;            ///< HTTP status; 0 when no answer arrived
   std::string error;          ///< why it was not sent
   int64_t retry_after_ms = 0; ///< from a Retry-After header (seconds form)
+  double seconds = 0;         ///< time from start to answer
 };
 
 /// 2xx sent; 408, 429 and 5xx transient; any other status permanent.
@@ -23,13 +27,19 @@ provider_answer::kind classify(long status);
 
 class provider_client {
 public:
-  provider_client(std::string url, std::chrono::milliseconds timeout);
+  using callback = std::function<void(provider_answer)>;
+
+  provider_client(std::string url, std::chrono::milliseconds timeout, size_t max_in_flight);
+  /// Stops the thread; requests not answered yet get a transient "shutdown".
   ~provider_client();
   provider_client(const provider_client&) = delete;
   provider_client& operator=(const provider_client&) = delete;
 
-  provider_answer post(const std::string& key, const std::string& email,
-                       const std::string& message);
+  /// Queues one request (thread-safe). `done` is called exactly once.
+  void post(std::string key, std::string email, std::string message, callback done);
+
+  /// Transfers running now.
+  size_t in_flight() const;
 
 private:
   struct impl;

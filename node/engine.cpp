@@ -44,7 +44,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   delivery_options dopt;
   dopt.url = s.email.url;
   dopt.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout);
-  dopt.workers = std::min<size_t>(s.email.max_in_flight, 16);
+  dopt.max_in_flight = s.email.max_in_flight;
   e.delivery = spawn_delivery(sys, dopt);
   supervisor_options so;
   std::random_device rd;

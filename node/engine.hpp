@@ -17,7 +17,7 @@ struct engine {
   int32_t partitions = 0;
   std::shared_ptr<engine_clock> clock;
   persistence_actor db;
-  delivery_actor delivery;
+  delivery_control_actor delivery;
   caf::actor supervisor;
 };
 

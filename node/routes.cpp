@@ -75,6 +75,44 @@ net::response put_clock(node_context& ctx, const net::request& req) {
   return net::success(http::status::ok, clock_view(clock), req);
 }
 
+json::object delivery_view(const delivery_status& d) {
+  return {{"paused", d.paused},      {"breaker", d.breaker},
+          {"inFlight", d.in_flight}, {"maxInFlight", d.max_in_flight},
+          {"waiting", d.waiting},    {"probes", d.probes}};
+}
+
+// GET/PUT /api/v1/admin/delivery: the kill switch ({"paused": bool}).
+void delivery_route(node_context& ctx, net::request&& req, net::responder respond) {
+  auto shared = std::make_shared<net::request>(std::move(req));
+  auto on_error = [shared, respond, sys = ctx.sys](caf::error& e) {
+    respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
+  };
+  auto on_status = [shared, respond](delivery_status& d) {
+    respond(net::success(http::status::ok, delivery_view(d), *shared));
+  };
+  if (shared->method() == http::verb::get)
+    return ask_async<delivery_status>(*ctx.sys, ctx.eng->delivery, std::chrono::seconds{2},
+                                      on_status, on_error, atom::status::value);
+  json::error_code ec;
+  auto parsed = json::parse(shared->body(), ec);
+  std::vector<net::field_error> problems;
+  if (ec || !parsed.is_object()) {
+    problems.push_back({"body", "must be a JSON object {\"paused\": true|false}"});
+  } else {
+    for (const auto& [k, v] : parsed.as_object())
+      if (k != "paused") problems.push_back({std::string{k}, "unknown field"});
+    auto it = parsed.as_object().find("paused");
+    if (it == parsed.as_object().end() || !it->value().is_bool())
+      problems.push_back({"paused", "must be true or false"});
+  }
+  if (!problems.empty())
+    return respond(
+        net::failure(http::status::bad_request, "invalid delivery change", *shared, problems));
+  ask_async<delivery_status>(*ctx.sys, ctx.eng->delivery, std::chrono::seconds{2}, on_status,
+                             on_error, atom::pause::value,
+                             parsed.as_object().at("paused").as_bool());
+}
+
 } // namespace
 
 net::router make_routes(node_context& ctx) {
@@ -136,6 +174,11 @@ net::router make_routes(node_context& ctx) {
               atom::crash::value, name);
         });
   add_user_routes(r, ctx);
+  for (auto verb : {http::verb::get, http::verb::put})
+    r.add(verb, "/api/v1/admin/delivery",
+          [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+            delivery_route(ctx, std::move(req), std::move(respond));
+          });
   r.add(http::verb::get, "/metrics",
         [](net::request&& req, const net::path_params&, net::responder respond) {
           net::response res{http::status::ok, req.version()};

@@ -74,7 +74,7 @@ TEST(Delivery, PostsTheContractsRequestAndClassifiesAnswers) {
   delivery_options opts;
   opts.url = "http://127.0.0.1:" + std::to_string(*port) + "/send-email";
   opts.timeout = milliseconds{300};
-  opts.workers = 3;
+  opts.max_in_flight = 3;
   auto d = spawn_delivery(sys, opts);
   occurrence_list batch{greeting("ok@example.com", "u1:birthday:2027"),
                         greeting("busy@example.com", "u2:birthday:2027"),
