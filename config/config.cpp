@@ -23,7 +23,12 @@ node_config::node_config() {
       .add(v.email.url, "url", "provider endpoint")
       .add(v.email.timeout, "timeout", "per-request timeout, e.g. 10s")
       .add(v.email.max_in_flight, "max-in-flight", "concurrent provider requests per node")
-      .add(v.email.max_attempts, "max-attempts", "attempts before a greeting is dead");
+      .add(v.email.max_attempts, "max-attempts", "attempts before a greeting is dead")
+      .add(v.email.breaker_threshold, "breaker-threshold",
+           "consecutive provider failures that open the circuit breaker")
+      .add(v.email.breaker_cooldown, "breaker-cooldown",
+           "first wait before an open breaker lets a probe through (doubles per failed probe)")
+      .add(v.email.paused, "paused", "start with delivery paused (kill switch on)");
   opt_group{custom_options_, "schedule"}
       .add(v.schedule.partitions, "partitions", "user partitions (fixed at first start)")
       .add(v.schedule.lookahead, "lookahead", "how far ahead occurrences are kept in memory")

@@ -29,6 +29,9 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.email.timeout > nanoseconds::zero(), "email.timeout", "must be positive");
   check(out, s.email.max_in_flight >= 1, "email.max-in-flight", "must be at least 1");
   check(out, s.email.max_attempts >= 1, "email.max-attempts", "must be at least 1");
+  check(out, s.email.breaker_threshold >= 1, "email.breaker-threshold", "must be at least 1");
+  check(out, s.email.breaker_cooldown > nanoseconds::zero(), "email.breaker-cooldown",
+        "must be positive");
   check(out, s.schedule.partitions >= 1 && s.schedule.partitions <= 65536, "schedule.partitions",
         "must be between 1 and 65536");
   check(out, s.schedule.lookahead >= minutes{1}, "schedule.lookahead", "must be at least 1min");

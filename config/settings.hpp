@@ -29,6 +29,9 @@ struct settings {
     std::chrono::nanoseconds timeout = std::chrono::seconds{10};
     uint32_t max_in_flight = 256;
     uint32_t max_attempts = 12;
+    uint32_t breaker_threshold = 5;
+    std::chrono::nanoseconds breaker_cooldown = std::chrono::seconds{1};
+    bool paused = false;
   } email;
   struct schedule_group {
     uint32_t partitions = 256;

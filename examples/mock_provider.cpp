@@ -347,6 +347,9 @@ int main(int argc, char** argv) {
   auto port = server.start();
   if (!port) {
     std::cerr << "candle-mock-provider: " << port.err().message << '\n';
+    guard.reset();
+    timers->stop();
+    timer_thread.join();
     return 1;
   }
   std::cout << "candle-mock-provider listening on http://" << o.host << ':' << *port

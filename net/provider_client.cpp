@@ -163,8 +163,17 @@ struct provider_client::impl {
       int still = 0;
       curl_multi_perform(multi, &still);
       int left = 0;
+      bool finished = false;
       while (CURLMsg* m = curl_multi_info_read(multi, &left))
-        if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
+        if (m->msg == CURLMSG_DONE) {
+          finish(m->easy_handle, m->data.result);
+          finished = true;
+        }
+      // A finished transfer frees a slot: start what waits before sleeping.
+      if (finished) {
+        std::lock_guard<std::mutex> g{mtx};
+        if (!queue.empty()) continue;
+      }
       curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
     }
   }

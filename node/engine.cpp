@@ -45,6 +45,10 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.url = s.email.url;
   dopt.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout);
   dopt.max_in_flight = s.email.max_in_flight;
+  dopt.breaker_threshold = s.email.breaker_threshold;
+  dopt.breaker_cooldown =
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.email.breaker_cooldown);
+  dopt.paused = s.email.paused;
   e.delivery = spawn_delivery(sys, dopt);
   supervisor_options so;
   std::random_device rd;

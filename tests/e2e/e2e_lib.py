@@ -154,8 +154,11 @@ class Node:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop(9)
+        log = os.path.join(self.work, "node.log")
+        if exc_type is not None and os.path.exists(log):
+            print("--- node log (tail) ---\n" + "".join(open(log).readlines()[-25:]))
         loc = os.path.join(self.work, "pg", "cluster-location")
         if os.path.exists(loc):
             target = open(loc).read().strip()

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""End-to-end: delivery against a badly behaved provider (issue 5), with the
+real candled, the real candle-mock-provider and the embedded PostgreSQL.
+
+- 50% errors and 10% timeouts: every greeting ends `sent`, once per key;
+- provider down for a simulated hour: the breaker holds greetings and
+  limits probes; the backlog drains once it is back, once per key;
+- pause / resume (kill switch): nothing is sent while paused; all after;
+- the client never exceeds email.max-in-flight (the mock's own counter).
+
+Usage: delivery.py PATH_TO_CANDLED PATH_TO_MOCK_PROVIDER
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import MockProvider, Node, check  # noqa: E402
+
+START = "2026-06-15T07:00:00.000Z"
+DUE = "2026-06-15T08:00:00.000Z"  # 09:00 in Europe/London (BST)
+
+
+def make_users(node, n, tag):
+    for i in range(n):
+        r = node.req("POST", "/api/v1/users", {
+            "firstName": f"F{i}", "lastName": tag, "email": f"{tag}{i}@example.com",
+            "timezone": "Europe/London", "birthdayDate": "1990-06-15"})
+        check(r.status == 201, f"create: {r.status} {r.text}")
+
+
+def count(node, status):
+    n, cursor = 0, None
+    while True:
+        q = f"/api/v1/greetings?status={status}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
+        data = node.client.json("GET", q)["data"]
+        n += len(data["greetings"])
+        cursor = data["nextCursor"]
+        if cursor is None:
+            return n
+
+
+def set_speed(node, speed):
+    r = node.req("PUT", "/api/v1/admin/clock", {"speed": speed})
+    check(r.status == 200, f"speed: {r.text}")
+
+
+def scenario_flaky(candled, mock_path):
+    n = 300
+    with MockProvider(mock_path, "--error-rate=0.5", "--timeout-rate=0.1", "--hang-ms=1500") as mock, \
+            Node(candled, mock, START, "--email.timeout=250ms", "--email.max-attempts=30",
+                 "--email.breaker-threshold=25",
+                 partitions=8) as node:
+        make_users(node, n, "flaky")
+        node.advance(DUE)
+        set_speed(node, 600)  # backoff is on the engine clock: ten minutes per second
+        node.wait_for(lambda: count(node, "sent") == n, 180, "all sent")
+        s = mock.stats()
+        check(s["uniqueKeys"] == n and s["total"] == n and s["duplicates"] == 0,
+              f"exactly once per key: {s}")
+        check(s["failed"] > n // 3 and s["timedOut"] > 0, f"the provider did misbehave: {s}")
+        check(count(node, "dead") == 0, "none dead")
+        print(f"  flaky: {n} sent once; provider errors {s['failed']}, timeouts {s['timedOut']}")
+
+
+def scenario_down(candled, mock_path):
+    n = 200
+    with MockProvider(mock_path, "--down") as mock, \
+            Node(candled, mock, START, "--email.max-in-flight=8", "--email.timeout=1s",
+                 partitions=8) as node:
+        make_users(node, n, "down")
+        node.advance(DUE)
+        node.wait_for(lambda: node.client.json("GET", "/api/v1/admin/delivery")["data"]["breaker"]
+                      != "closed", 20, "breaker opens")
+        first_wave = mock.stats()["failed"]
+        check(first_wave <= 8 + 8, f"at most the in-flight bound fails before it opens: {first_wave}")
+        # An hour passes on the engine clock in 4 s; the provider stays down.
+        set_speed(node, 900)
+        time.sleep(4)
+        set_speed(node, 0)
+        during = mock.stats()["failed"] - first_wave
+        delivery = node.client.json("GET", "/api/v1/admin/delivery")["data"]
+        check(during <= delivery["probes"] + 8, f"only probes reach a down provider: {during} "
+                                                f"failures, {delivery}")
+        check(count(node, "dead") == 0, "nothing dead while the breaker held greetings")
+        mock.control({"down": False})
+        set_speed(node, 60)
+        node.wait_for(lambda: count(node, "sent") == n, 120, "backlog drains")
+        s = mock.stats()
+        check(s["uniqueKeys"] == n and s["duplicates"] == 0, f"once per key: {s}")
+        print(f"  down: first wave {first_wave} failures, {during} during the hour "
+              f"({delivery['probes']} probes), then {n} sent once")
+
+
+def scenario_pause(candled, mock_path):
+    n = 100
+    with MockProvider(mock_path) as mock, Node(candled, mock, START, partitions=8) as node:
+        make_users(node, n, "pause")
+        r = node.req("PUT", "/api/v1/admin/delivery", {"paused": True})
+        check(r.status == 200 and r.json()["data"]["paused"] is True, f"pause: {r.text}")
+        bad = node.req("PUT", "/api/v1/admin/delivery", {"paused": "yes"})
+        check(bad.status == 400, f"bad pause body: {bad.status}")
+        node.advance(DUE)
+        node.wait_for(lambda: node.client.json("GET", "/api/v1/admin/delivery")["data"]["waiting"]
+                      == n, 20, "greetings held")
+        time.sleep(1)
+        check(mock.stats()["total"] == 0, "nothing sent while paused")
+        check(count(node, "claimed") == n, "held greetings are claimed, not attempted")
+        r = node.req("PUT", "/api/v1/admin/delivery", {"paused": False})
+        check(r.status == 200 and r.json()["data"]["paused"] is False, "resume")
+        node.wait_for(lambda: count(node, "sent") == n, 60, "sent after resume")
+        s = mock.stats()
+        check(s["uniqueKeys"] == n and s["duplicates"] == 0, f"once per key: {s}")
+        print(f"  pause: {n} held, then sent once after resume")
+
+
+def scenario_bound(candled, mock_path):
+    n = 120
+    with MockProvider(mock_path, "--latency=40-80") as mock, \
+            Node(candled, mock, START, "--email.max-in-flight=4", partitions=8) as node:
+        make_users(node, n, "bound")
+        node.advance(DUE)
+        node.wait_for(lambda: count(node, "sent") == n, 60, "all sent")
+        s = mock.stats()
+        check(s["maxInFlight"] <= 4, f"never more than 4 at once: {s}")
+        check(s["maxInFlight"] >= 2, f"but concurrent: {s}")
+        print(f"  bound: {n} sent with at most {s['maxInFlight']} in flight (bound 4)")
+
+
+if __name__ == "__main__":
+    candled, mock_path = sys.argv[1], sys.argv[2]
+    passed = failed = 0
+    for sc in (scenario_flaky, scenario_down, scenario_pause, scenario_bound):
+        start = time.time()
+        try:
+            sc(candled, mock_path)
+            passed += 1
+            print(f"ok   {sc.__name__} ({time.time() - start:.1f} s)", flush=True)
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            import traceback
+            traceback.print_exc()
+            print(f"FAIL {sc.__name__}: {e}", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
