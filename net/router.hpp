@@ -23,6 +23,14 @@ class router {
 public:
   void add(http::verb method, std::string pattern, route_handler h);
 
+  /// Every (method, pattern) added, in order (for the OpenAPI check).
+  std::vector<std::pair<http::verb, std::string>> routes() const {
+    std::vector<std::pair<http::verb, std::string>> out;
+    for (const auto& r : routes_)
+      out.emplace_back(r.method, r.pattern);
+    return out;
+  }
+
   /// Dispatches one request; suitable as the server's handler.
   void operator()(request&& req, responder respond) const;
 

@@ -2,6 +2,7 @@
 
 #include "core/metrics.hpp"
 #include "node/bridge.hpp"
+#include "node/openapi.hpp"
 
 #include <cmath>
 
@@ -174,6 +175,11 @@ net::router make_routes(node_context& ctx) {
               atom::crash::value, name);
         });
   add_user_routes(r, ctx);
+  r.add(http::verb::get, "/api/v1/openapi.json",
+        [](net::request&& req, const net::path_params&, net::responder respond) {
+          respond(net::json_response(http::status::ok, openapi_json(), req.version(),
+                                     req.keep_alive()));
+        });
   for (auto verb : {http::verb::get, http::verb::put})
     r.add(verb, "/api/v1/admin/delivery",
           [&ctx](net::request&& req, const net::path_params&, net::responder respond) {

@@ -157,7 +157,8 @@ class Node:
     def __exit__(self, exc_type, *exc):
         self.stop(9)
         log = os.path.join(self.work, "node.log")
-        if exc_type is not None and os.path.exists(log):
+        failed = exc_type is not None and not (exc_type is SystemExit and not exc[0].code)
+        if failed and os.path.exists(log):
             print("--- node log (tail) ---\n" + "".join(open(log).readlines()[-25:]))
         loc = os.path.join(self.work, "pg", "cluster-location")
         if os.path.exists(loc):

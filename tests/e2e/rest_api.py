@@ -333,6 +333,9 @@ def test_metrics_and_health(node):
     check(inf is not None and inf == cnt, "histogram +Inf bucket equals count")
     check('candle_greeting_lateness_seconds_count{occasion="birthday"}' in values, "lateness")
     check('candle_provider_request_duration_seconds_count{result="sent"}' in values, "provider")
+    doc = node.req("GET", "/api/v1/openapi.json")
+    check(doc.status == 200 and doc.json()["openapi"].startswith("3."), "OpenAPI served")
+    check("/api/v1/users/{id}" in doc.json()["paths"], "OpenAPI paths")
 
 
 if __name__ == "__main__":
