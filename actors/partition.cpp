@@ -121,17 +121,25 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
   arm(self);
 }
 
-void deliver(self_ptr self, occurrence_list batch) {
-  if (batch.empty()) return;
+// Hands claimed greetings to delivery in chunks of `delivery_chunk`: each
+// chunk's outcomes are recorded as soon as it is answered, which bounds what
+// a crash leaves answered-but-unrecorded (resent with the same key).
+void deliver(self_ptr self, occurrence_list all) {
   auto& st = self->state;
-  self->request(st.opts.delivery, caf::infinite, atom::send::value, batch)
-      .then([self, batch](attempt_list& results) { on_attempts(self, batch, results); },
-            [self, batch](caf::error& e) {
-              attempt_list failed;
-              for (const auto& o : batch)
-                failed.push_back({o.key, attempt::transient, self->system().render(e), 0});
-              on_attempts(self, batch, failed);
-            });
+  auto chunk = std::max<size_t>(1, st.opts.delivery_chunk);
+  for (size_t i = 0; i < all.size(); i += chunk) {
+    occurrence_list batch(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(i)),
+                          std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(std::min(
+                                                                    all.size(), i + chunk))));
+    self->request(st.opts.delivery, caf::infinite, atom::send::value, batch)
+        .then([self, batch](attempt_list& results) { on_attempts(self, batch, results); },
+              [self, batch](caf::error& e) {
+                attempt_list failed;
+                for (const auto& o : batch)
+                  failed.push_back({o.key, attempt::transient, self->system().render(e), 0});
+                on_attempts(self, batch, failed);
+              });
+  }
 }
 
 // Claims (or reclaims) a batch; only what the database grants is delivered.

@@ -24,8 +24,9 @@ struct partition_options {
   std::chrono::milliseconds lookahead{std::chrono::hours{48}};
   std::chrono::milliseconds recovery_window{std::chrono::hours{48}};
   uint32_t max_attempts = 12;
-  size_t batch = 1000;    ///< occurrences per claim statement
-  int64_t lease_ttl = 30; ///< seconds, on PostgreSQL's clock; renewed every third
+  size_t batch = 1000;         ///< occurrences per claim statement
+  size_t delivery_chunk = 250; ///< greetings per delivery request (and outcome write)
+  int64_t lease_ttl = 30;      ///< seconds, on PostgreSQL's clock; renewed every third
   schedule_rules rules = default_rules();
   uint64_t seed = 0; ///< for retry jitter
 };

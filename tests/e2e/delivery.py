@@ -23,26 +23,8 @@ DUE = "2026-06-15T08:00:00.000Z"  # 09:00 in Europe/London (BST)
 
 def make_users(node, n, tag):
     for i in range(n):
-        r = node.req("POST", "/api/v1/users", {
-            "firstName": f"F{i}", "lastName": tag, "email": f"{tag}{i}@example.com",
-            "timezone": "Europe/London", "birthdayDate": "1990-06-15"})
-        check(r.status == 201, f"create: {r.status} {r.text}")
-
-
-def count(node, status):
-    n, cursor = 0, None
-    while True:
-        q = f"/api/v1/greetings?status={status}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
-        data = node.client.json("GET", q)["data"]
-        n += len(data["greetings"])
-        cursor = data["nextCursor"]
-        if cursor is None:
-            return n
-
-
-def set_speed(node, speed):
-    r = node.req("PUT", "/api/v1/admin/clock", {"speed": speed})
-    check(r.status == 200, f"speed: {r.text}")
+        node.create_user(firstName=f"F{i}", lastName=tag, email=f"{tag}{i}@example.com",
+                         timezone="Europe/London", birthdayDate="1990-06-15")
 
 
 def scenario_flaky(candled, mock_path):
@@ -53,13 +35,13 @@ def scenario_flaky(candled, mock_path):
                  partitions=8) as node:
         make_users(node, n, "flaky")
         node.advance(DUE)
-        set_speed(node, 600)  # backoff is on the engine clock: ten minutes per second
-        node.wait_for(lambda: count(node, "sent") == n, 180, "all sent")
+        node.set_speed(600)  # backoff is on the engine clock: ten minutes per second
+        node.wait_for(lambda: node.count_status("sent") == n, 180, "all sent")
         s = mock.stats()
         check(s["uniqueKeys"] == n and s["total"] == n and s["duplicates"] == 0,
               f"exactly once per key: {s}")
         check(s["failed"] > n // 3 and s["timedOut"] > 0, f"the provider did misbehave: {s}")
-        check(count(node, "dead") == 0, "none dead")
+        check(node.count_status("dead") == 0, "none dead")
         print(f"  flaky: {n} sent once; provider errors {s['failed']}, timeouts {s['timedOut']}")
 
 
@@ -75,17 +57,17 @@ def scenario_down(candled, mock_path):
         first_wave = mock.stats()["failed"]
         check(first_wave <= 8 + 8, f"at most the in-flight bound fails before it opens: {first_wave}")
         # An hour passes on the engine clock in 4 s; the provider stays down.
-        set_speed(node, 900)
+        node.set_speed(900)
         time.sleep(4)
-        set_speed(node, 0)
+        node.set_speed(0)
         during = mock.stats()["failed"] - first_wave
         delivery = node.client.json("GET", "/api/v1/admin/delivery")["data"]
         check(during <= delivery["probes"] + 8, f"only probes reach a down provider: {during} "
                                                 f"failures, {delivery}")
-        check(count(node, "dead") == 0, "nothing dead while the breaker held greetings")
+        check(node.count_status("dead") == 0, "nothing dead while the breaker held greetings")
         mock.control({"down": False})
-        set_speed(node, 60)
-        node.wait_for(lambda: count(node, "sent") == n, 120, "backlog drains")
+        node.set_speed(60)
+        node.wait_for(lambda: node.count_status("sent") == n, 120, "backlog drains")
         s = mock.stats()
         check(s["uniqueKeys"] == n and s["duplicates"] == 0, f"once per key: {s}")
         print(f"  down: first wave {first_wave} failures, {during} during the hour "
@@ -105,10 +87,10 @@ def scenario_pause(candled, mock_path):
                       == n, 20, "greetings held")
         time.sleep(1)
         check(mock.stats()["total"] == 0, "nothing sent while paused")
-        check(count(node, "claimed") == n, "held greetings are claimed, not attempted")
+        check(node.count_status("claimed") == n, "held greetings are claimed, not attempted")
         r = node.req("PUT", "/api/v1/admin/delivery", {"paused": False})
         check(r.status == 200 and r.json()["data"]["paused"] is False, "resume")
-        node.wait_for(lambda: count(node, "sent") == n, 60, "sent after resume")
+        node.wait_for(lambda: node.count_status("sent") == n, 60, "sent after resume")
         s = mock.stats()
         check(s["uniqueKeys"] == n and s["duplicates"] == 0, f"once per key: {s}")
         print(f"  pause: {n} held, then sent once after resume")
@@ -120,7 +102,7 @@ def scenario_bound(candled, mock_path):
             Node(candled, mock, START, "--email.max-in-flight=4", partitions=8) as node:
         make_users(node, n, "bound")
         node.advance(DUE)
-        node.wait_for(lambda: count(node, "sent") == n, 60, "all sent")
+        node.wait_for(lambda: node.count_status("sent") == n, 60, "all sent")
         s = mock.stats()
         check(s["maxInFlight"] <= 4, f"never more than 4 at once: {s}")
         check(s["maxInFlight"] >= 2, f"but concurrent: {s}")

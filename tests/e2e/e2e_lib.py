@@ -201,6 +201,26 @@ class Node:
             if cursor is None:
                 return n
 
+    def create_user(self, **fields):
+        r = self.req("POST", "/api/v1/users", fields)
+        check(r.status == 201, f"create {fields}: {r.status} {r.text}")
+        return r.json()["data"]
+
+    def count_status(self, status):
+        """How many send records have `status` (all pages)."""
+        n, cursor = 0, None
+        while True:
+            q = f"/api/v1/greetings?status={status}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            data = self.client.json("GET", q)["data"]
+            n += len(data["greetings"])
+            cursor = data["nextCursor"]
+            if cursor is None:
+                return n
+
+    def set_speed(self, speed):
+        r = self.req("PUT", "/api/v1/admin/clock", {"speed": speed})
+        check(r.status == 200, f"speed {speed}: {r.status} {r.text}")
+
     def wait_for(self, fn, timeout=20, what="condition"):
         deadline = time.time() + timeout
         while time.time() < deadline:
