@@ -335,7 +335,7 @@ std::map<std::string, std::string, std::less<>> parse_query(std::string_view tar
 std::optional<size_t> read_limit(const std::map<std::string, std::string, std::less<>>& q,
                                  size_t fallback, size_t max, std::string& problem) {
   auto it = q.find("limit");
-  if (it == q.end()) return fallback;
+  if (it == q.end() || it->second.empty()) return fallback; // "?limit=" as templates send it
   const auto& s = it->second;
   size_t n = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);

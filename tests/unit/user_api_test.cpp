@@ -202,7 +202,8 @@ TEST(UserApi, QueryStringsAndLimits) {
   std::string problem;
   EXPECT_EQ(*read_limit(q, 50, 1000, problem), 10u);
   EXPECT_EQ(*read_limit({}, 50, 1000, problem), 50u);
-  for (auto bad : {"0", "-1", "1001", "abc", "", "10x", "99999999999999999999999"}) {
+  EXPECT_EQ(*read_limit({{"limit", ""}}, 50, 1000, problem), 50u);
+  for (auto bad : {"0", "-1", "1001", "abc", "10x", "99999999999999999999999"}) {
     problem.clear();
     EXPECT_FALSE(read_limit({{"limit", bad}}, 50, 1000, problem)) << bad;
     EXPECT_FALSE(problem.empty());

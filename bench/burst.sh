@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Greeting throughput and lateness (docs/benchmarks.md). Not a test.
+#   burst:   N greetings due at the same instant (all users in UTC, born 15 Jul);
+#            the clock jumps to 09:00 and runs in real time.
+#   catchup: N greetings missed during a day of downtime (due instants spread
+#            over 24 zones); the node starts 24 h after the first was due.
+# Loads the users with one INSERT … SELECT into the node's embedded
+# PostgreSQL, restarts the node so partitions load them, and reports drain
+# time, greetings/s and lateness (sent − due, from send_records) p50/p99/max.
+# The mock provider runs on loopback without failures or latency.
+# Usage: bench/burst.sh N [burst|catchup] [BUILD_DIR] [--summary]
+set -euo pipefail
+n=${1:?number of greetings}
+mode=${2:-burst}
+build=${3:-$(cd "$(dirname "$0")/.." && pwd)/build}
+summary=${4:-}
+work=$(mktemp -d /tmp/candle-burst-XXXXXX)
+chmod 755 "$work"
+node= mock=
+cleanup() {
+  [ -n "$node" ] && kill -TERM "$node" 2>/dev/null && wait "$node" 2>/dev/null || true
+  [ -n "$mock" ] && kill "$mock" 2>/dev/null || true
+  if [ -f "$work/pg/cluster-location" ]; then rm -rf "$(cat "$work/pg/cluster-location")"; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$build/examples/candle-mock-provider" --port=0 >"$work/mock.out" &
+mock=$!
+for _ in $(seq 100); do grep -q listening "$work/mock.out" && break; sleep 0.05; done
+email_url=$(grep -o 'http://[0-9.:]*/send-email' "$work/mock.out")
+mock_base=${email_url%/send-email}
+case $mode in
+  burst) start_at=2027-07-15T08:59:00Z ;;
+  catchup) start_at=2027-07-16T09:00:00Z ;;
+  *) echo "mode: burst or catchup" >&2; exit 2 ;;
+esac
+start() { # $1 = clock speed
+  "$build/node/candled" --http.port=0 --console.port=0 --db.dir="$work/pg" --log.level=warn \
+    --clock.mode=simulated --clock.start="$start_at" --clock.speed="$1" \
+    --email.url="$email_url" >"$work/out" 2>"$work/log" &
+  node=$!
+  for _ in $(seq 600); do grep -q 'candled ready' "$work/out" 2>/dev/null && break; sleep 0.05; done
+  base=$(grep -o 'rest=http://[0-9.:]*' "$work/out" | cut -d= -f2)
+}
+wait_ready() {
+  for _ in $(seq 3000); do curl -sf "$base/readyz" >/dev/null && return 0; sleep 0.1; done
+  echo "node not ready" >&2; exit 1
+}
+start 0; wait_ready
+cluster=$work/pg/cluster
+[ -f "$work/pg/cluster-location" ] && cluster=$(cat "$work/pg/cluster-location")
+psql_() { psql -X -q -At -h "$cluster" -U candle -d candle "$@"; }
+if [ "$mode" = burst ]; then zone="'UTC'"; else zone="'Etc/GMT' || (CASE WHEN i % 24 < 12 THEN '-' ELSE '+' END) || (CASE WHEN i % 24 < 12 THEN (i % 24) + 1 ELSE (i % 24) - 12 END)"; fi
+psql_ -c "
+  INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date, partition,
+                     created_at, updated_at)
+  SELECT gen_random_uuid(), 'F', 'L', 'u' || i || '@x.org', $zone, date '1980-07-15',
+         0, '2020-01-01', '2020-01-01'
+  FROM generate_series(1, $n) AS i" >/dev/null
+# Partition by the id's hash like the REST API does: spread evenly.
+psql_ -c "UPDATE users SET partition = abs(hashtext(id::text)) % 256; ANALYZE users" >/dev/null
+kill -TERM "$node"; wait "$node" || true
+t0=$(date +%s%N)
+if [ "$mode" = burst ]; then
+  start 0; wait_ready
+  t0=$(date +%s%N)
+  curl -sf -X PUT -H 'Content-Type: application/json' -d '{"now":"2027-07-15T09:00:00Z","speed":1}' \
+    "$base/api/v1/admin/clock" >/dev/null
+else
+  start 1 # every greeting is already due when the node starts
+fi
+total() { curl -sf "$mock_base/stats" | grep -o '"uniqueKeys":[0-9]*' | cut -d: -f2; }
+while [ "$(total)" -lt "$n" ]; do sleep 0.1; done
+t1=$(date +%s%N)
+while [ "$(psql_ -c "SELECT count(*) FROM send_records WHERE status = 'sent'")" -lt "$n" ]; do sleep 0.1; done
+t2=$(date +%s%N)
+drain_ms=$(( (t2 - t0) / 1000000 ))
+lat=$(psql_ -F ' ' -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 3),
+                               round(percentile_cont(0.99) WITHIN GROUP (ORDER BY x)::numeric, 3),
+                               round(max(x)::numeric, 3)
+                        FROM (SELECT extract(epoch FROM sent_at - due_at) AS x FROM send_records) s")
+read -r p50 p99 max <<<"$lat"
+dups=$(curl -sf "$mock_base/stats" | grep -o '"duplicates":[0-9]*' | cut -d: -f2)
+rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$node/status")
+rate=$(( n * 1000 / (drain_ms > 0 ? drain_ms : 1) ))
+line="bench $mode: n=$n drain=${drain_ms}ms rate=${rate}/s lateness_s p50=$p50 p99=$p99 max=$max duplicates=$dups rss=${rss}MB cores=$(nproc)"
+if [ "$summary" = --summary ]; then echo "$line"; exit 0; fi
+echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo)"
+echo "config: 256 partitions, claim batch 1000, delivery chunk 250, email.max-in-flight 256, synchronous_commit=on, mock provider on loopback"
+if [ "$mode" = burst ]; then
+  echo "from the clock reaching the due instant to the provider holding all $n keys: $(( (t1 - t0) / 1000000 )) ms"
+else
+  echo "from node start (clock 24 h after the first due instant) to the provider holding all $n keys: $(( (t1 - t0) / 1000000 )) ms"
+fi
+echo "$line"
