@@ -206,6 +206,9 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
 struct front_state {
   static constexpr const char* name = "persistence";
   std::vector<persistence_actor> workers;
+  /// Own connection for leases and pings: a renewal must never wait behind a
+  /// burst's claims (a lease that expires under load restarts partitions).
+  persistence_actor control;
   size_t limit = 0;
   size_t in_flight = 0;
   size_t rejected = 0;
@@ -213,10 +216,20 @@ struct front_state {
 
 using front_pointer = persistence_actor::stateful_pointer<front_state>;
 
+/// The route of lease, renewal and ping requests: the control connection,
+/// outside the queue bound.
+constexpr size_t control_route = static_cast<size_t>(-1);
+
 template <class R, class... Ts>
 caf::typed_response_promise<R> relay(front_pointer self, size_t route, Ts&&... xs) {
   auto& st = self->state;
   auto rp = self->make_response_promise<R>();
+  if (route == control_route) {
+    self->request(st.control, caf::infinite, std::forward<Ts>(xs)...)
+        .then([rp](R& r) mutable { rp.deliver(std::move(r)); },
+              [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+    return rp;
+  }
   if (st.in_flight >= st.limit) {
     ++st.rejected;
     rp.deliver(make_error(ec::overloaded, "persistence queue full (" + std::to_string(st.limit) +
@@ -252,6 +265,8 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
     self->link_to(w);
     self->state.workers.push_back(std::move(w));
   }
+  self->state.control = self->spawn<caf::detached>(worker, opts);
+  self->link_to(self->state.control);
   self->state.limit = std::max<size_t>(1, opts.queue_limit);
   self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
@@ -279,14 +294,14 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
         return relay<occurrence_list>(self, p, a, p, e);
       },
       [self](atom::lease a, int32_t p, std::string& node, int64_t ttl) {
-        return relay<int64_t>(self, p, a, p, std::move(node), ttl);
+        return relay<int64_t>(self, control_route, a, p, std::move(node), ttl);
       },
       [self](atom::horizon a, int32_t p) { return relay<int64_t>(self, p, a, p); },
       [self](atom::horizon a, int32_t p, int64_t e, int64_t to) {
         return relay<bool>(self, p, a, p, e, to);
       },
       [self](atom::renew a, int32_t p, std::string& node, int64_t e, int64_t ttl) {
-        return relay<bool>(self, p, a, p, std::move(node), e, ttl);
+        return relay<bool>(self, control_route, a, p, std::move(node), e, ttl);
       },
       [self](atom::create a, user& u) {
         auto r = route_of(u.id);
@@ -318,7 +333,7 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
         auto r = route_of(key.substr(0, key.find(':')));
         return relay<occurrence>(self, r, a, std::move(key), now);
       },
-      [self](atom::ping a) { return relay<bool>(self, 0, a); },
+      [self](atom::ping a) { return relay<bool>(self, control_route, a); },
   };
 }
 
