@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <unistd.h>
 
 using namespace candle;
@@ -175,4 +178,28 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
     EXPECT_NE(out.message.find(c.expect), std::string::npos)
         << "message for " << c.expect << ": " << out.message;
   }
+}
+
+// docs/configuration.md's option table names exactly the options candled
+// has (the operator's reference cannot drift from the code).
+TEST(Config, TheDocumentedOptionTableMatchesTheOptions) {
+  node_config cfg;
+  std::set<std::string> real;
+  std::regex opt{R"(^  --([a-z0-9-]+\.[a-z0-9.-]+)=)"}; // one option per line
+  std::istringstream help{cfg.help_text()};
+  for (std::string h; std::getline(help, h);)
+    if (std::smatch m; std::regex_search(h, m, opt)) real.insert(m[1]);
+  ASSERT_GT(real.size(), 10u);
+  std::ifstream in{CANDLE_SOURCE_DIR "/docs/configuration.md"};
+  ASSERT_TRUE(in) << "docs/configuration.md";
+  std::set<std::string> documented;
+  std::regex name{R"(`([a-z0-9-]+\.[a-z0-9.-]+)`)"};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("| `", 0) != 0) continue; // table rows naming options
+    auto first = line.substr(0, line.find(" | ", 2));
+    for (std::sregex_iterator it{first.begin(), first.end(), name}, end; it != end; ++it)
+      documented.insert((*it)[1]);
+  }
+  EXPECT_EQ(documented, real);
 }
