@@ -13,6 +13,7 @@ import os
 import random
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import Node, MockProvider, check, run_tests  # noqa: E402
@@ -303,6 +304,30 @@ def test_hostile_client(node):
             check(r.status == 400, f"{raw[:40]} -> {r.status}")
     check(node.req("GET", "/healthz").status == 200, "healthy after the burst")
     check(node.count_users() == before + valid, "exactly the valid creates were written")
+
+
+def test_slow_client_is_cut_off(node):
+    """A request that never completes is closed after the 10 s request
+    timeout, while other clients are served meanwhile."""
+    import socket
+    s = socket.create_connection(node.address, timeout=20)
+    s.sendall(b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n")
+    start = time.time()
+    create(node, user_body(5000))  # others are served meanwhile
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    elapsed = time.time() - start
+    s.close()
+    check(8 <= elapsed <= 16, f"closed after {elapsed:.1f} s")
+    check(b"201" not in data, "nothing was created from the partial request")
+    check(node.req("GET", "/healthz").status == 200, "healthy")
 
 
 def test_metrics_and_health(node):
