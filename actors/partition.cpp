@@ -403,6 +403,12 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
       [self](atom::upsert, user& u) {
         auto& s = self->state;
         auto now = now_ms(self);
+        if (auto v = s.versions.find(u.id); v != s.versions.end() && u.updated_at < v->second)
+          return true; // a newer version of this user was applied already
+        if (s.versions.size() >= 4096)
+          for (auto it = s.versions.begin(); it != s.versions.end();)
+            it = it->second < now - 60'000 ? s.versions.erase(it) : std::next(it);
+        s.versions[u.id] = u.updated_at;
         // Pending retries keep their attempts and backoff; fresh entries are
         // recomputed from the new dates and zone.
         std::unordered_map<std::string, occurrence> retries;
@@ -425,6 +431,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         return true;
       },
       [self](atom::remove, std::string& user_id) {
+        self->state.versions.erase(user_id);
         for (const auto& o : self->state.queue.remove_user(user_id))
           self->state.resumed.erase(o.key);
         return true;

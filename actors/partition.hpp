@@ -49,6 +49,10 @@ struct partition_state {
   size_t recording = 0;    // outcomes being written now
   int64_t horizon = 0;     // last horizon written (see docs/engine.md)
   partition_status stats;
+  /// updated_at of the latest upsert per user: REST writes notify partitions
+  /// from different actors, so an older version can arrive after a newer one.
+  /// Entries older than a minute are pruned (reorderings take milliseconds).
+  std::unordered_map<std::string, int64_t> versions;
   /// What this partition contributes to the node's gauges (outlives the state).
   struct gauge_share {
     int64_t queued = 0;

@@ -166,14 +166,18 @@ void prepare(pqxx::connection& c) {
                 user_columns);
   c.prepare("get_user", std::string{"SELECT "} + user_columns +
                             " FROM users WHERE id = $1::uuid AND deleted_at IS NULL");
-  c.prepare("update_user",
-            std::string{"UPDATE users SET first_name = $2, last_name = $3, email = $4,"
-                        " timezone = $5, birthday_date = NULLIF($6, '')::date,"
-                        " anniversary_date = NULLIF($7, '')::date,"
-                        " location_city = NULLIF($8, ''), location_country = NULLIF($9, ''),"
-                        " updated_at = " TS("$10") " WHERE id = $1::uuid AND deleted_at IS NULL"
-                                                   " RETURNING "} +
-                user_columns);
+  c.prepare(
+      "update_user",
+      std::string{"UPDATE users SET first_name = $2, last_name = $3, email = $4,"
+                  " timezone = $5, birthday_date = NULLIF($6, '')::date,"
+                  " anniversary_date = NULLIF($7, '')::date,"
+                  " location_city = NULLIF($8, ''), location_country = NULLIF($9, ''),"
+                  // Strictly increasing per user, in commit order: partitions
+                  // use it to ignore a notification that arrives late.
+                  " updated_at = GREATEST(" TS("$10") ", updated_at + interval '1 millisecond')"
+                                                      " WHERE id = $1::uuid AND deleted_at IS NULL"
+                                                      " RETURNING "} +
+          user_columns);
   c.prepare("delete_user",
             std::string{"UPDATE users SET deleted_at = " TS(
                 "$2") ","

@@ -57,6 +57,23 @@ TEST_F(Partition, AnUpdateWhoseNewInstantPassedSendsAtOnceButNeverTwice) {
   EXPECT_EQ(provider->sends.size(), 1u);
 }
 
+TEST_F(Partition, ALateNotificationOfAnOlderVersionIsIgnored) {
+  auto u = add_user("ada", "Europe/London", "1990-07-15"); // 08:00Z
+  start_clock("2027-07-15T07:00:00Z");
+  auto p = spawn_partition();
+  auto older = u, newer = u;
+  older.timezone = "Asia/Tokyo"; // would have passed: not eligible this year
+  older.updated_at = u.updated_at + 1;
+  newer.timezone = "America/New_York"; // 13:00Z
+  newer.updated_at = u.updated_at + 2;
+  db->users[u.id] = newer;
+  tell(p, atom::upsert::value, newer);
+  tell(p, atom::upsert::value, older); // arrives late
+  advance(hours{6});
+  ASSERT_EQ(provider->sends.size(), 1u);
+  EXPECT_EQ(provider->sends[0].at, ms("2027-07-15T13:00:00Z")) << "the older version won";
+}
+
 TEST_F(Partition, ADeleteCancels) {
   add_user("ada", "Europe/London", "1990-07-15");
   start_clock("2027-07-15T07:00:00Z");
