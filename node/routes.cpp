@@ -133,17 +133,18 @@ net::router make_routes(node_context& ctx) {
               [shared, respond, &ctx](bool&) {
                 // Ready when every partition is owned (one node: by this one).
                 auto owned = static_cast<int64_t>(metrics::global().partitions_owned.value({}));
-                json::object body{{"status", owned >= ctx.eng->partitions ? "ready" : "starting"},
-                                  {"database", "ok"},
-                                  {"partitions", ctx.eng->partitions},
-                                  {"partitionsOwned", owned}};
                 if (owned < ctx.eng->partitions)
                   return respond(net::failure(http::status::service_unavailable,
                                               "not ready: " + std::to_string(owned) + " of " +
                                                   std::to_string(ctx.eng->partitions) +
                                                   " partitions owned",
                                               *shared));
-                respond(net::success(http::status::ok, std::move(body), *shared));
+                respond(net::success(http::status::ok,
+                                     json::object{{"status", "ready"},
+                                                  {"database", "ok"},
+                                                  {"partitions", ctx.eng->partitions},
+                                                  {"partitionsOwned", owned}},
+                                     *shared));
               },
               [shared, respond, sys = ctx.sys](caf::error& e) {
                 respond(net::failure(http::status::service_unavailable,

@@ -204,6 +204,18 @@ void delete_user(node_context& ctx, net::request&& request, const std::string& i
   });
 }
 
+// One keyset page: `{"<name>": [...], "nextCursor": key of the last row | null}`;
+// a full page has a next cursor, a short one is the last.
+template <class Row, class Render, class Key>
+json::object page_json(const char* name, const std::vector<Row>& rows, size_t limit, Render render,
+                       Key key) {
+  json::array items;
+  for (const auto& r : rows)
+    items.push_back(render(r));
+  json::value next = rows.size() == limit ? json::value(key(rows.back())) : nullptr;
+  return {{name, std::move(items)}, {"nextCursor", std::move(next)}};
+}
+
 void list_users(node_context& ctx, net::request&& request, net::responder respond) {
   auto q = api::parse_query(std::string_view{request.target().data(), request.target().size()});
   std::vector<net::field_error> problems;
@@ -223,13 +235,9 @@ void list_users(node_context& ctx, net::request&& request, net::responder respon
     self->request(ctx.eng->db, db_timeout, atom::list::value, static_cast<uint64_t>(n), cursor)
         .then(
             [=](user_list& users) {
-              json::array items;
-              for (const auto& u : users)
-                items.push_back(api::user_json(u));
-              json::value next = users.size() == n ? json::value(users.back().id) : nullptr;
               respond(net::success(
                   http::status::ok,
-                  json::object{{"users", std::move(items)}, {"nextCursor", std::move(next)}},
+                  page_json("users", users, n, api::user_json, [](const user& u) { return u.id; }),
                   *req));
             },
             fail_with(ctx, req, respond));
@@ -294,14 +302,10 @@ void greetings_by_status(node_context& ctx, net::request&& request, net::respond
                   static_cast<uint64_t>(n), cursor)
         .then(
             [=](record_list& records) {
-              json::array items;
-              for (const auto& r : records)
-                items.push_back(api::record_json(r));
-              json::value next = records.size() == n ? json::value(records.back().key) : nullptr;
-              respond(net::success(
-                  http::status::ok,
-                  json::object{{"greetings", std::move(items)}, {"nextCursor", std::move(next)}},
-                  *req));
+              respond(net::success(http::status::ok,
+                                   page_json("greetings", records, n, api::record_json,
+                                             [](const send_record& r) { return r.key; }),
+                                   *req));
             },
             fail_with(ctx, req, respond));
   });

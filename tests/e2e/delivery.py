@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import MockProvider, Node, check  # noqa: E402
+from e2e_lib import MockProvider, Node, check, run_scenarios  # noqa: E402
 
 START = "2026-06-15T07:00:00.000Z"
 DUE = "2026-06-15T08:00:00.000Z"  # 09:00 in Europe/London (BST)
@@ -110,18 +110,6 @@ def scenario_bound(candled, mock_path):
 
 
 if __name__ == "__main__":
-    candled, mock_path = sys.argv[1], sys.argv[2]
-    passed = failed = 0
-    for sc in (scenario_flaky, scenario_down, scenario_pause, scenario_bound):
-        start = time.time()
-        try:
-            sc(candled, mock_path)
-            passed += 1
-            print(f"ok   {sc.__name__} ({time.time() - start:.1f} s)", flush=True)
-        except Exception as e:  # noqa: BLE001
-            failed += 1
-            import traceback
-            traceback.print_exc()
-            print(f"FAIL {sc.__name__}: {e}", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    run_scenarios(sys.argv[1], sys.argv[2],
+                  [(sc.__name__, sc) for sc in
+                   (scenario_flaky, scenario_down, scenario_pause, scenario_bound)])

@@ -231,22 +231,36 @@ class Node:
         raise Failure(f"timed out waiting for {what}")
 
 
-def run_tests(node, tests):
+def _run(named, on_failure=None):
+    """Runs (name, fn) pairs, prints ok/FAIL for each and the closing count,
+    and exits 1 when any failed."""
     passed = failed = 0
-    for t in tests:
+    for name, fn in named:
         start = time.time()
         try:
-            t(node)
+            fn()
             passed += 1
-            print(f"ok   {t.__name__} ({time.time() - start:.1f} s)", flush=True)
-        except Exception:  # noqa: BLE001 - report every failure and go on
+            print(f"ok   {name} ({time.time() - start:.1f} s)", flush=True)
+        except Exception as e:  # noqa: BLE001 - report every failure and go on
             failed += 1
-            print(f"FAIL {t.__name__}", flush=True)
             traceback.print_exc()
-    if failed:
+            print(f"FAIL {name}: {e}", flush=True)
+    if failed and on_failure:
+        on_failure()
+    print(f"{passed} passed, {failed} failed")
+    raise SystemExit(1 if failed else 0)
+
+
+def run_tests(node, tests):
+    """Tests sharing one node: test(node) each; the node's log on failure."""
+    def show_log():
         log = os.path.join(node.work, "node.log")
         if os.path.exists(log):
             print("--- node log (tail) ---")
             print("".join(open(log).readlines()[-30:]))
-    print(f"{passed} passed, {failed} failed")
-    raise SystemExit(1 if failed else 0)
+    _run([(t.__name__, lambda t=t: t(node)) for t in tests], show_log)
+
+
+def run_scenarios(candled, mock_path, scenarios):
+    """Scenarios with a node each: scenario(candled, mock_path) per (name, scenario)."""
+    _run([(name, lambda sc=sc: sc(candled, mock_path)) for name, sc in scenarios])

@@ -23,7 +23,7 @@ import time
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import MockProvider, Node, check  # noqa: E402
+from e2e_lib import MockProvider, Node, check, run_scenarios  # noqa: E402
 
 UTC = dt.timezone.utc
 
@@ -190,20 +190,5 @@ def scenario_edits(candled, mock_path):
 
 
 if __name__ == "__main__":
-    candled, mock_path = sys.argv[1], sys.argv[2]
     names = sys.argv[3:] or ["multizone", "crash", "downtime", "edits"]
-    passed = failed = 0
-    for name in names:
-        sc = globals()[f"scenario_{name}"]
-        start = time.time()
-        try:
-            sc(candled, mock_path)
-            passed += 1
-            print(f"ok   {name} ({time.time() - start:.1f} s)", flush=True)
-        except Exception as e:  # noqa: BLE001
-            failed += 1
-            import traceback
-            traceback.print_exc()
-            print(f"FAIL {name}: {e}", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    run_scenarios(sys.argv[1], sys.argv[2], [(n, globals()[f"scenario_{n}"]) for n in names])
