@@ -35,7 +35,7 @@ case $mode in
   *) echo "mode: burst or catchup" >&2; exit 2 ;;
 esac
 start() { # $1 = clock speed
-  "$build/node/candled" --http.port=0 --console.port=0 --db.dir="$work/pg" --log.level=warn \
+  "$build/node/candled" --http.port=0 --console.port=0 --db.dir="$work/pg" --log.level=warn ${BENCH_NODE_ARGS:-} \
     --clock.mode=simulated --clock.start="$start_at" --clock.speed="$1" \
     --email.url="$email_url" >"$work/out" 2>"$work/log" &
   node=$!
@@ -69,11 +69,30 @@ if [ "$mode" = burst ]; then
 else
   start 1 # every greeting is already due when the node starts
 fi
+# CPU seconds used while draining, by process: the node, the mock, and the
+# rest of the machine (PostgreSQL and this script's polling).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+pg_ticks() { # every postgres process of this cluster (its connections persist)
+  local pm t=0 p
+  pm=$(head -1 "$cluster/postmaster.pid")
+  for p in $pm $(pgrep -P "$pm"); do t=$(( t + $(ticks "$p" 2>/dev/null || echo 0) )); done
+  echo "$t"
+}
+softirq() { awk '/^cpu / {print $8}' /proc/stat; }
+node_c0=$(ticks "$node") mock_c0=$(ticks "$mock") all_c0=$(busy) pg_c0=$(pg_ticks) irq_c0=$(softirq)
 total() { curl -sf "$mock_base/stats" | grep -o '"uniqueKeys":[0-9]*' | cut -d: -f2; }
 while [ "$(total)" -lt "$n" ]; do sleep 0.1; done
 t1=$(date +%s%N)
 while [ "$(psql_ -c "SELECT count(*) FROM send_records WHERE status = 'sent'")" -lt "$n" ]; do sleep 0.1; done
 t2=$(date +%s%N)
+hz=$(getconf CLK_TCK)
+node_cpu=$(( ($(ticks "$node") - node_c0) * 1000 / hz ))
+mock_cpu=$(( ($(ticks "$mock") - mock_c0) * 1000 / hz ))
+all_cpu=$(( ($(busy) - all_c0) * 1000 / hz ))
+pg_cpu=$(( ($(pg_ticks) - pg_c0) * 1000 / hz ))
+irq_cpu=$(( ($(softirq) - irq_c0) * 1000 / hz ))
+rest_cpu=$(( all_cpu - node_cpu - mock_cpu - pg_cpu - irq_cpu ))
 drain_ms=$(( (t2 - t0) / 1000000 ))
 lat=$(psql_ -F ' ' -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 3),
                                round(percentile_cont(0.99) WITHIN GROUP (ORDER BY x)::numeric, 3),
@@ -92,4 +111,6 @@ if [ "$mode" = burst ]; then
 else
   echo "from node start (clock 24 h after the first due instant) to the provider holding all $n keys: $(( (t1 - t0) / 1000000 )) ms"
 fi
+per() { echo "$(( $1 * 1000 / n ))"; } # CPU ms -> µs per greeting
+echo "CPU while draining: node ${node_cpu} ms ($(per "$node_cpu") µs/greeting), mock ${mock_cpu} ms ($(per "$mock_cpu") µs), PostgreSQL ${pg_cpu} ms ($(per "$pg_cpu") µs), softirq (loopback network) ${irq_cpu} ms ($(per "$irq_cpu") µs), the rest ${rest_cpu} ms ($(per "$rest_cpu") µs); $(( all_cpu * 100 / (drain_ms > 0 ? drain_ms : 1) / $(nproc) ))% of $(nproc) cores"
 echo "$line"

@@ -18,7 +18,9 @@ node_config::node_config() {
       .add(v.http.port, "port", "REST bridge port (0 = pick a free port and print it)");
   opt_group{custom_options_, "db"}
       .add(v.db.url, "url", "PostgreSQL URL; empty = embedded PostgreSQL in db.dir")
-      .add(v.db.dir, "dir", "data directory of the embedded PostgreSQL");
+      .add(v.db.dir, "dir", "data directory of the embedded PostgreSQL")
+      .add(v.db.connections, "connections",
+           "database connections for claims, outcomes and the API (plus one for leases)");
   opt_group{custom_options_, "email"}
       .add(v.email.url, "url", "provider endpoint")
       .add(v.email.timeout, "timeout", "per-request timeout, e.g. 10s")

@@ -27,6 +27,8 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.email.url.rfind("http://", 0) == 0 || s.email.url.rfind("https://", 0) == 0,
         "email.url", "must be an http:// or https:// URL");
   check(out, s.email.timeout > nanoseconds::zero(), "email.timeout", "must be positive");
+  check(out, s.db.connections >= 1 && s.db.connections <= 64, "db.connections",
+        "must be between 1 and 64");
   check(out, s.email.max_in_flight >= 1, "email.max-in-flight", "must be at least 1");
   check(out, s.email.max_attempts >= 1, "email.max-attempts", "must be at least 1");
   check(out, s.email.breaker_threshold >= 1, "email.breaker-threshold", "must be at least 1");

@@ -23,6 +23,7 @@ struct settings {
   struct db_group {
     std::string url;              ///< empty = embedded PostgreSQL in `dir`
     std::string dir = "./var/pg"; ///< embedded data directory
+    uint32_t connections = 8;     ///< PostgreSQL connections for claims, outcomes and the API
   } db;
   struct email_group {
     std::string url = "http://127.0.0.1:8025/send-email";

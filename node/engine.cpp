@@ -40,7 +40,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   persistence_options po;
   po.conninfo = conninfo;
   po.rules = rules;
-  po.workers = 8;
+  po.workers = s.db.connections;
   e.db = spawn_persistence(sys, po);
   delivery_options dopt;
   dopt.url = s.email.url;
