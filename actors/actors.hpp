@@ -62,6 +62,7 @@ using horizon = caf::atom_constant<caf::atom("horizon")>;
 using redrive = caf::atom_constant<caf::atom("redrive")>;
 using pause = caf::atom_constant<caf::atom("pause")>;
 using done = caf::atom_constant<caf::atom("done")>;
+using release = caf::atom_constant<caf::atom("release")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -118,6 +119,9 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::record, int32_t, int64_t, outcome_list>::with<key_list>,
     // Re-claim retrying / stale-claimed records: (partition, epoch, keys, now).
     caf::replies_to<atom::reclaim, int32_t, int64_t, key_list, int64_t>::with<key_list>,
+    // Give back claims taken ahead of their instant: (partition, epoch, fresh keys,
+    // retry keys); fresh records are deleted, reclaimed retries go back to `retrying`.
+    caf::replies_to<atom::release, int32_t, int64_t, key_list, key_list>::with<key_list>,
     // Record misses beyond the recovery window: (partition, epoch, batch, reason, now).
     caf::replies_to<atom::expire, int32_t, int64_t, occurrence_list, std::string,
                     int64_t>::with<key_list>,

@@ -96,14 +96,14 @@ void pump(self_ptr self) {
 } // namespace
 
 delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options opts) {
-  auto& st = self->state;
-  st.opts = std::move(opts);
-  st.opts.max_in_flight = std::max<size_t>(1, st.opts.max_in_flight);
-  st.paused = st.opts.paused;
-  st.client =
-      std::make_unique<net::provider_client>(st.opts.url, st.opts.timeout, st.opts.max_in_flight);
-  st.br = std::make_unique<breaker>(st.opts.breaker_threshold, st.opts.breaker_cooldown,
-                                    st.opts.breaker_max_cooldown);
+  auto& init = self->state;
+  init.opts = std::move(opts);
+  init.opts.max_in_flight = std::max<size_t>(1, init.opts.max_in_flight);
+  init.paused = init.opts.paused;
+  init.client = std::make_unique<net::provider_client>(init.opts.url, init.opts.timeout,
+                                                       init.opts.max_in_flight);
+  init.br = std::make_unique<breaker>(init.opts.breaker_threshold, init.opts.breaker_cooldown,
+                                      init.opts.breaker_max_cooldown);
   publish_gauges(self);
   return {
       [self](atom::send, occurrence_list& batch) -> caf::result<attempt_list> {

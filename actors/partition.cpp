@@ -29,14 +29,16 @@ void process(self_ptr self);
 // the window. A frozen clock arms nothing: a clock change sends a tick.
 void arm(self_ptr self) {
   auto& st = self->state;
-  auto queued = static_cast<int64_t>(st.queue.size());
+  auto queued = static_cast<int64_t>(st.queue.size() + st.held.size());
   metrics::global().queued.add({}, static_cast<double>(queued - st.gauges->queued));
   st.gauges->queued = queued;
   if (!st.ready) return;
   auto lookahead = st.opts.lookahead.count();
   std::optional<int64_t> target;
   if (!st.refilling) target = st.window_end - lookahead / 2;
-  if (auto next = st.queue.next_due()) target = target ? std::min(*target, *next) : *next;
+  auto earliest = [&](int64_t t) { target = target ? std::min(*target, t) : t; };
+  if (auto next = st.queue.next_due()) earliest(*next - st.opts.claim_ahead.count());
+  if (auto next = st.held.next_due()) earliest(*next);
   if (!target) return;
   auto generation = st.opts.clock->generation();
   if (st.armed_for && *st.armed_for <= *target && st.armed_generation == generation) return;
@@ -147,15 +149,20 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
   auto& st = self->state;
   auto granted = [self, batch, reclaim](key_list& keys) {
     std::unordered_set<std::string> ok(keys.begin(), keys.end());
+    auto at = now_ms(self);
     occurrence_list to_send;
     for (const auto& o : batch) {
       if (ok.count(o.key)) {
         if (!reclaim) metrics::global().greetings.add({o.occasion, "claimed"});
-        to_send.push_back(o);
+        if (due_queue::fire_at(o) > at)
+          self->state.held.upsert(o); // claimed ahead: wait for the instant
+        else
+          to_send.push_back(o);
       } else // already recorded (sent, cancelled, …) or not ours any more
         self->state.busy.erase(o.key), self->state.resumed.erase(o.key);
     }
     deliver(self, std::move(to_send));
+    arm(self);
   };
   auto failed = [self, batch](caf::error& e) {
     spdlog::warn("event=partition.claim_failed partition={} n={} error=\"{}\"", self->state.opts.id,
@@ -176,6 +183,58 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
     self->request(st.opts.db, caf::infinite, atom::claim::value, st.opts.id, st.epoch, batch, now)
         .then(granted, failed);
   }
+}
+
+// Claims given back (an edit moved or removed occurrences claimed ahead) are
+// rescheduled from the user's latest version: the same key joins the queue at
+// its new instant (a retry keeps its attempts and backoff); a retry the edit
+// no longer produces keeps its old schedule, as in an upsert; nothing for a
+// user deleted meanwhile.
+void requeue_released(self_ptr self, const occurrence_list& released) {
+  auto& st = self->state;
+  auto now = now_ms(self);
+  auto end = st.ready ? st.window_end : now + st.opts.lookahead.count();
+  for (const auto& old : released) {
+    st.busy.erase(old.key);
+    auto r = st.releases.find(old.user_id);
+    if (r == st.releases.end()) {
+      st.resumed.erase(old.key);
+      continue;
+    }
+    std::optional<occurrence> next;
+    for (auto& o : occurrences_in(r->second.latest, st.opts.rules,
+                                  now - st.opts.recovery_window.count(), end))
+      if (o.key == old.key) next = std::move(o);
+    bool retry = st.resumed.count(old.key) > 0;
+    if (next && retry) {
+      next->attempts = old.attempts;
+      next->next_attempt_at = old.next_attempt_at;
+    }
+    if (next)
+      st.queue.upsert(std::move(*next));
+    else if (retry)
+      st.queue.upsert(old);
+    if (--r->second.pending == 0) st.releases.erase(r);
+  }
+  process(self);
+}
+
+void release(self_ptr self, occurrence_list released) {
+  if (released.empty()) return;
+  auto& st = self->state;
+  key_list fresh, retries;
+  for (const auto& o : released)
+    (st.resumed.count(o.key) ? retries : fresh).push_back(o.key);
+  self->request(st.opts.db, caf::infinite, atom::release::value, st.opts.id, st.epoch, fresh,
+                retries)
+      .then([self, released](key_list&) { requeue_released(self, released); },
+            [self, released](caf::error& e) {
+              spdlog::warn("event=partition.release_failed partition={} n={} error=\"{}\"",
+                           self->state.opts.id, released.size(), self->system().render(e));
+              auto& un = self->state.unreleased;
+              un.insert(un.end(), released.begin(), released.end());
+              retry_soon(self);
+            });
 }
 
 void expire(self_ptr self, occurrence_list batch, int64_t now) {
@@ -258,9 +317,12 @@ void process(self_ptr self) {
   if (!st.ready) return;
   auto now = now_ms(self);
   if (!st.unrecorded.empty()) record(self, std::exchange(st.unrecorded, {}));
+  if (!st.unreleased.empty()) release(self, std::exchange(st.unreleased, {}));
   refill(self, now);
+  if (auto ready = st.held.pop_due(now, st.held.size()); !ready.empty())
+    deliver(self, std::move(ready));
   for (;;) {
-    auto due = st.queue.pop_due(now, st.opts.batch);
+    auto due = st.queue.pop_due(now + st.opts.claim_ahead.count(), st.opts.batch);
     if (due.empty()) break;
     occurrence_list fresh, again, late;
     for (auto& o : due) {
@@ -409,13 +471,36 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
           for (auto it = s.versions.begin(); it != s.versions.end();)
             it = it->second < now - 60'000 ? s.versions.erase(it) : std::next(it);
         s.versions[u.id] = u.updated_at;
+        auto end = s.ready ? s.window_end : now + s.opts.lookahead.count();
+        auto computed = occurrences_in(u, s.opts.rules, now - s.opts.recovery_window.count(), end);
+        // Claimed ahead and waiting for their instant: the same instant keeps
+        // its claim (with the new address and name); another instant, or
+        // none, gives the claim back first and is rescheduled after.
+        occurrence_list released;
+        for (auto& h : s.held.remove_user(u.id)) {
+          auto c = std::find_if(computed.begin(), computed.end(),
+                                [&](const occurrence& o) { return o.key == h.key; });
+          if (c != computed.end() && c->due_at == h.due_at) {
+            h.email = c->email;
+            h.message = c->message;
+            s.held.upsert(std::move(h));
+          } else {
+            released.push_back(std::move(h));
+          }
+        }
+        if (auto r = s.releases.find(u.id); r != s.releases.end()) r->second.latest = u;
+        if (!released.empty()) {
+          auto& r = s.releases[u.id];
+          r.latest = u;
+          r.pending += released.size();
+          release(self, std::move(released));
+        }
         // Pending retries keep their attempts and backoff; fresh entries are
         // recomputed from the new dates and zone.
         std::unordered_map<std::string, occurrence> retries;
         for (auto& o : s.queue.remove_user(u.id))
           if (s.resumed.count(o.key)) retries.emplace(o.key, std::move(o));
-        auto end = s.ready ? s.window_end : now + s.opts.lookahead.count();
-        for (auto& o : occurrences_in(u, s.opts.rules, now - s.opts.recovery_window.count(), end)) {
+        for (auto& o : computed) {
           if (s.busy.count(o.key)) continue;
           auto r = retries.find(o.key);
           if (r != retries.end()) {
@@ -431,9 +516,17 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         return true;
       },
       [self](atom::remove, std::string& user_id) {
-        self->state.versions.erase(user_id);
-        for (const auto& o : self->state.queue.remove_user(user_id))
-          self->state.resumed.erase(o.key);
+        auto& s = self->state;
+        s.versions.erase(user_id);
+        for (const auto& o : s.queue.remove_user(user_id))
+          s.resumed.erase(o.key);
+        // Claims taken ahead: the delete cancelled their records.
+        for (const auto& o : s.held.remove_user(user_id)) {
+          s.busy.erase(o.key);
+          s.resumed.erase(o.key);
+        }
+        s.releases.erase(user_id);
+        arm(self);
         return true;
       },
       [self](atom::resume, occurrence& o) {
@@ -472,8 +565,8 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         auto& s = self->state;
         auto out = s.stats;
         out.epoch = s.epoch;
-        out.queued = s.queue.size();
-        out.in_flight = s.busy.size() + s.recording + s.unrecorded.size();
+        out.queued = s.queue.size() + s.held.size();
+        out.in_flight = s.busy.size() - s.held.size() + s.recording + s.unrecorded.size();
         out.next_due = s.queue.next_due().value_or(0);
         out.window_end = s.window_end;
         return out;

@@ -23,6 +23,10 @@ struct partition_options {
   delivery_actor delivery;
   std::chrono::milliseconds lookahead{std::chrono::hours{48}};
   std::chrono::milliseconds recovery_window{std::chrono::hours{48}};
+  /// Occurrences are claimed this long before their instant and held, so
+  /// the claim's database write is not on the greeting's latency path
+  /// (0 = claim at the instant).
+  std::chrono::milliseconds claim_ahead{0};
   uint32_t max_attempts = 12;
   size_t batch = 1000;         ///< occurrences per claim statement
   size_t delivery_chunk = 250; ///< greetings per delivery request (and outcome write)
@@ -41,6 +45,15 @@ struct partition_state {
   std::unordered_map<std::string, int64_t>
       busy;                                // key -> due_at: being claimed, delivered or expired
   std::unordered_set<std::string> resumed; // next try is a reclaim, not a claim
+  due_queue held; // claimed ahead, delivered at their instant (also in busy)
+  /// Users whose claims taken ahead are being given back because an edit
+  /// moved them: the latest version, to reschedule from once released.
+  struct releasing {
+    user latest;
+    size_t pending = 0; // release requests in flight
+  };
+  std::unordered_map<std::string, releasing> releases;
+  occurrence_list unreleased; // releases whose write failed; retried on the next tick
   int64_t window_end = 0;
   std::optional<int64_t> armed_for;
   uint64_t armed_generation = 0;

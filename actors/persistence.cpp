@@ -118,6 +118,11 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return lost ? s.claimed_at_epoch(p, epoch, keys) : got;
         }));
       },
+      [&st](atom::release, int32_t p, int64_t epoch, key_list& fresh, key_list& retries) {
+        // Idempotent: a replay finds the records no longer `claimed`.
+        return finish(st.attempt(
+            "release", [&](pg::store& s, bool) { return s.release(p, epoch, fresh, retries); }));
+      },
       [&st](atom::expire, int32_t p, int64_t epoch, occurrence_list& batch, std::string& reason,
             int64_t now) {
         return finish(st.attempt("expire", [&](pg::store& s, bool) {
@@ -281,6 +286,9 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       [self](atom::reclaim a, int32_t p, int64_t e, key_list& k, int64_t now) {
         metrics::global().persistence_batch.observe({"reclaim"}, static_cast<double>(k.size()));
         return relay<key_list>(self, p, a, p, e, std::move(k), now);
+      },
+      [self](atom::release a, int32_t p, int64_t e, key_list& fresh, key_list& retries) {
+        return relay<key_list>(self, p, a, p, e, std::move(fresh), std::move(retries));
       },
       [self](atom::expire a, int32_t p, int64_t e, occurrence_list& b, std::string& why,
              int64_t now) {

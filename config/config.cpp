@@ -36,6 +36,8 @@ node_config::node_config() {
       .add(v.schedule.lookahead, "lookahead", "how far ahead occurrences are kept in memory")
       .add(v.schedule.recovery_window, "recovery-window",
            "missed greetings younger than this are still sent")
+      .add(v.schedule.claim_ahead, "claim-ahead",
+           "greetings are claimed this long before their instant and sent at it (0 = at it)")
       .add(v.schedule.feb29, "feb29", "when 29 Feb occasions fire in common years: feb28|mar1");
   opt_group{custom_options_, "occasions.birthday"}.add(v.occasions.birthday_send_at, "send-at",
                                                        "local send time, HH:MM");

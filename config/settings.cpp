@@ -37,6 +37,10 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.schedule.partitions >= 1 && s.schedule.partitions <= 65536, "schedule.partitions",
         "must be between 1 and 65536");
   check(out, s.schedule.lookahead >= minutes{1}, "schedule.lookahead", "must be at least 1min");
+  check(out,
+        s.schedule.claim_ahead >= nanoseconds::zero() &&
+            s.schedule.claim_ahead <= s.schedule.lookahead / 2,
+        "schedule.claim-ahead", "must be between 0 and half of schedule.lookahead");
   check(out, s.schedule.recovery_window >= nanoseconds::zero(), "schedule.recovery-window",
         "must not be negative");
   check_result(out, parse_feb29_policy(s.schedule.feb29), "schedule.feb29");

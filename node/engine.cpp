@@ -63,6 +63,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
     o.lookahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.lookahead);
     o.recovery_window =
         std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.recovery_window);
+    o.claim_ahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.claim_ahead);
     o.max_attempts = s.email.max_attempts;
     o.rules = rules;
     o.seed = (static_cast<uint64_t>(rd()) << 32) | rd();

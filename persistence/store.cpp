@@ -134,6 +134,15 @@ void prepare(pqxx::connection& c) {
                 " AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id AND u.deleted_at IS "
                 "NULL)"
                 " AND " FENCE " RETURNING r.idempotency_key");
+  c.prepare("release",
+            "WITH fresh AS (DELETE FROM send_records r WHERE r.idempotency_key = ANY($3::text[])"
+            " AND r.partition = $1 AND r.owner_epoch = $2 AND r.status = 'claimed'"
+            " AND r.attempts = 0 AND " FENCE " RETURNING r.idempotency_key),"
+            " retry AS (UPDATE send_records r SET status = 'retrying', updated_at = now()"
+            " WHERE r.idempotency_key = ANY($4::text[]) AND r.partition = $1"
+            " AND r.owner_epoch = $2 AND r.status = 'claimed' AND " FENCE
+            " RETURNING r.idempotency_key)"
+            " SELECT idempotency_key FROM fresh UNION ALL SELECT idempotency_key FROM retry");
   c.prepare("record_expired",
             "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
             " due_at, status, attempts, owner_epoch, last_error)"
@@ -376,6 +385,13 @@ std::vector<std::string> store::reclaim(int32_t partition, int64_t epoch,
   if (keys.empty()) return {};
   auto r = exec("reclaim", partition, epoch, array_literal(keys), now);
   return keys_of(r);
+}
+
+std::vector<std::string> store::release(int32_t partition, int64_t epoch,
+                                        const std::vector<std::string>& fresh,
+                                        const std::vector<std::string>& retries) {
+  if (fresh.empty() && retries.empty()) return {};
+  return keys_of(exec("release", partition, epoch, array_literal(fresh), array_literal(retries)));
 }
 
 std::vector<std::string> store::record_expired(int32_t partition, int64_t epoch,

@@ -74,6 +74,13 @@ public:
   /// `claimed` at `epoch` for another attempt. Returns the keys moved.
   std::vector<std::string> reclaim(int32_t partition, int64_t epoch,
                                    const std::vector<std::string>& keys, int64_t now);
+  /// Gives back claims taken at `epoch` ahead of their instant (an edit moved
+  /// or removed the occurrence): `fresh` records are deleted as if never
+  /// claimed, `retries` go back to `retrying` with their attempts. Fenced;
+  /// only records still `claimed` at `epoch` change. Returns the keys released.
+  std::vector<std::string> release(int32_t partition, int64_t epoch,
+                                   const std::vector<std::string>& fresh,
+                                   const std::vector<std::string>& retries);
   /// Records occurrences missed beyond the recovery window as `expired`.
   std::vector<std::string> record_expired(int32_t partition, int64_t epoch,
                                           const std::vector<occurrence>& batch,

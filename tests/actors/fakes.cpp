@@ -71,6 +71,29 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         }
         return out;
       },
+      [st](atom::release, int32_t, int64_t epoch, key_list& fresh, key_list& retries) {
+        ++st->releases;
+        key_list out;
+        if (epoch != st->epoch) return out;
+        auto claimed_here = [&](const std::string& k) {
+          auto it = st->records.find(k);
+          return it != st->records.end() && it->second.status == status::claimed &&
+                         it->second.owner_epoch == epoch
+                     ? it
+                     : st->records.end();
+        };
+        for (const auto& k : fresh)
+          if (auto it = claimed_here(k); it != st->records.end() && it->second.attempts == 0) {
+            st->records.erase(it);
+            out.push_back(k);
+          }
+        for (const auto& k : retries)
+          if (auto it = claimed_here(k); it != st->records.end()) {
+            it->second.status = status::retrying;
+            out.push_back(k);
+          }
+        return out;
+      },
       [st](atom::expire, int32_t, int64_t epoch, occurrence_list& batch, std::string& why,
            int64_t) {
         key_list out;
@@ -159,7 +182,7 @@ delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
             if (a.result != attempt::sent)
               a.error = a.result == attempt::permanent ? "HTTP 400" : "HTTP 503";
           }
-          if (a.result == attempt::sent) st->sends.push_back({o.key, now});
+          if (a.result == attempt::sent) st->sends.push_back({o.key, now, o.email});
           out.push_back(std::move(a));
         }
         return out;

@@ -20,6 +20,7 @@ struct fake_db_state {
   std::map<std::string, send_record> records;
   schedule_rules rules = default_rules();
   int claims = 0;     // statements, to check batching
+  int releases = 0;   // release statements
   std::string holder; // when set, leases for any other node are refused
   int64_t horizon = 0;
 };
@@ -30,6 +31,7 @@ struct fake_provider_state {
   struct sent {
     std::string key;
     int64_t at;
+    std::string email;
   };
   std::vector<sent> sends;
   /// Scripted results per key, consumed in order; default: sent.

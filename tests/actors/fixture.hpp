@@ -65,6 +65,7 @@ protected:
     o.lookahead = hours{48};
     o.recovery_window = hours{48};
     o.max_attempts = 4;
+    o.claim_ahead = claim_ahead;
     return o;
   }
 
@@ -113,6 +114,7 @@ protected:
   persistence_actor db_handle;
   delivery_actor delivery_handle;
   std::vector<caf::actor> actors;
+  milliseconds claim_ahead{0}; ///< for partitions spawned after it is set
 };
 
 } // namespace candle::test

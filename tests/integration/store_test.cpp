@@ -187,6 +187,51 @@ TEST_F(Store, OutcomesMoveRecordsThroughRetryingToDead) {
   EXPECT_EQ(sent[0].last_error, "");
 }
 
+TEST_F(Store, ReleaseGivesBackClaimsTakenAheadFencedAndOnlyWhileClaimed) {
+  bulk_users(4, 0);
+  pg::store s{conninfo};
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  ASSERT_EQ(s.claim(0, e, {occ(1), occ(2), occ(3), occ(4)}, 0).size(), 4u);
+  // occ(2) becomes a reclaimed retry with one attempt behind it; occ(4) is sent.
+  auto next = ms("2027-01-01T09:00:02Z");
+  ASSERT_EQ(s.record_outcomes(0, e,
+                              {{occ(2).key, status::retrying, "HTTP 503", next, 1},
+                               {occ(4).key, status::sent, "", 0, 1}})
+                .size(),
+            2u);
+  ASSERT_EQ(s.reclaim(0, e, {occ(2).key}, 0).size(), 1u);
+  // A stale epoch releases nothing.
+  auto e2 = s.acquire_lease(0, "n", seconds{60});
+  ASSERT_GT(e2, e);
+  EXPECT_TRUE(s.release(0, e, {occ(1).key}, {}).empty()) << "stale epoch released";
+  ASSERT_EQ(s.reclaim(0, e2, {occ(1).key, occ(2).key, occ(3).key}, 0).size(), 3u);
+  // Fresh claims are deleted, the retry goes back with its attempt; a sent
+  // record is never released.
+  auto got = s.release(0, e2, {occ(1).key, occ(4).key}, {occ(2).key});
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{occ(1).key, occ(2).key}));
+  auto status_of = [&](int i) {
+    auto n = scalar<int>("SELECT count(*) FROM send_records WHERE idempotency_key = '" +
+                         occ(i).key + "'");
+    return n == 0
+               ? std::string{"none"}
+               : scalar<std::string>("SELECT status FROM send_records WHERE idempotency_key = '" +
+                                     occ(i).key + "'");
+  };
+  EXPECT_EQ(status_of(1), "none");
+  EXPECT_EQ(status_of(2), status::retrying);
+  EXPECT_EQ(status_of(3), status::claimed);
+  EXPECT_EQ(status_of(4), status::sent);
+  EXPECT_EQ(
+      scalar<int>("SELECT attempts FROM send_records WHERE idempotency_key = '" + occ(2).key + "'"),
+      1);
+  // Released, a fresh occurrence can be claimed again (at its new instant).
+  EXPECT_EQ(s.claim(0, e2, {occ(1)}, 0).size(), 1u);
+  ASSERT_EQ(s.reclaim(0, e2, {occ(2).key}, 0).size(), 1u);
+  EXPECT_TRUE(s.release(0, e2, {occ(2).key}, {}).empty()) << "a retry deleted as if fresh";
+  EXPECT_EQ(status_of(2), status::claimed);
+}
+
 TEST_F(Store, WindowScanAcrossTheYearBoundary) {
   pg::store s{conninfo};
   auto kiri = make_user("kiri@example.com", "Pacific/Kiritimati", "1990-01-01");
