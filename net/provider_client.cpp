@@ -1,13 +1,19 @@
 #include "net/provider_client.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <curl/curl.h>
 #include <deque>
 #include <mutex>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <system_error>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace candle::net {
@@ -65,11 +71,18 @@ provider_answer::kind classify(long status) {
   return provider_answer::permanent;
 }
 
+// libcurl's socket interface on epoll: each wake-up touches only the sockets
+// that are ready (curl_multi_perform + poll walk every transfer, which cost
+// O(in-flight) per answer at 256 in flight; seen with perf in bench/burst.sh).
 struct provider_client::impl {
   std::string url;
   long timeout_ms;
   size_t max_in_flight;
   CURLM* multi = nullptr;
+  int ep = -1;   // epoll instance: curl's sockets and `wake`
+  int wake = -1; // eventfd: new work or stop
+  bool timer_set = false;
+  std::chrono::steady_clock::time_point timer_at;
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<size_t> running{0};
@@ -148,33 +161,84 @@ struct provider_client::impl {
     done(std::move(a));
   }
 
+  static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
+    auto* self = static_cast<impl*>(userp);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(self->ep, EPOLL_CTL_DEL, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.data.fd = s;
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    if (epoll_ctl(self->ep, EPOLL_CTL_MOD, s, &ev) != 0) epoll_ctl(self->ep, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+  }
+
+  static int on_timer(CURLM*, long ms, void* userp) {
+    auto* self = static_cast<impl*>(userp);
+    self->timer_set = ms >= 0;
+    if (ms >= 0) self->timer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds{ms};
+    return 0;
+  }
+
+  void notify() {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake, &one, sizeof one);
+  }
+
+  // Starts queued work while slots are free; true if any was started.
+  bool start_queued() {
+    std::unique_lock<std::mutex> g{mtx};
+    bool any = false;
+    while (active.size() < max_in_flight && !queue.empty()) {
+      auto j = std::move(queue.front());
+      queue.pop_front();
+      g.unlock();
+      start(std::move(j));
+      any = true;
+      g.lock();
+    }
+    return any;
+  }
+
+  void collect() {
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi, &left))
+      if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
+  }
+
   void loop() {
+    constexpr int max_events = 128;
+    epoll_event events[max_events];
+    int still = 0;
     while (!stop) {
-      {
-        std::unique_lock<std::mutex> g{mtx};
-        while (active.size() < max_in_flight && !queue.empty()) {
-          auto j = std::move(queue.front());
-          queue.pop_front();
-          g.unlock();
-          start(std::move(j));
-          g.lock();
-        }
+      start_queued();
+      int wait_ms = 1000;
+      if (timer_set) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        timer_at - std::chrono::steady_clock::now())
+                        .count();
+        wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 1000));
       }
-      int still = 0;
-      curl_multi_perform(multi, &still);
-      int left = 0;
-      bool finished = false;
-      while (CURLMsg* m = curl_multi_info_read(multi, &left))
-        if (m->msg == CURLMSG_DONE) {
-          finish(m->easy_handle, m->data.result);
-          finished = true;
+      int n = epoll_wait(ep, events, max_events, wait_ms);
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == wake) {
+          uint64_t count = 0;
+          [[maybe_unused]] auto r = ::read(wake, &count, sizeof count);
+          continue;
         }
-      // A finished transfer frees a slot: start what waits before sleeping.
-      if (finished) {
-        std::lock_guard<std::mutex> g{mtx};
-        if (!queue.empty()) continue;
+        int mask = 0;
+        if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi, fd, mask, &still);
       }
-      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      if (timer_set && std::chrono::steady_clock::now() >= timer_at) {
+        timer_set = false;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &still);
+      }
+      collect();
     }
   }
 
@@ -196,6 +260,8 @@ struct provider_client::impl {
         curl_easy_cleanup(t->easy);
       }
     if (multi) curl_multi_cleanup(multi);
+    if (ep >= 0) ::close(ep);
+    if (wake >= 0) ::close(wake);
   }
 };
 
@@ -209,12 +275,24 @@ provider_client::provider_client(std::string url, std::chrono::milliseconds time
   impl_->multi = curl_multi_init();
   // Keep as many idle connections as there may be transfers.
   curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(impl_->max_in_flight));
+  impl_->ep = epoll_create1(EPOLL_CLOEXEC);
+  impl_->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl_->ep < 0 || impl_->wake < 0)
+    throw std::system_error(errno, std::generic_category(), "provider client: epoll/eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = impl_->wake;
+  epoll_ctl(impl_->ep, EPOLL_CTL_ADD, impl_->wake, &ev);
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
   impl_->thread = std::thread{[this] { impl_->loop(); }};
 }
 
 provider_client::~provider_client() {
   impl_->stop = true;
-  curl_multi_wakeup(impl_->multi);
+  impl_->notify();
   impl_->thread.join();
 }
 
@@ -224,7 +302,7 @@ void provider_client::post(std::string key, std::string email, std::string messa
     std::lock_guard<std::mutex> g{impl_->mtx};
     impl_->queue.push_back({std::move(key), std::move(body), std::move(done)});
   }
-  curl_multi_wakeup(impl_->multi);
+  impl_->notify();
 }
 
 size_t provider_client::in_flight() const {
