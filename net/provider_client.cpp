@@ -298,11 +298,15 @@ provider_client::~provider_client() {
 
 void provider_client::post(std::string key, std::string email, std::string message, callback done) {
   auto body = boost::json::serialize(boost::json::object{{"email", email}, {"message", message}});
+  bool was_empty = false;
   {
     std::lock_guard<std::mutex> g{impl_->mtx};
+    was_empty = impl_->queue.empty();
     impl_->queue.push_back({std::move(key), std::move(body), std::move(done)});
   }
-  impl_->notify();
+  // A non-empty queue is drained before the client thread waits again (or
+  // waits for a slot, which an answer frees): one wake-up per burst of posts.
+  if (was_empty) impl_->notify();
 }
 
 size_t provider_client::in_flight() const {
