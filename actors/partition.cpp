@@ -567,7 +567,9 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         out.epoch = s.epoch;
         out.queued = s.queue.size() + s.held.size();
         out.in_flight = s.busy.size() - s.held.size() + s.recording + s.unrecorded.size();
-        out.next_due = s.queue.next_due().value_or(0);
+        auto next = s.queue.next_due();
+        if (auto h = s.held.next_due()) next = next ? std::min(*next, *h) : *h;
+        out.next_due = next.value_or(0);
         out.window_end = s.window_end;
         return out;
       },

@@ -36,6 +36,7 @@ TEST_F(ClaimAhead, ClaimsBeforeTheInstantAndSendsExactlyAtIt) {
   auto s = ask<partition_status>(p, atom::status::value);
   EXPECT_EQ(s.queued, 1u) << "a held greeting still counts as queued";
   EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_EQ(s.next_due, ms("2027-07-15T08:00:00Z"));
   advance(seconds{30} - milliseconds{1});
   EXPECT_TRUE(provider->sends.empty()) << "sent before its instant";
   advance(milliseconds{1});
