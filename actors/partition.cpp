@@ -185,15 +185,67 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
   }
 }
 
-// Claims given back (an edit moved or removed occurrences claimed ahead) are
-// rescheduled from the user's latest version: the same key joins the queue at
-// its new instant (a retry keeps its attempts and backoff); a retry the edit
-// no longer produces keeps its old schedule, as in an upsert; nothing for a
-// user deleted meanwhile.
+void release(self_ptr self, occurrence_list released);
+
+// Schedules a user's current version: recomputes their occurrences in the
+// window and replaces what the queue held for them. Pending retries keep
+// their attempts and backoff; greetings being claimed, delivered or given
+// back (busy) are left alone.
+void schedule_user(self_ptr self, const user& u, int64_t now) {
+  auto& s = self->state;
+  auto end = s.ready ? s.window_end : now + s.opts.lookahead.count();
+  auto computed = occurrences_in(u, s.opts.rules, now - s.opts.recovery_window.count(), end);
+  // Claimed ahead and waiting for their instant: the same instant keeps
+  // its claim (with the new address and name); another instant, or
+  // none, gives the claim back first and is rescheduled after.
+  occurrence_list released;
+  for (auto& h : s.held.remove_user(u.id)) {
+    auto c = std::find_if(computed.begin(), computed.end(),
+                          [&](const occurrence& o) { return o.key == h.key; });
+    if (c != computed.end() && c->due_at == h.due_at) {
+      h.email = c->email;
+      h.message = c->message;
+      s.held.upsert(std::move(h));
+    } else {
+      released.push_back(std::move(h));
+    }
+  }
+  if (auto r = s.releases.find(u.id); r != s.releases.end()) r->second.latest = u;
+  if (!released.empty()) {
+    auto& r = s.releases[u.id];
+    r.latest = u;
+    r.pending += released.size();
+    release(self, std::move(released));
+  }
+  // Pending retries keep their attempts and backoff; fresh entries are
+  // recomputed from the new dates and zone.
+  std::unordered_map<std::string, occurrence> retries;
+  for (auto& o : s.queue.remove_user(u.id))
+    if (s.resumed.count(o.key)) retries.emplace(o.key, std::move(o));
+  for (auto& o : computed) {
+    if (s.busy.count(o.key)) continue;
+    auto r = retries.find(o.key);
+    if (r != retries.end()) {
+      o.attempts = r->second.attempts;
+      o.next_attempt_at = r->second.next_attempt_at;
+      retries.erase(r);
+    }
+    s.queue.upsert(std::move(o));
+  }
+  for (auto& [k, o] : retries)
+    s.queue.upsert(std::move(o));
+  arm(self);
+}
+
+// Claims given back (an edit moved or removed occurrences claimed ahead) go
+// back into the queue as they were and are rescheduled from the user's
+// latest version, exactly as an upsert reschedules queued entries (the same
+// key at its new instant, a retry keeping its attempts and backoff, a retry
+// the edit no longer produces keeping its old schedule); nothing for a user
+// deleted meanwhile.
 void requeue_released(self_ptr self, const occurrence_list& released) {
   auto& st = self->state;
-  auto now = now_ms(self);
-  auto end = st.ready ? st.window_end : now + st.opts.lookahead.count();
+  std::unordered_map<std::string, user> latest;
   for (const auto& old : released) {
     st.busy.erase(old.key);
     auto r = st.releases.find(old.user_id);
@@ -201,21 +253,13 @@ void requeue_released(self_ptr self, const occurrence_list& released) {
       st.resumed.erase(old.key);
       continue;
     }
-    std::optional<occurrence> next;
-    for (auto& o : occurrences_in(r->second.latest, st.opts.rules,
-                                  now - st.opts.recovery_window.count(), end))
-      if (o.key == old.key) next = std::move(o);
-    bool retry = st.resumed.count(old.key) > 0;
-    if (next && retry) {
-      next->attempts = old.attempts;
-      next->next_attempt_at = old.next_attempt_at;
-    }
-    if (next)
-      st.queue.upsert(std::move(*next));
-    else if (retry)
-      st.queue.upsert(old);
+    st.queue.upsert(old);
+    latest.emplace(old.user_id, r->second.latest);
     if (--r->second.pending == 0) st.releases.erase(r);
   }
+  auto now = now_ms(self);
+  for (const auto& [id, u] : latest)
+    schedule_user(self, u, now);
   process(self);
 }
 
@@ -471,48 +515,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
           for (auto it = s.versions.begin(); it != s.versions.end();)
             it = it->second < now - 60'000 ? s.versions.erase(it) : std::next(it);
         s.versions[u.id] = u.updated_at;
-        auto end = s.ready ? s.window_end : now + s.opts.lookahead.count();
-        auto computed = occurrences_in(u, s.opts.rules, now - s.opts.recovery_window.count(), end);
-        // Claimed ahead and waiting for their instant: the same instant keeps
-        // its claim (with the new address and name); another instant, or
-        // none, gives the claim back first and is rescheduled after.
-        occurrence_list released;
-        for (auto& h : s.held.remove_user(u.id)) {
-          auto c = std::find_if(computed.begin(), computed.end(),
-                                [&](const occurrence& o) { return o.key == h.key; });
-          if (c != computed.end() && c->due_at == h.due_at) {
-            h.email = c->email;
-            h.message = c->message;
-            s.held.upsert(std::move(h));
-          } else {
-            released.push_back(std::move(h));
-          }
-        }
-        if (auto r = s.releases.find(u.id); r != s.releases.end()) r->second.latest = u;
-        if (!released.empty()) {
-          auto& r = s.releases[u.id];
-          r.latest = u;
-          r.pending += released.size();
-          release(self, std::move(released));
-        }
-        // Pending retries keep their attempts and backoff; fresh entries are
-        // recomputed from the new dates and zone.
-        std::unordered_map<std::string, occurrence> retries;
-        for (auto& o : s.queue.remove_user(u.id))
-          if (s.resumed.count(o.key)) retries.emplace(o.key, std::move(o));
-        for (auto& o : computed) {
-          if (s.busy.count(o.key)) continue;
-          auto r = retries.find(o.key);
-          if (r != retries.end()) {
-            o.attempts = r->second.attempts;
-            o.next_attempt_at = r->second.next_attempt_at;
-            retries.erase(r);
-          }
-          s.queue.upsert(std::move(o));
-        }
-        for (auto& [k, o] : retries)
-          s.queue.upsert(std::move(o));
-        arm(self);
+        schedule_user(self, u, now);
         return true;
       },
       [self](atom::remove, std::string& user_id) {
