@@ -186,19 +186,16 @@ struct provider_client::impl {
     [[maybe_unused]] auto n = ::write(wake, &one, sizeof one);
   }
 
-  // Starts queued work while slots are free; true if any was started.
-  bool start_queued() {
+  // Starts queued work while slots are free.
+  void start_queued() {
     std::unique_lock<std::mutex> g{mtx};
-    bool any = false;
     while (active.size() < max_in_flight && !queue.empty()) {
       auto j = std::move(queue.front());
       queue.pop_front();
       g.unlock();
       start(std::move(j));
-      any = true;
       g.lock();
     }
-    return any;
   }
 
   void collect() {
