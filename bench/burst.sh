@@ -17,42 +17,22 @@ mode=${2:-burst}
 build=${3:-$(cd "$(dirname "$0")/.." && pwd)/build}
 summary=${4:-}
 lead=${BURST_LEAD_S:-30}
-work=$(mktemp -d /tmp/candle-burst-XXXXXX)
-chmod 755 "$work"
-node= mock=
-cleanup() {
-  [ -n "$node" ] && kill -TERM "$node" 2>/dev/null && wait "$node" 2>/dev/null || true
-  [ -n "$mock" ] && kill "$mock" 2>/dev/null || true
-  if [ -f "$work/pg/cluster-location" ]; then rm -rf "$(cat "$work/pg/cluster-location")"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$build/examples/candle-mock-provider" --port=0 >"$work/mock.out" &
-mock=$!
-for _ in $(seq 100); do grep -q listening "$work/mock.out" && break; sleep 0.05; done
-email_url=$(grep -o 'http://[0-9.:]*/send-email' "$work/mock.out")
-mock_base=${email_url%/send-email}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init burst
+start_mock
 case $mode in
   burst) start_at=2027-07-15T08:59:00Z ;;
   catchup) start_at=2027-07-16T09:00:00Z ;;
   *) echo "mode: burst or catchup" >&2; exit 2 ;;
 esac
 start() { # $1 = clock speed
-  "$build/node/candled" --http.port=0 --console.port=0 --db.dir="$work/pg" --log.level=warn ${BENCH_NODE_ARGS:-} \
-    --clock.mode=simulated --clock.start="$start_at" --clock.speed="$1" \
-    --email.url="$email_url" >"$work/out" 2>"$work/log" &
-  node=$!
-  for _ in $(seq 600); do grep -q 'candled ready' "$work/out" 2>/dev/null && break; sleep 0.05; done
-  base=$(grep -o 'rest=http://[0-9.:]*' "$work/out" | cut -d= -f2)
-}
-wait_ready() {
-  for _ in $(seq 3000); do curl -sf "$base/readyz" >/dev/null && return 0; sleep 0.1; done
-  echo "node not ready" >&2; exit 1
+  # shellcheck disable=SC2086 # BENCH_NODE_ARGS is a list of options
+  start_node ${BENCH_NODE_ARGS:-} --clock.mode=simulated --clock.start="$start_at" \
+    --clock.speed="$1" --email.url="$email_url"
 }
 start 0; wait_ready
-cluster=$work/pg/cluster
-[ -f "$work/pg/cluster-location" ] && cluster=$(cat "$work/pg/cluster-location")
-psql_() { psql -X -q -At -h "$cluster" -U candle -d candle "$@"; }
+cluster=$(cluster_dir)
 if [ "$mode" = burst ]; then zone="'UTC'"; else zone="'Etc/GMT' || (CASE WHEN i % 24 < 12 THEN '-' ELSE '+' END) || (CASE WHEN i % 24 < 12 THEN (i % 24) + 1 ELSE (i % 24) - 12 END)"; fi
 psql_ -c "
   INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date, partition,
@@ -91,7 +71,7 @@ pg_ticks() { # every postgres process of this cluster (its connections persist)
 softirq() { awk '/^cpu / {print $8}' /proc/stat; }
 node_c0=$(ticks "$node") mock_c0=$(ticks "$mock") all_c0=$(busy) pg_c0=$(pg_ticks) irq_c0=$(softirq)
 cpu_t0=$(date +%s%N)
-total() { curl -sf "$mock_base/stats" | grep -o '"uniqueKeys":[0-9]*' | cut -d: -f2; }
+total() { mock_stat uniqueKeys; }
 while [ "$(total)" -lt "$n" ]; do sleep 0.1; done
 t1=$(date +%s%N)
 while [ "$(psql_ -c "SELECT count(*) FROM send_records WHERE status = 'sent'")" -lt "$n" ]; do sleep 0.1; done
@@ -112,12 +92,12 @@ read -r p50 p99 max <<<"$lat"
 claims=$(psql_ -F ' ' -c "SELECT round(extract(epoch FROM min(claimed_at - due_at))::numeric, 3),
                                   round(extract(epoch FROM max(claimed_at - due_at))::numeric, 3)
                            FROM send_records")
-dups=$(curl -sf "$mock_base/stats" | grep -o '"duplicates":[0-9]*' | cut -d: -f2)
+dups=$(mock_stat duplicates)
 rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$node/status")
 rate=$(( n * 1000 / (drain_ms > 0 ? drain_ms : 1) ))
 line="bench $mode: n=$n drain=${drain_ms}ms rate=${rate}/s lateness_s p50=$p50 p99=$p99 max=$max duplicates=$dups rss=${rss}MB cores=$(nproc)"
 if [ "$summary" = --summary ]; then echo "$line"; exit 0; fi
-echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo)"
+machine_line
 echo "config: 256 partitions, claim batch 1000, delivery chunk 250, email.max-in-flight 256, synchronous_commit=on, mock provider on loopback"
 if [ "$mode" = burst ]; then
   echo "from the clock reaching the due instant to the provider holding all $n keys: $(( (t1 - t0) / 1000000 )) ms"

@@ -14,37 +14,18 @@ speed=${2:-360}
 build=${3:-$(cd "$(dirname "$0")/.." && pwd)/build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 day=2027-07-15
-work=$(mktemp -d /tmp/candle-steady-XXXXXX)
-chmod 755 "$work"
-node= mock=
-cleanup() {
-  [ -n "$node" ] && kill -TERM "$node" 2>/dev/null && wait "$node" 2>/dev/null || true
-  [ -n "$mock" ] && kill "$mock" 2>/dev/null || true
-  if [ -f "$work/pg/cluster-location" ]; then rm -rf "$(cat "$work/pg/cluster-location")"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$build/examples/candle-mock-provider" --port=0 >"$work/mock.out" &
-mock=$!
-for _ in $(seq 100); do grep -q listening "$work/mock.out" && break; sleep 0.05; done
-email_url=$(grep -o 'http://[0-9.:]*/send-email' "$work/mock.out")
-mock_base=${email_url%/send-email}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init steady
+start_mock
 start_at=2027-07-14T18:00:00Z # an hour before the first zone (UTC+14) reaches 09:00
 start() {
-  "$build/node/candled" --http.port=0 --console.port=0 --db.dir="$work/pg" --log.level=warn \
-    --clock.mode=simulated --clock.start="$start_at" --clock.speed=0 \
-    --schedule.claim-ahead="$((30 * speed))s" --email.url="$email_url" >"$work/out" 2>"$work/log" &
-  node=$!
-  for _ in $(seq 600); do grep -q 'candled ready' "$work/out" 2>/dev/null && break; sleep 0.05; done
-  base=$(grep -o 'rest=http://[0-9.:]*' "$work/out" | cut -d= -f2)
-  for _ in $(seq 3000); do curl -sf "$base/readyz" >/dev/null && return 0; sleep 0.1; done
-  echo "node not ready" >&2
-  exit 1
+  start_node --clock.mode=simulated --clock.start="$start_at" --clock.speed=0 \
+    --schedule.claim-ahead="$((30 * speed))s" --email.url="$email_url"
+  wait_ready
 }
 start
-cluster=$work/pg/cluster
-[ -f "$work/pg/cluster-location" ] && cluster=$(cat "$work/pg/cluster-location")
-psql_() { psql -X -q -At -h "$cluster" -U candle -d candle "$@"; }
+cluster=$(cluster_dir)
 python3 "$root/tools/genusers.py" "$n" --day "$day" --psql="-h $cluster -U candle -d candle" >/dev/null
 psql_ -c "ANALYZE users" >/dev/null
 kill -TERM "$node"
@@ -58,7 +39,7 @@ read -r instants largest <<<"$(psql_ -F ' ' -c "
 curl -sf -X PUT -H 'Content-Type: application/json' \
   -d "{\"now\":\"$start_at\",\"speed\":$speed}" "$base/api/v1/admin/clock" >/dev/null
 t0=$(date +%s%N)
-total() { curl -sf "$mock_base/stats" | grep -o '"uniqueKeys":[0-9]*' | cut -d: -f2; }
+total() { mock_stat uniqueKeys; }
 deadline=$(( $(date +%s) + 27 * 3600 / speed + 120 ))
 while [ "$(total)" -lt "$n" ]; do
   [ "$(date +%s)" -lt "$deadline" ] || { echo "steady: only $(total) of $n sent" >&2; exit 1; }
@@ -81,9 +62,9 @@ stats=$(psql_ -F ' ' -c "
          (SELECT round(avg(c)) FROM per)
   FROM s")
 read -r p50 p99 max peak busy_s busy_mean <<<"$stats"
-dups=$(curl -sf "$mock_base/stats" | grep -o '"duplicates":[0-9]*' | cut -d: -f2)
+dups=$(mock_stat duplicates)
 run_s=$(( (t1 - t0) / 1000000000 ))
-echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo)"
+machine_line
 echo "config: 256 partitions, claim-ahead 30 s real, email.max-in-flight 256, synchronous_commit=on, mock provider on loopback; clock ${speed}x"
 echo "day $day: $n greetings at $instants distinct instants, the largest group $largest"
 echo "run: ${run_s} s real for the simulated day; sending in ${busy_s} distinct seconds"
