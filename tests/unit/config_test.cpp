@@ -163,6 +163,11 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
       {{"--email.max-in-flight=0"}, {}, "email.max-in-flight"},
       {{"--email.url=ftp://x"}, {}, "email.url"},
       {{"--schedule.partitions=0"}, {}, "schedule.partitions"},
+      {{"--db.connections=0"}, {}, "db.connections"},
+      {{"--db.connections=65"}, {}, "db.connections"},
+      {{"--schedule.claim-ahead=25h"}, {}, "schedule.claim-ahead"}, // > lookahead / 2
+      {{"--schedule.lookahead=1min", "--schedule.claim-ahead=31s"}, {}, "schedule.claim-ahead"},
+      {{"--email.breaker-threshold=0"}, {}, "email.breaker-threshold"},
       {{"--db.url=mysql://x"}, {}, "db.url"},
       {{"--log.level=loud"}, {}, "log.level"},
   };
