@@ -49,7 +49,11 @@ node_config::node_config() {
       .add(v.clock.speed, "speed", "simulated clock speed (0 = frozen)");
   opt_group{custom_options_, "cluster"}
       .add(v.cluster.port, "port", "CAF middleman port (0 = off)")
-      .add(v.cluster.advertise, "advertise", "address other nodes use to reach this one");
+      .add(v.cluster.advertise, "advertise", "address other nodes use to reach this one")
+      .add(v.cluster.lease_ttl, "lease-ttl",
+           "partition lease length on PostgreSQL's clock, renewed every third, e.g. 15s")
+      .add(v.cluster.node_id, "node-id",
+           "this node's name in the cluster (default: host-pid-random; unique among live nodes)");
   opt_group{custom_options_, "console"}.add(v.console.port, "port",
                                             "candlectl console port (0 = off)");
   opt_group{custom_options_, "admin"}.add(v.admin.fault_injection, "fault-injection",

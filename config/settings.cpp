@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace candle {
@@ -53,6 +55,17 @@ std::vector<std::string> validate(const settings& s) {
   check(out, std::isfinite(s.clock.speed) && s.clock.speed >= 0, "clock.speed",
         "must be a finite number >= 0");
   check(out, !s.cluster.advertise.empty(), "cluster.advertise", "must not be empty");
+  check(out, s.cluster.port == 0 || !s.db.url.empty(), "cluster.port",
+        "a cluster needs a shared database: set db.url (the embedded one is this node's alone)");
+  check(out,
+        s.cluster.lease_ttl >= std::chrono::seconds{3} && s.cluster.lease_ttl <= std::chrono::hours{1},
+        "cluster.lease-ttl", "must be between 3s and 1h");
+  check(out,
+        s.cluster.node_id.size() <= 100 &&
+            std::all_of(s.cluster.node_id.begin(), s.cluster.node_id.end(),
+                        [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                            c == '_' || c == '.'; }),
+        "cluster.node-id", "at most 100 characters of letters, digits, '-', '_' and '.'");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool level_ok = false;
   for (auto l : levels)

@@ -53,6 +53,8 @@ struct settings {
   struct cluster_group {
     uint16_t port = 0; ///< 0 = off
     std::string advertise = "127.0.0.1";
+    std::chrono::nanoseconds lease_ttl = std::chrono::seconds{15};
+    std::string node_id; ///< empty = host-pid-random (embedded: kept in db.dir)
   } cluster;
   struct console_group {
     uint16_t port = 4242; ///< 0 = off

@@ -101,6 +101,25 @@ CREATE INDEX send_records_by_status ON send_records (status, idempotency_key)
   WHERE status <> 'sent';
 )sql";
 
+// The cluster (issue 13): what peers need to reach a node and to tell it is
+// alive (its advisory lock key: a session lock held while its process lives),
+// and the cluster's simulated clock, which a joining node adopts.
+const char* v4 = R"sql(
+CREATE SEQUENCE node_lock_keys;
+ALTER TABLE nodes
+  ADD COLUMN lock_key     integer NOT NULL DEFAULT nextval('node_lock_keys'),
+  ADD COLUMN cluster_port integer NOT NULL DEFAULT 0,
+  ADD COLUMN console_port integer NOT NULL DEFAULT 0,
+  ADD COLUMN rest_url     text NOT NULL DEFAULT '',
+  ADD COLUMN version      text NOT NULL DEFAULT '';
+CREATE TABLE cluster_clock (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  sim_ms    bigint NOT NULL,
+  at        timestamptz NOT NULL DEFAULT now(),
+  speed     double precision NOT NULL
+);
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -108,6 +127,7 @@ const std::vector<migration>& migrations() {
       {1, "initial schema", v1},
       {2, "partition horizon", v2},
       {3, "lighter send_records writes", v3},
+      {4, "cluster membership and clock", v4},
   };
   return all;
 }

@@ -2,6 +2,7 @@
 
 #include "core/ids.hpp"
 #include "core/occasion.hpp"
+#include "persistence/cluster_sql.hpp"
 
 #include <pqxx/pqxx>
 #include <set>
@@ -84,7 +85,16 @@ void prepare(pqxx::connection& c) {
             " ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner,"
             " expires_at = EXCLUDED.expires_at, epoch = p.epoch + 1"
             " WHERE p.owner IS NULL OR p.owner = EXCLUDED.owner OR p.expires_at <= now()"
+            // The owner's process is gone (its session lock with it): its
+            // sessions, and so its in-flight fenced writes, have ended.
+            " OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.owner"
+            " AND " CANDLE_SESSION_HELD("n") ")"
             " RETURNING epoch");
+  c.prepare("release_lease",
+            "WITH r AS (UPDATE partition_leases SET owner = NULL, expires_at = now()"
+            " WHERE partition = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()"
+            " RETURNING partition)"
+            " SELECT pg_notify('candle_leases', partition::text) FROM r");
   c.prepare("renew_lease", "UPDATE partition_leases SET expires_at = now() + $4 * interval '1 "
                            "second' WHERE partition = $1 AND owner = $2 AND epoch = $3"
                            " AND expires_at > now() RETURNING 1");
@@ -297,6 +307,10 @@ bool store::connected() const {
 int64_t store::acquire_lease(int32_t partition, const std::string& node, std::chrono::seconds ttl) {
   auto r = exec("acquire_lease", partition, node, static_cast<int64_t>(ttl.count()));
   return r.empty() ? 0 : r[0][0].as<int64_t>();
+}
+
+bool store::release_lease(int32_t partition, const std::string& node, int64_t epoch) {
+  return !exec("release_lease", partition, node, epoch).empty();
 }
 
 bool store::renew_lease(int32_t partition, const std::string& node, int64_t epoch,

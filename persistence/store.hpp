@@ -42,9 +42,13 @@ public:
 
   // -- leases ---------------------------------------------------------------
 
-  /// Takes `partition` for `node` if it is free, expired or already ours,
+  /// Takes `partition` for `node` if it is free, expired, released, already
+  /// ours, or held by a node whose process is gone (cluster_sql.hpp),
   /// bumping the epoch. Returns the new epoch, or 0 if another node holds it.
   int64_t acquire_lease(int32_t partition, const std::string& node, std::chrono::seconds ttl);
+  /// Hands a lease held at `epoch` back (expiry now) and notifies peers on
+  /// channel `candle_leases`; false when it was not ours any more.
+  bool release_lease(int32_t partition, const std::string& node, int64_t epoch);
   /// Extends a lease we hold at `epoch`; false when it is no longer ours.
   bool renew_lease(int32_t partition, const std::string& node, int64_t epoch,
                    std::chrono::seconds ttl);

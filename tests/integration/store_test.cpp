@@ -1,6 +1,7 @@
 // The store against a real PostgreSQL: migrations, claim races, fencing,
 // window scans, users, and a server restart in the middle of claiming.
 #include "core/partition.hpp"
+#include "persistence/membership.hpp"
 #include "pg_fixture.hpp"
 
 #include <algorithm>
@@ -117,6 +118,8 @@ TEST_F(Store, TwoClaimersRacingOverTenThousandKeysClaimEachOnce) {
 
 TEST_F(Store, StaleEpochClaimsAndMarksNothing) {
   bulk_users(20, 3);
+  pg::membership alive{conninfo, {"node-a", "127.0.0.1", 0, 0, "", ""}, seconds{15}};
+  ASSERT_TRUE(alive.join()); // a live process: its lease is not taken before it expires
   pg::store s{conninfo};
   auto e1 = s.acquire_lease(3, "node-a", seconds{60});
   std::vector<occurrence> first{occ(1), occ(2)};

@@ -1,0 +1,214 @@
+#include "core/cluster_plan.hpp"
+
+#include <algorithm>
+#include <gtest/gtest.h>
+#include <map>
+#include <random>
+#include <set>
+
+using namespace candle;
+using namespace std::chrono;
+
+namespace {
+
+std::vector<std::string> names(size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back("node-" + std::to_string(i));
+  return out;
+}
+
+std::vector<member> settled(const std::vector<std::string>& ids) {
+  std::vector<member> out;
+  for (const auto& id : ids)
+    out.push_back({id, seconds{60}});
+  return out;
+}
+
+std::vector<std::string> sorted_names(const std::vector<member>& live) {
+  std::vector<std::string> out;
+  for (const auto& m : live)
+    out.push_back(m.id);
+  return out;
+}
+
+std::map<std::string, size_t> counts(const std::vector<lease_slot>& leases) {
+  std::map<std::string, size_t> out;
+  for (const auto& l : leases)
+    if (!l.owner.empty()) ++out[l.owner];
+  return out;
+}
+
+// One round in which every node plans on the same snapshot; then releases
+// free their leases and acquisitions take only what is free (as the
+// database's conditional upsert does), in node order.
+struct round_result {
+  size_t released = 0;
+  size_t acquired = 0;
+};
+
+round_result run_round(std::vector<lease_slot>& leases, const std::vector<member>& live,
+                       const round_limits& limits = {}) {
+  auto snapshot = leases;
+  std::vector<round_plan> plans;
+  for (const auto& m : live)
+    plans.push_back(plan_round(m.id, live, snapshot, limits));
+  round_result r;
+  for (size_t i = 0; i < live.size(); ++i)
+    for (auto p : plans[i].release) {
+      EXPECT_EQ(leases[static_cast<size_t>(p)].owner, live[i].id) << "released a lease it did not hold";
+      leases[static_cast<size_t>(p)].owner.clear();
+      ++r.released;
+    }
+  std::set<std::string> ids;
+  for (const auto& m : live)
+    ids.insert(m.id);
+  for (size_t i = 0; i < live.size(); ++i)
+    for (auto p : plans[i].acquire) {
+      auto& l = leases[static_cast<size_t>(p)];
+      bool free_in_snapshot = snapshot[static_cast<size_t>(p)].owner.empty() ||
+                              !ids.count(snapshot[static_cast<size_t>(p)].owner);
+      EXPECT_TRUE(free_in_snapshot) << "planned to take a held lease " << p;
+      if (l.owner.empty() || !ids.count(l.owner)) {
+        l.owner = live[i].id;
+        ++r.acquired;
+      }
+    }
+  return r;
+}
+
+std::vector<lease_slot> empty_leases(size_t partitions) {
+  std::vector<lease_slot> out;
+  for (size_t p = 0; p < partitions; ++p)
+    out.push_back({static_cast<int32_t>(p), ""});
+  return out;
+}
+
+} // namespace
+
+TEST(FairShare, CeilOrFloorAndSumsToThePartitionCount) {
+  for (size_t n = 1; n <= 12; ++n)
+    for (size_t partitions : {1u, 2u, 7u, 85u, 256u, 1000u}) {
+      auto ids = names(n);
+      size_t sum = 0;
+      for (const auto& id : ids) {
+        auto share = fair_share(ids, partitions, id);
+        EXPECT_TRUE(share == partitions / n || share == (partitions + n - 1) / n);
+        sum += share;
+      }
+      EXPECT_EQ(sum, partitions) << n << " nodes";
+      EXPECT_EQ(fair_share(ids, partitions, "stranger"), 0u);
+    }
+}
+
+TEST(FairShare, IndependentOfTheOrderNodesAreListedIn) {
+  std::vector<std::string> a{"c", "a", "b"}, b{"b", "c", "a"};
+  for (const auto& id : a)
+    EXPECT_EQ(fair_share(a, 256, id), fair_share(b, 256, id));
+  EXPECT_EQ(fair_share(a, 256, "a"), 86u);
+  EXPECT_EQ(fair_share(a, 256, "b"), 85u);
+  EXPECT_EQ(fair_share(a, 256, "c"), 85u);
+}
+
+TEST(PlanRound, AStartingClusterConvergesToFairSharesWithoutReleases) {
+  for (size_t n = 1; n <= 6; ++n) {
+    auto leases = empty_leases(256);
+    auto live = settled(names(n));
+    size_t released = 0;
+    for (int i = 0; i < 10; ++i)
+      released += run_round(leases, live).released;
+    EXPECT_EQ(released, 0u) << n;
+    auto c = counts(leases);
+    for (const auto& m : live)
+      EXPECT_EQ(c[m.id], fair_share(names(n), 256, m.id)) << n << " " << m.id;
+  }
+}
+
+TEST(PlanRound, AJoiningNodeGetsItsShareInBoundedRoundsAndNothingMore) {
+  for (size_t n = 1; n <= 5; ++n) {
+    auto leases = empty_leases(256);
+    auto old_nodes = settled(names(n));
+    for (int i = 0; i < 5; ++i)
+      run_round(leases, old_nodes);
+    auto live = old_nodes;
+    live.push_back({"node-new", milliseconds{0}});
+    // Inside the join delay nobody gives anything up.
+    EXPECT_EQ(run_round(leases, live).released, 0u);
+    live.back().up = seconds{3};
+    size_t rounds = 0, released = 0;
+    round_limits limits;
+    while (counts(leases)["node-new"] < fair_share(sorted_names(live), 256, "node-new")) {
+      auto r = run_round(leases, live, limits);
+      EXPECT_LE(r.released, limits.max_release * n);
+      released += r.released;
+      ASSERT_LT(++rounds, 20u) << "no convergence with " << n + 1 << " nodes";
+    }
+    // Released exactly what the newcomer needed: nothing churned.
+    EXPECT_EQ(released, fair_share(sorted_names(live), 256, "node-new"));
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(run_round(leases, live).released, 0u);
+    auto c = counts(leases);
+    for (const auto& m : live)
+      EXPECT_EQ(c[m.id], fair_share(sorted_names(live), 256, m.id));
+  }
+}
+
+TEST(PlanRound, ALostNodesLeasesAreTakenOverByTheSurvivors) {
+  auto leases = empty_leases(256);
+  auto live = settled(names(3));
+  for (int i = 0; i < 5; ++i)
+    run_round(leases, live);
+  live.erase(live.begin() + 1); // node-1 is gone: its leases read as free
+  for (int i = 0; i < 3; ++i)
+    run_round(leases, live);
+  auto c = counts(leases);
+  EXPECT_EQ(c["node-0"], 128u);
+  EXPECT_EQ(c["node-2"], 128u);
+  EXPECT_EQ(c.count("node-1"), 0u);
+}
+
+TEST(PlanRound, RandomStatesConvergeAndNeverTakeAHeldLease) {
+  std::mt19937 rng{42};
+  for (int trial = 0; trial < 300; ++trial) {
+    size_t partitions = 1 + rng() % 300;
+    size_t n = 1 + rng() % 7;
+    auto all = names(n + 2);
+    auto live = settled(names(n));
+    auto leases = empty_leases(partitions);
+    for (auto& l : leases) // held by anyone, by a node that is gone, or free
+      l.owner = rng() % 4 == 0 ? "" : all[rng() % all.size()];
+    for (int i = 0; i < 40; ++i)
+      run_round(leases, live);
+    auto c = counts(leases);
+    auto ids = names(n);
+    size_t owned = 0;
+    for (const auto& id : ids) {
+      EXPECT_EQ(c[id], fair_share(ids, partitions, id)) << "trial " << trial;
+      owned += c[id];
+    }
+    EXPECT_EQ(owned, partitions) << "trial " << trial;
+  }
+}
+
+TEST(PlanRound, ANodeThatIsNotLiveDoesNothing) {
+  auto leases = empty_leases(8);
+  auto plan = plan_round("ghost", settled(names(2)), leases);
+  EXPECT_TRUE(plan.acquire.empty());
+  EXPECT_TRUE(plan.release.empty());
+  EXPECT_EQ(plan.target, 0u);
+}
+
+TEST(Fencing, DeadlineIsTheRenewalStartPlusTheTtlLessTheMargin) {
+  steady_clock::time_point t0{};
+  EXPECT_EQ(fence_margin(seconds{15}), milliseconds{1500});
+  EXPECT_EQ(fence_margin(seconds{3}), milliseconds{500});
+  EXPECT_EQ(fence_margin(seconds{1}), milliseconds{500});
+  EXPECT_EQ(fence_deadline(t0, seconds{15}), t0 + milliseconds{13500});
+  EXPECT_EQ(fence_deadline(t0, seconds{3}), t0 + milliseconds{2500});
+  for (int64_t ms = 1000; ms <= 120'000; ms += 250) {
+    auto d = fence_deadline(t0, milliseconds{ms});
+    EXPECT_LT(d, t0 + milliseconds{ms}) << ms; // always before the lease can expire
+    // ... and never more than the margin before it: max(500 ms, a tenth).
+    EXPECT_GE(d, t0 + milliseconds{ms} - std::max(milliseconds{500}, milliseconds{ms / 10})) << ms;
+  }
+}
