@@ -48,6 +48,12 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<attempt_list>("candle.attempt_list");
   cfg.add_message_type<partition_status>("candle.partition_status");
   cfg.add_message_type<delivery_status>("candle.delivery_status");
+  cfg.add_message_type<node_info>("candle.node_info");
+  cfg.add_message_type<node_row>("candle.node_row");
+  cfg.add_message_type<lease_row>("candle.lease_row");
+  cfg.add_message_type<cluster_view>("candle.cluster_view");
+  cfg.add_message_type<clock_anchor>("candle.clock_anchor");
+  cfg.add_message_type<cluster_status>("candle.cluster_status");
   cfg.add_error_category(caf::atom("candle"), render_error);
 }
 

@@ -3,6 +3,7 @@
 // headers are heavy.
 #pragma once
 
+#include "core/cluster_view.hpp"
 #include "core/model.hpp"
 
 #include <caf/all.hpp>
@@ -63,6 +64,12 @@ using redrive = caf::atom_constant<caf::atom("redrive")>;
 using pause = caf::atom_constant<caf::atom("pause")>;
 using done = caf::atom_constant<caf::atom("done")>;
 using release = caf::atom_constant<caf::atom("release")>;
+using unlease = caf::atom_constant<caf::atom("unlease")>;
+using handoff = caf::atom_constant<caf::atom("handoff")>;
+using view = caf::atom_constant<caf::atom("view")>;
+using clock = caf::atom_constant<caf::atom("clock")>;
+using route = caf::atom_constant<caf::atom("route")>;
+using leave = caf::atom_constant<caf::atom("leave")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -97,6 +104,16 @@ struct delivery_status {
   uint64_t max_in_flight = 0;
   uint64_t waiting = 0; ///< greetings held: paused, breaker open, or at the bound
   uint64_t probes = 0;  ///< half-open probes so far
+};
+
+/// What a NODE actor reports: its id, the last cluster view it planned with,
+/// the partitions whose actors run on it, and its connected peers.
+struct cluster_status {
+  std::string self;
+  bool have_view = false;
+  cluster_view view;
+  std::vector<int32_t> running;
+  std::vector<std::string> peers;
 };
 
 using key_list = std::vector<std::string>;
@@ -137,6 +154,8 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::horizon, int32_t, int64_t, int64_t>::with<bool>,
     // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
     caf::replies_to<atom::renew, int32_t, std::string, int64_t, int64_t>::with<bool>,
+    // Hand a held lease back at once and notify peers: (partition, node, epoch) -> was ours?
+    caf::replies_to<atom::unlease, int32_t, std::string, int64_t>::with<bool>,
     // Users.
     caf::replies_to<atom::create, user>::with<user>,
     caf::replies_to<atom::get, std::string>::with<user>,
@@ -152,9 +171,13 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::ping>::with<bool>>;
 
 /// The DELIVERY actor: sends claimed greetings to the provider, one attempt
-/// each, and answers with the attempts' results in the same order.
+/// each, and answers with the attempts' results in the same order. The
+/// deadline (steady_clock nanoseconds since its epoch; 0 = none) is the
+/// sender's fencing deadline: a greeting not on the wire by then is not sent
+/// (a transient "fenced" result), so a node paused past its lease sends
+/// nothing when it resumes.
 using delivery_actor =
-    caf::typed_actor<caf::replies_to<atom::send, occurrence_list>::with<attempt_list>>;
+    caf::typed_actor<caf::replies_to<atom::send, occurrence_list, int64_t>::with<attempt_list>>;
 
 /// The DELIVERY actor's whole interface: sending, plus the kill switch and
 /// introspection for the admin API, plus its own internal messages.
@@ -183,8 +206,54 @@ using partition_actor = caf::typed_actor<
     caf::reacts_to<atom::tick>,
     // Real-time timer: extend the lease (a lost lease ends the actor).
     caf::reacts_to<atom::renew>,
+    // Hand the partition off: stop claiming and sending, wait for what is in
+    // flight to be recorded, release the lease, answer, quit.
+    caf::replies_to<atom::handoff>::with<bool>,
     // Introspection.
     caf::replies_to<atom::status>::with<partition_status>>;
+
+/// The NODE actor, one per node, published on `cluster.port`: decides which
+/// partitions run here (plan_round over the membership view), starts and
+/// hands off their PARTITION actors, keeps CAF connections to the other live
+/// nodes, and routes REST writes to the owning partition wherever it runs.
+/// A `forwarded` write came from a peer and is not forwarded again.
+using node_actor = caf::typed_actor<
+    // A user changed: reach its partition's actor -> reached?
+    caf::replies_to<atom::upsert, user, bool>::with<bool>,
+    // A user was deleted: (partition, user id, forwarded) -> reached?
+    caf::replies_to<atom::remove, int32_t, std::string, bool>::with<bool>,
+    // A redriven record (already `retrying`): (occurrence, forwarded) -> reached?
+    caf::replies_to<atom::resume, occurrence, bool>::with<bool>,
+    // The cluster's clock: (simulated ms at wall-clock ms, speed, tell peers?).
+    caf::replies_to<atom::clock, int64_t, int64_t, double, bool>::with<bool>,
+    // Introspection.
+    caf::replies_to<atom::status>::with<cluster_status>>;
+
+/// The NODE actor's local interface: membership views, leaving, faults.
+using node_control_actor = node_actor::extend<
+    // A fresh membership view (heartbeat done); `true` = our session was lost.
+    caf::reacts_to<atom::view, cluster_view, bool>,
+    // Its MEMBER actor, asked for an early round when a peer goes down.
+    caf::reacts_to<atom::view, caf::actor>,
+    // SIGTERM: hand every partition off, then answer.
+    caf::replies_to<atom::leave>::with<bool>,
+    // Fault injection: kill partition N's actor as a bug would.
+    caf::replies_to<atom::crash, int32_t>::with<bool>,
+    // The engine clock changed here: every partition here re-arms.
+    caf::reacts_to<atom::tick>>;
+
+/// The MEMBER actor: the node's membership connection (persistence/membership)
+/// on a detached thread: a round (heartbeat + view, sent to the NODE actor)
+/// every second and at once on a notification; the cluster clock.
+using member_actor = caf::typed_actor<
+    // Internal: the loop.
+    caf::reacts_to<atom::tick>,
+    // A round now (a peer went down): the view goes to the NODE actor.
+    caf::reacts_to<atom::view>,
+    // Set the cluster clock: (simulated ms now, speed) -> the anchor written.
+    caf::replies_to<atom::clock, int64_t, double>::with<clock_anchor>,
+    // Clean exit: remove our row, end the session.
+    caf::replies_to<atom::leave>::with<bool>>;
 
 // -- serialization ----------------------------------------------------------------
 
@@ -224,6 +293,35 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_status& x) {
   return f(caf::meta::type_name("candle.partition_status"), x.id, x.epoch, x.queued, x.in_flight,
            x.next_due, x.window_end, x.sent, x.late, x.retried, x.dead, x.expired);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("candle.node_info"), x.id, x.address, x.cluster_port,
+           x.console_port, x.rest_url, x.version);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_row& x) {
+  return f(caf::meta::type_name("candle.node_row"), x.info, x.heartbeat_age_ms, x.up_ms, x.session,
+           x.live);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, lease_row& x) {
+  return f(caf::meta::type_name("candle.lease_row"), x.partition, x.owner, x.epoch,
+           x.expires_in_ms);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
+  return f(caf::meta::type_name("candle.cluster_view"), x.nodes, x.leases);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, clock_anchor& x) {
+  return f(caf::meta::type_name("candle.clock_anchor"), x.sim_ms, x.at_ms, x.speed);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
+  return f(caf::meta::type_name("candle.cluster_status"), x.self, x.have_view, x.view, x.running,
+           x.peers);
 }
 
 /// Registers Candle's message types and error category with a configuration.

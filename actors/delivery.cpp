@@ -12,6 +12,8 @@ namespace candle {
 
 namespace {
 
+const char* const fenced_error = "not sent: the partition's lease may have expired (fenced)";
+
 struct batch_state {
   caf::typed_response_promise<attempt_list> rp;
   attempt_list results;
@@ -22,7 +24,13 @@ struct item {
   uint64_t batch;
   uint32_t index;
   occurrence o;
+  int64_t deadline; // the sender's fencing deadline (steady ns), 0 = none
 };
+
+bool past(int64_t deadline) {
+  return deadline != 0 &&
+         std::chrono::steady_clock::now().time_since_epoch() >= std::chrono::nanoseconds{deadline};
+}
 
 struct delivery_state {
   static constexpr const char* name = "delivery";
@@ -66,14 +74,20 @@ void pump(self_ptr self) {
     st.waiting.pop_front();
     ++st.in_flight;
     auto key = it.o.key;
+    if (past(it.deadline)) { // its partition's lease may have expired while it waited
+      caf::anon_send(handle, atom::done::value, it.batch, it.index,
+                     attempt{key, attempt::transient, fenced_error, 0});
+      continue;
+    }
     st.client->post(std::move(it.o.key), std::move(it.o.email), std::move(it.o.message),
+                    std::chrono::steady_clock::time_point{std::chrono::nanoseconds{it.deadline}},
                     [handle, batch = it.batch, index = it.index, key](net::provider_answer a) {
                       attempt r;
                       r.key = key;
                       r.result = a.result == net::provider_answer::sent        ? attempt::sent
                                  : a.result == net::provider_answer::permanent ? attempt::permanent
                                                                                : attempt::transient;
-                      r.error = std::move(a.error);
+                      r.error = a.fenced ? fenced_error : std::move(a.error);
                       r.retry_after_ms = a.retry_after_ms;
                       metrics::global().provider_duration.observe(
                           {r.result == attempt::sent        ? "sent"
@@ -100,13 +114,13 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
   init.opts = std::move(opts);
   init.opts.max_in_flight = std::max<size_t>(1, init.opts.max_in_flight);
   init.paused = init.opts.paused;
-  init.client = std::make_unique<net::provider_client>(init.opts.url, init.opts.timeout,
-                                                       init.opts.max_in_flight);
+  init.client = std::make_unique<net::provider_client>(
+      init.opts.url, init.opts.timeout, init.opts.max_in_flight, init.opts.user_agent);
   init.br = std::make_unique<breaker>(init.opts.breaker_threshold, init.opts.breaker_cooldown,
                                       init.opts.breaker_max_cooldown);
   publish_gauges(self);
   return {
-      [self](atom::send, occurrence_list& batch) -> caf::result<attempt_list> {
+      [self](atom::send, occurrence_list& batch, int64_t deadline) -> caf::result<attempt_list> {
         auto& st = self->state;
         if (batch.empty()) return attempt_list{};
         auto id = st.next_batch++;
@@ -115,7 +129,7 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         b.results.resize(batch.size());
         b.left = batch.size();
         for (uint32_t i = 0; i < batch.size(); ++i)
-          st.waiting.push_back({id, i, std::move(batch[i])});
+          st.waiting.push_back({id, i, std::move(batch[i]), deadline});
         auto rp = b.rp;
         pump(self);
         return rp;
@@ -125,10 +139,12 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         --st.in_flight;
         auto now = breaker::clock::now();
         auto before = st.br->current(now);
-        if (a.result == attempt::transient)
-          st.br->failure(now);
-        else
-          st.br->success();
+        if (a.error != fenced_error) { // a fenced greeting says nothing about the provider
+          if (a.result == attempt::transient)
+            st.br->failure(now);
+          else
+            st.br->success();
+        }
         auto after = st.br->current(now);
         if (before != after)
           spdlog::warn("event=delivery.breaker state={} error=\"{}\"", to_string(after), a.error);

@@ -22,6 +22,7 @@ struct delivery_options {
   std::chrono::milliseconds breaker_cooldown{1000};
   std::chrono::milliseconds breaker_max_cooldown{30'000};
   bool paused = false;
+  std::string user_agent = "candled"; ///< names the node to the provider
 };
 
 delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);

@@ -1,5 +1,6 @@
 #include "actors/partition.hpp"
 
+#include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,63 @@ sys_millis as_instant(int64_t ms) {
 }
 
 void process(self_ptr self);
+
+// -- self-fencing ---------------------------------------------------------------
+
+caf::actor_clock::time_point fence_at(self_ptr self) {
+  auto& st = self->state;
+  return fence_deadline(st.lease_start, milliseconds{st.opts.lease_ttl * 1000});
+}
+
+// The lease ran from the start of its last successful renewal; past the
+// deadline it may have expired and been taken over, whatever this process
+// believes (it may just have been paused). Nothing more leaves from here.
+bool lease_may_have_expired(self_ptr self) {
+  return self->clock().now() >= fence_at(self);
+}
+
+void fence(self_ptr self) {
+  auto& st = self->state;
+  spdlog::warn("event=partition.fenced partition={} epoch={} reason=\"the lease may have expired;"
+               " nothing more is sent\"",
+               st.opts.id, st.epoch);
+  if (st.draining) st.handoff.deliver(false);
+  self->quit(make_error(ec::refused, "partition lease may have expired (self-fenced)"));
+}
+
+// -- hand-off -------------------------------------------------------------------
+
+// Once nothing is in flight (claims, sends, outcome writes, releases of
+// claims taken ahead), the lease goes back and peers are notified. Claims
+// taken ahead and not sent stay `claimed` at this epoch: the next owner
+// resumes them at their instant with the same key, and nothing was sent.
+void finish_handoff(self_ptr self) {
+  auto& st = self->state;
+  if (!st.draining || st.epoch == 0) return;
+  if (lease_may_have_expired(self)) return fence(self);
+  auto in_flight = st.busy.size() - st.held.size();
+  if (in_flight > 0 || st.recording > 0 || !st.unrecorded.empty() || !st.releases.empty() ||
+      !st.unreleased.empty()) {
+    self->delayed_send(self, milliseconds{20}, atom::tick::value);
+    return;
+  }
+  auto epoch = std::exchange(st.epoch, 0); // once
+  self->request(st.opts.db, seconds{5}, atom::unlease::value, st.opts.id, st.opts.node, epoch)
+      .then(
+          [self](bool released) {
+            spdlog::info("event=partition.handed_off partition={} released={}", self->state.opts.id,
+                         released);
+            self->state.handoff.deliver(true);
+            self->quit();
+          },
+          [self](caf::error& e) {
+            // The lease runs out by itself; peers take it after its TTL.
+            spdlog::warn("event=partition.release_lease_failed partition={} error=\"{}\"",
+                         self->state.opts.id, self->system().render(e));
+            self->state.handoff.deliver(false);
+            self->quit(e);
+          });
+}
 
 // One timer, for the earliest of: the next due entry, the moment to refill
 // the window. A frozen clock arms nothing: a clock change sends a tick.
@@ -64,15 +122,19 @@ void record(self_ptr self, outcome_list outcomes) {
   auto& st = self->state;
   st.recording += outcomes.size();
   self->request(st.opts.db, caf::infinite, atom::record::value, st.opts.id, st.epoch, outcomes)
-      .then([self, n = outcomes.size()](key_list&) { self->state.recording -= n; },
-            [self, outcomes](caf::error& e) mutable {
-              self->state.recording -= outcomes.size();
-              spdlog::warn("event=partition.record_failed partition={} n={} error=\"{}\"",
-                           self->state.opts.id, outcomes.size(), self->system().render(e));
-              auto& un = self->state.unrecorded;
-              un.insert(un.end(), outcomes.begin(), outcomes.end());
-              retry_soon(self);
-            });
+      .then(
+          [self, n = outcomes.size()](key_list&) {
+            self->state.recording -= n;
+            if (self->state.draining) finish_handoff(self);
+          },
+          [self, outcomes](caf::error& e) mutable {
+            self->state.recording -= outcomes.size();
+            spdlog::warn("event=partition.record_failed partition={} n={} error=\"{}\"",
+                         self->state.opts.id, outcomes.size(), self->system().render(e));
+            auto& un = self->state.unrecorded;
+            un.insert(un.end(), outcomes.begin(), outcomes.end());
+            retry_soon(self);
+          });
 }
 
 // Turns delivery results into outcomes: sent, dead, or a retry that goes
@@ -128,12 +190,16 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
 // a crash leaves answered-but-unrecorded (resent with the same key).
 void deliver(self_ptr self, occurrence_list all) {
   auto& st = self->state;
+  if (all.empty()) return;
+  if (lease_may_have_expired(self)) return fence(self);
+  auto deadline =
+      std::chrono::duration_cast<nanoseconds>(fence_at(self).time_since_epoch()).count();
   auto chunk = std::max<size_t>(1, st.opts.delivery_chunk);
   for (size_t i = 0; i < all.size(); i += chunk) {
     occurrence_list batch(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(i)),
                           std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(std::min(
                                                                     all.size(), i + chunk))));
-    self->request(st.opts.delivery, caf::infinite, atom::send::value, batch)
+    self->request(st.opts.delivery, caf::infinite, atom::send::value, batch, deadline)
         .then([self, batch](attempt_list& results) { on_attempts(self, batch, results); },
               [self, batch](caf::error& e) {
                 attempt_list failed;
@@ -161,7 +227,11 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
       } else // already recorded (sent, cancelled, …) or not ours any more
         self->state.busy.erase(o.key), self->state.resumed.erase(o.key);
     }
-    deliver(self, std::move(to_send));
+    if (self->state.draining) // handing off: the next owner sends them
+      for (auto& o : to_send)
+        self->state.held.upsert(std::move(o));
+    else
+      deliver(self, std::move(to_send));
     arm(self);
   };
   auto failed = [self, batch](caf::error& e) {
@@ -358,6 +428,11 @@ void advance_horizon(self_ptr self, int64_t now) {
 
 void process(self_ptr self) {
   auto& st = self->state;
+  if (st.draining) {
+    if (!st.unrecorded.empty()) record(self, std::exchange(st.unrecorded, {}));
+    if (!st.unreleased.empty()) release(self, std::exchange(st.unreleased, {}));
+    return finish_handoff(self);
+  }
   if (!st.ready) return;
   auto now = now_ms(self);
   if (!st.unrecorded.empty()) record(self, std::exchange(st.unrecorded, {}));
@@ -464,29 +539,33 @@ void load(self_ptr self) {
 void acquire(self_ptr self) {
   auto& st = self->state;
   auto wait = seconds{std::max<int64_t>(1, st.opts.lease_ttl / 3)};
-  self->request(st.opts.db, caf::infinite, atom::lease::value, st.opts.id, st.opts.node,
-                st.opts.lease_ttl)
+  auto started = self->clock().now();
+  self->request(st.opts.db, seconds{std::max<int64_t>(1, st.opts.lease_ttl / 2)},
+                atom::lease::value, st.opts.id, st.opts.node, st.opts.lease_ttl)
       .then(
-          [self, wait](int64_t epoch) {
+          [self, wait, started](int64_t epoch) {
             if (epoch == 0) {
-              spdlog::info(
-                  "event=partition.lease_wait partition={} reason=\"held by another node\"",
-                  self->state.opts.id);
-              self->delayed_send(self, wait, atom::renew::value);
-              return;
+              spdlog::info("event=partition.lease_held_elsewhere partition={}",
+                           self->state.opts.id);
+              if (self->state.draining) self->state.handoff.deliver(false);
+              return self->quit(make_error(ec::refused, "partition lease held by another node"));
             }
+            self->state.lease_start = started;
             if (self->state.epoch == 0 && !self->state.gauges->owned) {
               self->state.gauges->owned = true;
               metrics::global().partitions_owned.add({}, 1);
             }
             self->state.epoch = epoch;
             self->delayed_send(self, wait, atom::renew::value);
+            if (self->state.draining) return finish_handoff(self);
             load(self);
           },
-          [self, wait](caf::error& e) {
+          [self](caf::error& e) {
+            // The node's next round decides whether to try again.
             spdlog::warn("event=partition.lease_failed partition={} error=\"{}\"",
                          self->state.opts.id, self->system().render(e));
-            self->delayed_send(self, wait, atom::renew::value);
+            if (self->state.draining) self->state.handoff.deliver(false);
+            self->quit(e);
           });
 }
 
@@ -546,12 +625,18 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
       },
       [self](atom::renew) {
         auto& s = self->state;
-        if (s.epoch == 0) return acquire(self);
+        if (s.epoch == 0) return; // handed off (or never held): nothing to renew
+        auto started = self->clock().now();
         self->request(s.opts.db, seconds{std::max<int64_t>(1, s.opts.lease_ttl / 2)},
                       atom::renew::value, s.opts.id, s.opts.node, s.epoch, s.opts.lease_ttl)
             .then(
-                [self](bool held) {
-                  if (!held) return self->quit(make_error(ec::refused, "partition lease lost"));
+                [self, started](bool held) {
+                  if (self->state.epoch == 0) return; // handed off meanwhile
+                  if (!held) {
+                    if (self->state.draining) self->state.handoff.deliver(false);
+                    return self->quit(make_error(ec::refused, "partition lease lost"));
+                  }
+                  self->state.lease_start = started;
                   self->delayed_send(self,
                                      seconds{std::max<int64_t>(1, self->state.opts.lease_ttl / 3)},
                                      atom::renew::value);
@@ -561,8 +646,23 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
                   // stops our writes anyway once it is not.
                   spdlog::warn("event=partition.renew_failed partition={} error=\"{}\"",
                                self->state.opts.id, self->system().render(e));
+                  if (lease_may_have_expired(self)) return fence(self);
                   self->delayed_send(self, seconds{1}, atom::renew::value);
                 });
+      },
+      [self](atom::handoff) {
+        auto& s = self->state;
+        if (s.draining) { // already on its way out
+          auto again = self->make_response_promise<bool>();
+          again.deliver(true);
+          return again;
+        }
+        spdlog::info("event=partition.handoff partition={} epoch={}", s.opts.id, s.epoch);
+        s.draining = true;
+        s.handoff = self->make_response_promise<bool>();
+        auto rp = s.handoff;
+        process(self);
+        return rp;
       },
       [self](atom::status) {
         auto& s = self->state;

@@ -39,6 +39,13 @@ struct partition_state {
   static constexpr const char* name = "partition";
   partition_options opts;
   int64_t epoch = 0;
+  /// When the last successful lease acquisition or renewal *started*: the
+  /// lease is surely ours until fence_deadline(lease_start, ttl).
+  caf::actor_clock::time_point lease_start;
+  /// Handing off (rebalance or SIGTERM): no new claims or sends; once what is
+  /// in flight is recorded, the lease is released and the promise kept.
+  bool draining = false;
+  caf::typed_response_promise<bool> handoff;
   bool ready = false;     // lease held and initial load done
   bool refilling = false; // a window scan is in flight
   due_queue queue;

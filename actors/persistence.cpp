@@ -157,6 +157,11 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.renew_lease(p, node, epoch, std::chrono::seconds{ttl});
         }));
       },
+      [&st](atom::unlease, int32_t p, std::string& node, int64_t epoch) {
+        // Idempotent: a replay finds the lease released and reports false.
+        return finish(st.attempt(
+            "unlease", [&](pg::store& s, bool) { return s.release_lease(p, node, epoch); }));
+      },
       [&st](atom::create, user& u) -> caf::result<user> {
         return finish(st.attempt("create", [&](pg::store& s, bool lost) {
           auto created = s.create_user(u);
@@ -310,6 +315,9 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       },
       [self](atom::renew a, int32_t p, std::string& node, int64_t e, int64_t ttl) {
         return relay<bool>(self, control_route, a, p, std::move(node), e, ttl);
+      },
+      [self](atom::unlease a, int32_t p, std::string& node, int64_t e) {
+        return relay<bool>(self, control_route, a, p, std::move(node), e);
       },
       [self](atom::create a, user& u) {
         auto r = route_of(u.id);

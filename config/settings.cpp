@@ -58,13 +58,16 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.cluster.port == 0 || !s.db.url.empty(), "cluster.port",
         "a cluster needs a shared database: set db.url (the embedded one is this node's alone)");
   check(out,
-        s.cluster.lease_ttl >= std::chrono::seconds{3} && s.cluster.lease_ttl <= std::chrono::hours{1},
+        s.cluster.lease_ttl >= std::chrono::seconds{3} &&
+            s.cluster.lease_ttl <= std::chrono::hours{1},
         "cluster.lease-ttl", "must be between 3s and 1h");
   check(out,
         s.cluster.node_id.size() <= 100 &&
             std::all_of(s.cluster.node_id.begin(), s.cluster.node_id.end(),
-                        [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-                                            c == '_' || c == '.'; }),
+                        [](char c) {
+                          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                 c == '_' || c == '.';
+                        }),
         "cluster.node-id", "at most 100 characters of letters, digits, '-', '_' and '.'");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool level_ok = false;

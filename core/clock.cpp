@@ -1,5 +1,6 @@
 #include "core/clock.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace candle {
@@ -67,6 +68,19 @@ result<sys_millis> engine_clock::set(std::optional<sys_millis> to, std::optional
   if (speed) speed_ = *speed;
   ++generation_;
   return base_sim_;
+}
+
+bool engine_clock::adopt(sys_millis reading, double speed, real_point real_now) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!simulated_ || !std::isfinite(speed) || speed < 0) return false;
+  // Never backwards here: a reading a few milliseconds behind ours (the
+  // anchor travelled) keeps ours, so nothing is scheduled twice.
+  auto current = now_locked(real_now);
+  base_sim_ = std::max(current, reading);
+  base_real_ = real_now;
+  speed_ = speed;
+  ++generation_;
+  return true;
 }
 
 std::optional<nanoseconds> engine_clock::real_delay_until(sys_millis at,

@@ -41,6 +41,10 @@ public:
   result<sys_millis> set(std::optional<sys_millis> to, std::optional<double> speed,
                          real_point real_now);
 
+  /// Takes the cluster's simulated clock: reads max(now, `reading`) from
+  /// `real_now` on, at `speed`. False on the system clock.
+  bool adopt(sys_millis reading, double speed, real_point real_now);
+
   /// Monotonic time until this clock reads `at`: zero if it already does,
   /// nullopt if it never will (frozen).
   std::optional<std::chrono::nanoseconds> real_delay_until(sys_millis at,

@@ -30,7 +30,8 @@ size_t fair_share(const std::vector<std::string>& live, size_t partitions, const
 }
 
 round_plan plan_round(const std::string& me, const std::vector<member>& live,
-                      const std::vector<lease_slot>& leases, const round_limits& limits) {
+                      const std::vector<lease_slot>& leases, const round_limits& limits,
+                      const std::vector<int32_t>& releasing) {
   round_plan plan;
   auto ids = sorted_ids(live);
   auto partitions = leases.size();
@@ -80,14 +81,51 @@ round_plan plan_round(const std::string& me, const std::vector<member>& live,
     if (have <= want) continue;
     auto give = std::min({have - want, missing, limits.max_release});
     if (id == me) {
-      std::sort(mine.begin(), mine.end(), std::greater<>());
-      mine.resize(give);
-      plan.release = std::move(mine);
+      std::vector<int32_t> candidates;
+      size_t already = 0;
+      for (auto p : mine)
+        if (std::find(releasing.begin(), releasing.end(), p) == releasing.end())
+          candidates.push_back(p);
+        else
+          ++already;
+      give -= std::min(give, already);
+      std::sort(candidates.begin(), candidates.end(), std::greater<>());
+      candidates.resize(std::min(give, candidates.size()));
+      plan.release = std::move(candidates);
       break;
     }
     missing -= give;
   }
   return plan;
+}
+
+std::vector<std::string> live_owners(const cluster_view& v, size_t partitions) {
+  std::vector<std::string> out(partitions);
+  for (const auto& l : v.leases) {
+    if (l.partition < 0 || static_cast<size_t>(l.partition) >= partitions) continue;
+    if (l.owner.empty() || l.expires_in_ms <= 0) continue;
+    for (const auto& n : v.nodes)
+      if (n.live && n.info.id == l.owner) out[static_cast<size_t>(l.partition)] = l.owner;
+  }
+  return out;
+}
+
+std::vector<member> live_members(const cluster_view& v) {
+  std::vector<member> out;
+  for (const auto& n : v.nodes)
+    if (n.live) out.push_back({n.info.id, std::chrono::milliseconds{n.up_ms}});
+  return out;
+}
+
+std::vector<lease_slot> slots_of(const cluster_view& v, size_t partitions, const std::string& me,
+                                 const std::vector<int32_t>& running_here) {
+  auto owners = live_owners(v, partitions);
+  std::vector<lease_slot> out;
+  for (size_t p = 0; p < partitions; ++p)
+    out.push_back({static_cast<int32_t>(p), owners[p]});
+  for (auto p : running_here)
+    if (p >= 0 && static_cast<size_t>(p) < partitions) out[static_cast<size_t>(p)].owner = me;
+  return out;
 }
 
 std::chrono::milliseconds fence_margin(std::chrono::milliseconds ttl) {

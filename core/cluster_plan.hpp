@@ -5,6 +5,8 @@
 // the database still decides every acquisition (see docs/cluster.md).
 #pragma once
 
+#include "core/cluster_view.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -31,8 +33,8 @@ struct lease_slot {
 size_t fair_share(const std::vector<std::string>& live, size_t partitions, const std::string& me);
 
 struct round_limits {
-  size_t max_release = 32;                          ///< partitions released per round
-  std::chrono::milliseconds join_delay{2000};       ///< a newcomer waits this long for its share
+  size_t max_release = 32;                    ///< partitions released per round
+  std::chrono::milliseconds join_delay{2000}; ///< a newcomer waits this long for its share
 };
 
 /// What node `me` does in one round.
@@ -46,9 +48,23 @@ struct round_plan {
 /// One round for `me`: below its share it tries free leases (never a held
 /// one); above it, it releases (at most `max_release`, highest partitions
 /// first) only what free leases cannot already give to the nodes below their
-/// share that have been members for at least `join_delay`.
+/// share that have been members for at least `join_delay`. Partitions in
+/// `releasing` are `me`'s leases already being handed off: they count as
+/// released towards that, and are not chosen again.
 round_plan plan_round(const std::string& me, const std::vector<member>& live,
-                      const std::vector<lease_slot>& leases, const round_limits& limits = {});
+                      const std::vector<lease_slot>& leases, const round_limits& limits = {},
+                      const std::vector<int32_t>& releasing = {});
+
+/// The live owner of each of `partitions` partitions ("" = none): the owner
+/// of an unexpired lease who is a live node. What routing and readiness use.
+std::vector<std::string> live_owners(const cluster_view& v, size_t partitions);
+
+/// The planner's input from a view: live members, and lease slots where
+/// partitions in `running_here` (actors on this node, their lease possibly
+/// not written yet) count as `me`'s.
+std::vector<member> live_members(const cluster_view& v);
+std::vector<lease_slot> slots_of(const cluster_view& v, size_t partitions, const std::string& me,
+                                 const std::vector<int32_t>& running_here);
 
 /// Margin kept between the lease's expiry on PostgreSQL's clock and the last
 /// moment this node sends for it: max(500 ms, ttl / 10).

@@ -49,6 +49,7 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
 
 struct job {
   std::string key, body;
+  std::chrono::steady_clock::time_point deadline; // epoch = none
   provider_client::callback done;
 };
 
@@ -60,7 +61,20 @@ struct transfer {
   int64_t retry_after = 0;
   provider_client::callback done;
   std::chrono::steady_clock::time_point start;
+  std::chrono::steady_clock::time_point deadline; // epoch = none
 };
+
+bool past(std::chrono::steady_clock::time_point deadline) {
+  return deadline != std::chrono::steady_clock::time_point{} &&
+         std::chrono::steady_clock::now() >= deadline;
+}
+
+// Called by libcurl once connected, right before the request is sent: the
+// last moment to keep a fenced greeting off the wire.
+int before_request(void* clientp, char*, char*, int, int) {
+  return past(static_cast<transfer*>(clientp)->deadline) ? CURL_PREREQFUNC_ABORT
+                                                         : CURL_PREREQFUNC_OK;
+}
 
 } // namespace
 
@@ -76,6 +90,7 @@ provider_answer::kind classify(long status) {
 // O(in-flight) per answer at 256 in flight; seen with perf in bench/burst.sh).
 struct provider_client::impl {
   std::string url;
+  std::string user_agent;
   long timeout_ms;
   size_t max_in_flight;
   CURLM* multi = nullptr;
@@ -108,11 +123,22 @@ struct provider_client::impl {
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent.c_str());
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, before_request);
+    curl_easy_setopt(c, CURLOPT_PREREQDATA, t.get());
     return t;
   }
 
   void start(job&& j) {
+    if (past(j.deadline)) {
+      provider_answer a;
+      a.error = "fenced: the sender's lease may have expired";
+      a.fenced = true;
+      j.done(std::move(a));
+      return;
+    }
     auto t = take_idle();
+    t->deadline = j.deadline;
     if (t->headers) curl_slist_free_all(t->headers);
     t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
     t->headers = curl_slist_append(t->headers, ("Idempotency-Key: " + j.key).c_str());
@@ -142,6 +168,7 @@ struct provider_client::impl {
     if (rc != CURLE_OK) {
       a.result = provider_answer::transient;
       a.error = std::string{"transport: "} + curl_easy_strerror(rc);
+      a.fenced = rc == CURLE_ABORTED_BY_CALLBACK && past(t->deadline);
     } else {
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &a.status);
       a.result = classify(a.status);
@@ -263,10 +290,11 @@ struct provider_client::impl {
 };
 
 provider_client::provider_client(std::string url, std::chrono::milliseconds timeout,
-                                 size_t max_in_flight)
+                                 size_t max_in_flight, std::string user_agent)
     : impl_(std::make_unique<impl>()) {
   global_init();
   impl_->url = std::move(url);
+  impl_->user_agent = std::move(user_agent);
   impl_->timeout_ms = static_cast<long>(timeout.count());
   impl_->max_in_flight = std::max<size_t>(1, max_in_flight);
   impl_->multi = curl_multi_init();
@@ -294,12 +322,17 @@ provider_client::~provider_client() {
 }
 
 void provider_client::post(std::string key, std::string email, std::string message, callback done) {
+  post(std::move(key), std::move(email), std::move(message), {}, std::move(done));
+}
+
+void provider_client::post(std::string key, std::string email, std::string message,
+                           std::chrono::steady_clock::time_point deadline, callback done) {
   auto body = boost::json::serialize(boost::json::object{{"email", email}, {"message", message}});
   bool was_empty = false;
   {
     std::lock_guard<std::mutex> g{impl_->mtx};
     was_empty = impl_->queue.empty();
-    impl_->queue.push_back({std::move(key), std::move(body), std::move(done)});
+    impl_->queue.push_back({std::move(key), std::move(body), deadline, std::move(done)});
   }
   // A non-empty queue is drained before the client thread waits again (or
   // waits for a slot, which an answer frees): one wake-up per burst of posts.

@@ -20,6 +20,7 @@ struct provider_answer {
   std::string error;          ///< why it was not sent
   int64_t retry_after_ms = 0; ///< from a Retry-After header (seconds form)
   double seconds = 0;         ///< time from start to answer
+  bool fenced = false;        ///< not sent: past the caller's deadline
 };
 
 /// 2xx sent; 408, 429 and 5xx transient; any other status permanent.
@@ -29,7 +30,8 @@ class provider_client {
 public:
   using callback = std::function<void(provider_answer)>;
 
-  provider_client(std::string url, std::chrono::milliseconds timeout, size_t max_in_flight);
+  provider_client(std::string url, std::chrono::milliseconds timeout, size_t max_in_flight,
+                  std::string user_agent = "candled");
   /// Stops the thread; requests not answered yet get a transient "shutdown".
   ~provider_client();
   provider_client(const provider_client&) = delete;
@@ -37,6 +39,11 @@ public:
 
   /// Queues one request (thread-safe). `done` is called exactly once.
   void post(std::string key, std::string email, std::string message, callback done);
+  /// The same, but nothing goes on the wire after `deadline` (a transient
+  /// "fenced" answer instead): checked when the transfer starts and again
+  /// just before the request is written.
+  void post(std::string key, std::string email, std::string message,
+            std::chrono::steady_clock::time_point deadline, callback done);
 
   /// Transfers running now.
   size_t in_flight() const;

@@ -8,9 +8,11 @@
 #include "node/engine.hpp"
 #include "node/routes.hpp"
 #include "persistence/embedded_pg.hpp"
+#include "persistence/membership.hpp"
 #include "persistence/schema.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -53,6 +55,7 @@ std::string describe_clock(const settings& s) {
 // With db.url several nodes may share a machine and a directory: each
 // process gets a fresh name and waits for its predecessor's leases to expire.
 std::string node_id_for(const settings& s) {
+  if (!s.cluster.node_id.empty()) return s.cluster.node_id;
   if (!s.db.url.empty()) return random_node_id();
   auto path = s.db.dir + "/node-id";
   std::ifstream in{path};
@@ -135,6 +138,12 @@ int main(int argc, char** argv) {
   ctx.eng = &eng;
   ctx.fault_injection = s.admin.fault_injection;
   register_types(cfg);
+  // The middleman carries the cluster: heartbeats on, with the same values on
+  // every node, so a paused peer's proxies go down (caf-0.17-notes.md).
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{3}});
+  cfg.set("middleman.app-identifiers", std::vector<std::string>{"candle-cluster-1"});
   net::server_options http_opts;
   http_opts.host = s.http.host;
   http_opts.port = s.http.port;
@@ -146,25 +155,91 @@ int main(int argc, char** argv) {
   sys.emplace(cfg);
   ctx.sys = &*sys;
   eng = start_engine(*sys, s, db->conninfo, db->partitions, node_id_for(s));
+  auto fail = [&](const std::string& why, int code) {
+    stop_engine(eng);
+    server.stop();
+    spdlog::critical("event=startup.failed reason=\"{}\"", why);
+    std::cerr << "candled: " << why << '\n';
+    return code;
+  };
 
   auto port = server.start();
-  if (!port) {
-    stop_engine(eng);
-    spdlog::critical("event=startup.failed reason=\"{}\"", port.err().message);
-    std::cerr << "candled: " << port.err().message << '\n';
-    return 1;
+  if (!port) return fail(port.err().message, 1);
+
+  // The cluster listener (bound to the advertised address), then membership:
+  // a node id that is already running is refused here.
+  pg::node_info me;
+  me.id = eng.node_id;
+  me.address = s.cluster.advertise;
+  me.rest_url = "http://" + s.http.host + ":" + std::to_string(*port);
+  me.version = CANDLE_VERSION;
+  if (s.cluster.port != 0) {
+    auto published = sys->middleman().publish(caf::actor_cast<node_actor>(eng.node), s.cluster.port,
+                                              s.cluster.advertise.c_str(), true);
+    if (!published)
+      return fail("cluster.port " + std::to_string(s.cluster.port) + " on " + s.cluster.advertise +
+                      ": " + sys->render(published.error()),
+                  2);
+    me.cluster_port = *published;
   }
+  auto member = std::make_shared<pg::membership>(
+      db->conninfo, me, std::chrono::duration_cast<std::chrono::milliseconds>(s.cluster.lease_ttl));
+  if (auto joined = member->join(); !joined)
+    return fail(joined.err().message, joined.err().code == errc::conflict ? 2 : 1);
+  // A simulated clock is the cluster's: a node joining live nodes takes it,
+  // the first node sets it.
+  if (eng.clock->is_simulated()) {
+    try {
+      auto theirs = member->live_peers() > 0 ? member->clock() : std::nullopt;
+      if (theirs) {
+        auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+        auto reading =
+            theirs->sim_ms +
+            static_cast<int64_t>(static_cast<double>(std::max<int64_t>(0, wall - theirs->at_ms)) *
+                                 theirs->speed);
+        eng.clock->adopt(sys_millis{std::chrono::milliseconds{reading}}, theirs->speed,
+                         std::chrono::steady_clock::now());
+        spdlog::info("event=cluster.clock_adopted now={} speed={}",
+                     format_instant(eng.clock->now(std::chrono::steady_clock::now())),
+                     theirs->speed);
+      } else {
+        auto now = eng.clock->now(std::chrono::steady_clock::now());
+        member->set_clock(now.time_since_epoch().count(), eng.clock->speed());
+      }
+    } catch (const std::exception& e) {
+      return fail(std::string{"cluster clock: "} + e.what(), 1);
+    }
+  }
+  join_engine(*sys, eng, member);
   std::cout << "candled ready: rest=http://" << s.http.host << ':' << *port
             << " console=" << (s.console.port == 0 ? std::string{"off"} : "unavailable")
-            << " db=" << db->description << " clock=" << describe_clock(s) << std::endl;
-  spdlog::info("event=startup rest=http://{}:{} db={} partitions={} clock={} node={} pid={}",
-               s.http.host, *port, db->description, db->partitions, describe_clock(s), eng.node_id,
-               ::getpid());
+            << " cluster="
+            << (me.cluster_port == 0 ? std::string{"off"}
+                                     : s.cluster.advertise + ":" + std::to_string(me.cluster_port))
+            << " node=" << eng.node_id << " db=" << db->description
+            << " clock=" << describe_clock(s) << std::endl;
+  spdlog::info("event=startup rest=http://{}:{} cluster_port={} db={} partitions={} clock={} "
+               "node={} pid={}",
+               s.http.host, *port, me.cluster_port, db->description, db->partitions,
+               describe_clock(s), eng.node_id, ::getpid());
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=shutdown signal={}", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  // Stop taking work, then hand every partition over: in-flight sends finish
+  // and are recorded, leases go back, peers hear of it and take over.
   server.stop();
+  auto started = std::chrono::steady_clock::now();
+  auto handed_off =
+      leave_engine(*sys, eng,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout) +
+                       std::chrono::seconds{10});
+  spdlog::info("event=shutdown.handed_off complete={} ms={}", handed_off,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count());
   stop_engine(eng);
   sys.reset();          // waits for actors to finish
   db->embedded.reset(); // fast shutdown of the embedded server

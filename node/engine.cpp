@@ -1,11 +1,12 @@
 #include "node/engine.hpp"
 
 #include "actors/delivery.hpp"
-#include "actors/partition.hpp"
+#include "actors/node.hpp"
 #include "actors/persistence.hpp"
-#include "actors/supervisor.hpp"
+#include "persistence/membership.hpp"
 
 #include <random>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 namespace candle {
@@ -51,38 +52,52 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
       std::chrono::duration_cast<std::chrono::milliseconds>(s.email.breaker_cooldown);
   dopt.paused = s.email.paused;
   e.delivery = spawn_delivery(sys, dopt);
-  supervisor_options so;
-  std::random_device rd;
-  for (int32_t p = 0; p < partitions; ++p) {
-    partition_options o;
-    o.id = p;
-    o.node = e.node_id;
-    o.clock = e.clock;
-    o.db = e.db;
-    o.delivery = e.delivery;
-    o.lookahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.lookahead);
-    o.recovery_window =
-        std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.recovery_window);
-    o.claim_ahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.claim_ahead);
-    o.max_attempts = s.email.max_attempts;
-    o.rules = rules;
-    o.seed = (static_cast<uint64_t>(rd()) << 32) | rd();
-    so.children.push_back({"partition-" + std::to_string(p), [o](caf::local_actor* parent) {
-                             return caf::actor_cast<caf::actor>(parent->spawn(partition, o));
-                           }});
-  }
-  // Partitions fail together when the database is gone; allow a storm of
-  // restarts (each backs off) before the node gives up.
-  so.max_restarts = static_cast<size_t>(partitions) * 4;
-  e.supervisor = spawn_supervisor(sys, std::move(so));
+  node_options no;
+  no.id = e.node_id;
+  no.partitions = partitions;
+  auto& o = no.partition;
+  o.clock = e.clock;
+  o.db = e.db;
+  o.delivery = e.delivery;
+  o.lookahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.lookahead);
+  o.recovery_window =
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.recovery_window);
+  o.claim_ahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.claim_ahead);
+  o.max_attempts = s.email.max_attempts;
+  o.rules = rules;
+  o.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(s.cluster.lease_ttl).count();
+  e.node = spawn_node(sys, std::move(no));
   return e;
 }
 
+void join_engine(caf::actor_system& sys, engine& e, std::shared_ptr<pg::membership> m) {
+  e.member = spawn_member(sys, std::move(m), e.node, e.clock);
+  attach_member(e.node, e.member);
+}
+
+bool leave_engine(caf::actor_system& sys, engine& e, std::chrono::milliseconds timeout) {
+  bool handed_off = false;
+  caf::scoped_actor self{sys};
+  if (e.node)
+    self->request(e.node, timeout, atom::leave::value)
+        .receive([&](bool ok) { handed_off = ok; },
+                 [&](caf::error& err) {
+                   spdlog::warn("event=shutdown.handoff_incomplete error=\"{}\"", sys.render(err));
+                 });
+  if (e.member)
+    self->request(e.member, std::chrono::seconds{5}, atom::leave::value)
+        .receive([](bool) {}, [](caf::error&) {});
+  e.member = nullptr;
+  return handed_off;
+}
+
 void stop_engine(engine& e) {
-  if (e.supervisor) caf::anon_send_exit(e.supervisor, caf::exit_reason::user_shutdown);
+  if (e.member) caf::anon_send_exit(e.member, caf::exit_reason::user_shutdown);
+  if (e.node) caf::anon_send_exit(e.node, caf::exit_reason::user_shutdown);
   if (e.delivery) caf::anon_send_exit(e.delivery, caf::exit_reason::user_shutdown);
   if (e.db) caf::anon_send_exit(e.db, caf::exit_reason::user_shutdown);
-  e.supervisor = nullptr;
+  e.member = nullptr;
+  e.node = nullptr;
   e.delivery = nullptr;
   e.db = nullptr;
 }

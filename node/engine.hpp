@@ -1,14 +1,19 @@
-// The node's actor tree: PERSISTENCE, DELIVERY, and a SUPERVISOR over one
-// PARTITION per partition number (all on this node until the cluster issue),
-// all reading one engine clock.
+// The node's actor tree: PERSISTENCE, DELIVERY, the NODE actor that runs
+// this node's share of the PARTITION actors, and the MEMBER actor that feeds
+// it membership views; all read one engine clock.
 #pragma once
 
 #include "actors/actors.hpp"
 #include "config/settings.hpp"
 #include "core/clock.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
+
+namespace candle::pg {
+class membership;
+}
 
 namespace candle {
 
@@ -18,7 +23,8 @@ struct engine {
   std::shared_ptr<engine_clock> clock;
   persistence_actor db;
   delivery_control_actor delivery;
-  caf::actor supervisor;
+  node_control_actor node;
+  member_actor member;
 };
 
 std::shared_ptr<engine_clock> make_clock(const settings& s);
@@ -30,6 +36,15 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
 
 /// A fresh random node id: host-pid-random.
 std::string random_node_id();
+
+/// Starts the MEMBER actor on a membership that has joined: from its first
+/// view on, the NODE actor runs this node's share of the partitions.
+void join_engine(caf::actor_system& sys, engine& e, std::shared_ptr<pg::membership> m);
+
+/// Hands every partition off (in-flight sends finish and are recorded,
+/// leases go back, peers are notified) and leaves the cluster. True when
+/// every partition was handed off within `timeout`.
+bool leave_engine(caf::actor_system& sys, engine& e, std::chrono::milliseconds timeout);
 
 /// Asks every actor of the engine to exit (the actor system then waits).
 void stop_engine(engine& e);

@@ -1,10 +1,14 @@
 #include "node/routes.hpp"
 
+#include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
 #include "node/bridge.hpp"
 #include "node/openapi.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <map>
 
 namespace candle {
 
@@ -24,17 +28,23 @@ json::object clock_view(const engine_clock& c) {
           {"speed", speed}};
 }
 
-// PUT /api/v1/admin/clock: {"now": ISO} and/or {"speed": x}.
-net::response put_clock(node_context& ctx, const net::request& req) {
+// PUT /api/v1/admin/clock: {"now": ISO} and/or {"speed": x}. The clock is
+// the cluster's: written to the database (a joining node adopts it, every
+// node hears the notification) and pushed to every connected node before
+// the answer.
+void put_clock(node_context& ctx, net::request&& request, net::responder respond) {
+  auto shared = std::make_shared<net::request>(std::move(request));
+  const auto& req = *shared;
   auto& clock = *ctx.eng->clock;
   if (!clock.is_simulated())
-    return net::failure(http::status::conflict,
-                        "the system clock cannot be changed; run with clock.mode=simulated", req);
+    return respond(net::failure(http::status::conflict,
+                                "the system clock cannot be changed; run with clock.mode=simulated",
+                                req));
   json::error_code ec;
   auto parsed = json::parse(req.body(), ec);
   if (ec || !parsed.is_object())
-    return net::failure(http::status::bad_request, "the body must be a JSON object", req,
-                        {{"body", ec ? ec.message() : "not an object"}});
+    return respond(net::failure(http::status::bad_request, "the body must be a JSON object", req,
+                                {{"body", ec ? ec.message() : "not an object"}}));
   const auto& body = parsed.as_object();
   std::vector<net::field_error> problems;
   std::optional<sys_millis> now;
@@ -66,14 +76,72 @@ net::response put_clock(node_context& ctx, const net::request& req) {
   }
   if (problems.empty() && !now && !speed) problems.push_back({"body", "give now and/or speed"});
   if (!problems.empty())
-    return net::failure(http::status::bad_request, "invalid clock change", req, problems);
-  auto r = clock.set(now, speed, std::chrono::steady_clock::now());
+    return respond(net::failure(http::status::bad_request, "invalid clock change", req, problems));
+  // Validated on a copy: the change itself is the cluster's.
+  engine_clock wanted{clock};
+  auto real_now = std::chrono::steady_clock::now();
+  auto r = wanted.set(now, speed, real_now);
   if (!r)
-    return net::failure(http::status::bad_request, "invalid clock change", req,
-                        {{now ? "now" : "speed", r.err().message}});
-  // Every partition re-arms and processes what became due.
-  caf::anon_send(ctx.eng->supervisor, atom::tick::value);
-  return net::success(http::status::ok, clock_view(clock), req);
+    return respond(net::failure(http::status::bad_request, "invalid clock change", req,
+                                {{now ? "now" : "speed", r.err().message}}));
+  if (!ctx.eng->member)
+    return respond(net::failure(http::status::service_unavailable, "not joined yet", req));
+  auto sim_ms = wanted.now(real_now).time_since_epoch().count();
+  auto on_error = [shared, respond, sys = ctx.sys](caf::error& e) {
+    respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
+  };
+  run_async(*ctx.sys, [&ctx, shared, respond, on_error, sim_ms,
+                       sp = wanted.speed()](caf::event_based_actor* self) {
+    self->request(ctx.eng->member, std::chrono::seconds{5}, atom::clock::value, sim_ms, sp)
+        .then(
+            [=, &ctx](clock_anchor& a) {
+              // Every partition (here and at every connected node) re-arms.
+              self->request(ctx.eng->node, std::chrono::seconds{5}, atom::clock::value, a.sim_ms,
+                            a.at_ms, a.speed, true)
+                  .then(
+                      [=, &ctx](bool) {
+                        respond(
+                            net::success(http::status::ok, clock_view(*ctx.eng->clock), *shared));
+                      },
+                      on_error);
+            },
+            on_error);
+  });
+}
+
+json::object cluster_json(const cluster_status& c, int32_t partitions) {
+  auto owners = live_owners(c.view, static_cast<size_t>(partitions));
+  std::map<std::string, int64_t> owned;
+  for (const auto& o : owners)
+    if (!o.empty()) ++owned[o];
+  json::array nodes;
+  for (const auto& n : c.view.nodes)
+    nodes.push_back(json::object{{"id", n.info.id},
+                                 {"address", n.info.address},
+                                 {"clusterPort", n.info.cluster_port},
+                                 {"consolePort", n.info.console_port},
+                                 {"restUrl", n.info.rest_url},
+                                 {"version", n.info.version},
+                                 {"live", n.live},
+                                 {"self", n.info.id == c.self},
+                                 {"heartbeatAgeMs", n.heartbeat_age_ms},
+                                 {"upMs", n.up_ms},
+                                 {"partitionsOwned", owned[n.info.id]}});
+  json::array map;
+  for (const auto& l : c.view.leases) {
+    auto p = static_cast<size_t>(l.partition);
+    json::value owner =
+        p < owners.size() && !owners[p].empty() ? json::value(owners[p]) : json::value(nullptr);
+    map.push_back(json::object{{"partition", l.partition}, {"node", owner}, {"epoch", l.epoch}});
+  }
+  int64_t unowned = 0;
+  for (const auto& o : owners)
+    unowned += o.empty() ? 1 : 0;
+  return {{"self", c.self},
+          {"partitionCount", partitions},
+          {"unowned", unowned},
+          {"nodes", std::move(nodes)},
+          {"partitions", std::move(map)}};
 }
 
 json::object delivery_view(const delivery_status& d) {
@@ -131,20 +199,35 @@ net::router make_routes(node_context& ctx) {
           ask_async<bool>(
               *ctx.sys, ctx.eng->db, std::chrono::seconds{2},
               [shared, respond, &ctx](bool&) {
-                // Ready when every partition is owned (one node: by this one).
-                auto owned = static_cast<int64_t>(metrics::global().partitions_owned.value({}));
-                if (owned < ctx.eng->partitions)
-                  return respond(net::failure(http::status::service_unavailable,
-                                              "not ready: " + std::to_string(owned) + " of " +
-                                                  std::to_string(ctx.eng->partitions) +
-                                                  " partitions owned",
-                                              *shared));
-                respond(net::success(http::status::ok,
-                                     json::object{{"status", "ready"},
-                                                  {"database", "ok"},
-                                                  {"partitions", ctx.eng->partitions},
-                                                  {"partitionsOwned", owned}},
-                                     *shared));
+                // Ready when every partition is owned by some live node.
+                ask_async<cluster_status>(
+                    *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
+                    [shared, respond, &ctx](cluster_status& c) {
+                      auto owners = live_owners(c.view, static_cast<size_t>(ctx.eng->partitions));
+                      int64_t owned = 0, here = 0;
+                      for (const auto& o : owners) {
+                        owned += o.empty() ? 0 : 1;
+                        here += o == c.self ? 1 : 0;
+                      }
+                      if (owned < ctx.eng->partitions)
+                        return respond(net::failure(http::status::service_unavailable,
+                                                    "not ready: " + std::to_string(owned) + " of " +
+                                                        std::to_string(ctx.eng->partitions) +
+                                                        " partitions owned",
+                                                    *shared));
+                      respond(net::success(http::status::ok,
+                                           json::object{{"status", "ready"},
+                                                        {"database", "ok"},
+                                                        {"partitions", ctx.eng->partitions},
+                                                        {"partitionsOwned", owned},
+                                                        {"partitionsHere", here}},
+                                           *shared));
+                    },
+                    [shared, respond, sys = ctx.sys](caf::error& e) {
+                      respond(net::failure(http::status::service_unavailable,
+                                           "not ready: " + sys->render(e), *shared));
+                    },
+                    atom::status::value);
               },
               [shared, respond, sys = ctx.sys](caf::error& e) {
                 respond(net::failure(http::status::service_unavailable,
@@ -152,8 +235,9 @@ net::router make_routes(node_context& ctx) {
               },
               atom::ping::value);
         });
-  // Fault injection (admin.fault-injection): kill a supervised actor as a bug
-  // would, e.g. partition-3; the supervisor restarts it.
+  // Fault injection (admin.fault-injection): kill partition-N's actor as a bug
+  // would; the NODE actor starts it again on its next round (the lease is
+  // still this node's).
   r.add(http::verb::post, "/api/v1/admin/crash/{actor}",
         [&ctx](net::request&& req, const net::path_params& p, net::responder respond) {
           if (!ctx.fault_injection)
@@ -161,8 +245,15 @@ net::router make_routes(node_context& ctx) {
                                         "fault injection is off (admin.fault-injection)", req));
           auto shared = std::make_shared<net::request>(std::move(req));
           auto name = p.at("actor");
+          int32_t partition = -1;
+          if (name.rfind("partition-", 0) == 0 && name.size() > 10 && name.size() < 20 &&
+              std::all_of(name.begin() + 10, name.end(), [](char c) { return std::isdigit(c); }))
+            partition = std::stoi(name.substr(10));
+          if (partition < 0)
+            return respond(
+                net::failure(http::status::not_found, "no running actor " + name, *shared));
           ask_async<bool>(
-              *ctx.sys, caf::actor_cast<caf::actor>(ctx.eng->supervisor), std::chrono::seconds{2},
+              *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
               [shared, respond, name](bool& crashed) {
                 if (!crashed)
                   return respond(
@@ -173,7 +264,7 @@ net::router make_routes(node_context& ctx) {
               [shared, respond, sys = ctx.sys](caf::error& e) {
                 respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
               },
-              atom::crash::value, name);
+              atom::crash::value, partition);
         });
   add_user_routes(r, ctx);
   r.add(http::verb::get, "/api/v1/openapi.json",
@@ -201,7 +292,21 @@ net::router make_routes(node_context& ctx) {
         });
   r.add(http::verb::put, "/api/v1/admin/clock",
         [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-          respond(put_clock(ctx, req));
+          put_clock(ctx, std::move(req), std::move(respond));
+        });
+  r.add(http::verb::get, "/api/v1/cluster",
+        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+          auto shared = std::make_shared<net::request>(std::move(req));
+          ask_async<cluster_status>(
+              *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
+              [shared, respond, &ctx](cluster_status& c) {
+                respond(
+                    net::success(http::status::ok, cluster_json(c, ctx.eng->partitions), *shared));
+              },
+              [shared, respond, sys = ctx.sys](caf::error& e) {
+                respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
+              },
+              atom::status::value);
         });
   return r;
 }

@@ -74,25 +74,24 @@ auto fail_with(const node_context& ctx, shared_request req, net::responder respo
   return [sys = ctx.sys, req, respond](caf::error& e) { respond(error_response(e, *req, *sys)); };
 }
 
-// Tells the owning partition, then calls `done`. The database already holds
-// the change, so a partition that is restarting (or not on this node) finds
-// it when it loads; a failure here is logged, not reported to the client.
+// Tells the owning partition, wherever it runs (the NODE actor routes it),
+// then calls `done`. The database already holds the change, so a partition
+// that is restarting or changing hands finds it when it loads; a failure
+// here is logged, not reported to the client.
 template <class... Ts>
-void tell_partition(self_ptr self, const node_context& ctx, int32_t partition,
-                    std::function<void()> done, Ts... xs) {
-  auto name = "partition-" + std::to_string(partition);
-  auto warn = [done, name](const char* what, const caf::error& e) {
-    spdlog::warn("event=rest.partition_unreachable partition={} step={} error=\"{}\"", name, what,
-                 caf::to_string(e));
-    done();
-  };
-  self->request(ctx.eng->supervisor, partition_timeout, atom::lookup::value, name)
+void tell_owner(self_ptr self, const node_context& ctx, std::function<void()> done, Ts... xs) {
+  self->request(ctx.eng->node, partition_timeout, xs..., false)
       .then(
-          [=](caf::actor& p) {
-            self->request(caf::actor_cast<partition_actor>(p), partition_timeout, xs...)
-                .then([done](bool) { done(); }, [warn](caf::error& e) { warn("notify", e); });
+          [done](bool reached) {
+            if (!reached)
+              spdlog::info("event=rest.owner_not_reached effect=\"loaded from the database at "
+                           "take-over\"");
+            done();
           },
-          [warn](caf::error& e) { warn("lookup", e); });
+          [done](caf::error& e) {
+            spdlog::warn("event=rest.owner_unreachable error=\"{}\"", caf::to_string(e));
+            done();
+          });
 }
 
 // 415 unless the body is declared JSON; then the parsed object or a 400.
@@ -145,7 +144,7 @@ void create_user(node_context& ctx, net::request&& request, net::responder respo
                 res.set(http::field::location, "/api/v1/users/" + saved.id);
                 respond(std::move(res));
               };
-              tell_partition(self, ctx, saved.partition, done, atom::upsert::value, saved);
+              tell_owner(self, ctx, done, atom::upsert::value, saved);
             },
             fail_with(ctx, req, respond));
   });
@@ -178,8 +177,7 @@ void update_user(node_context& ctx, net::request&& request, const std::string& i
                         auto done = [req, respond, saved] {
                           respond(net::success(http::status::ok, api::user_json(saved), *req));
                         };
-                        tell_partition(self, ctx, saved.partition, done, atom::upsert::value,
-                                       saved);
+                        tell_owner(self, ctx, done, atom::upsert::value, saved);
                       },
                       fail_with(ctx, req, respond));
             },
@@ -198,7 +196,7 @@ void delete_user(node_context& ctx, net::request&& request, const std::string& i
                 respond(net::success(http::status::ok, json::object{{"message", deleted_message}},
                                      *req));
               };
-              tell_partition(self, ctx, gone.partition, done, atom::remove::value, gone.id);
+              tell_owner(self, ctx, done, atom::remove::value, gone.partition, gone.id);
             },
             fail_with(ctx, req, respond));
   });
@@ -326,7 +324,7 @@ void redrive(node_context& ctx, net::request&& request, const std::string& key,
                                      json::object{{"key", key}, {"status", status::retrying}},
                                      *req));
               };
-              tell_partition(self, ctx, o.partition, done, atom::resume::value, o);
+              tell_owner(self, ctx, done, atom::resume::value, o);
             },
             fail_with(ctx, req, respond));
   });

@@ -84,8 +84,8 @@ cluster_view membership::round() {
   for (const auto& r : w.exec_params(
            "SELECT id, address, cluster_port, console_port, rest_url, version,"
            " (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::bigint,"
-           " (EXTRACT(EPOCH FROM now() - started_at) * 1000)::bigint, " CANDLE_SESSION_HELD("n")
-           " FROM nodes n WHERE heartbeat_at > now() - interval '1 hour' ORDER BY id")) {
+           " (EXTRACT(EPOCH FROM now() - started_at) * 1000)::bigint, " CANDLE_SESSION_HELD(
+               "n") " FROM nodes n WHERE heartbeat_at > now() - interval '1 hour' ORDER BY id")) {
     node_row n;
     n.info.id = r[0].as<std::string>();
     n.info.address = r[1].as<std::string>();

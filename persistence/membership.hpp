@@ -5,6 +5,7 @@
 // plans with. Blocking: used from a detached actor and from main at start.
 #pragma once
 
+#include "core/cluster_view.hpp"
 #include "core/result.hpp"
 
 #include <chrono>
@@ -15,45 +16,13 @@
 #include <string>
 #include <vector>
 
-
 namespace candle::pg {
 
-struct node_info {
-  std::string id;
-  std::string address; ///< cluster.advertise
-  uint16_t cluster_port = 0;
-  uint16_t console_port = 0;
-  std::string rest_url;
-  std::string version;
-};
-
-struct node_row {
-  node_info info;
-  int64_t heartbeat_age_ms = 0; ///< PostgreSQL's clock
-  int64_t up_ms = 0;            ///< since it joined
-  bool session = false;         ///< its session lock is held
-  bool live = false;            ///< fresh heartbeat and session held
-};
-
-struct lease_row {
-  int32_t partition = 0;
-  std::string owner; ///< empty when released or never taken
-  int64_t epoch = 0;
-  int64_t expires_in_ms = 0; ///< negative once expired
-};
-
-struct cluster_view {
-  std::vector<node_row> nodes; ///< rows heard from within the last hour
-  std::vector<lease_row> leases;
-};
-
-/// The cluster's simulated clock: `sim_ms` at PostgreSQL's `at_ms`, running
-/// at `speed`.
-struct clock_anchor {
-  int64_t sim_ms = 0;
-  int64_t at_ms = 0;
-  double speed = 1.0;
-};
+using candle::clock_anchor;
+using candle::cluster_view;
+using candle::lease_row;
+using candle::node_info;
+using candle::node_row;
 
 class membership {
 public:

@@ -89,7 +89,7 @@ void prepare(pqxx::connection& c) {
             // sessions, and so its in-flight fenced writes, have ended.
             " OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.owner"
             " AND " CANDLE_SESSION_HELD("n") ")"
-            " RETURNING epoch");
+                                             " RETURNING epoch");
   c.prepare("release_lease",
             "WITH r AS (UPDATE partition_leases SET owner = NULL, expires_at = now()"
             " WHERE partition = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()"

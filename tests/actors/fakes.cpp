@@ -134,10 +134,17 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
       },
       [st](atom::lease, int32_t, std::string& node, int64_t) -> int64_t {
         if (!st->holder.empty() && st->holder != node) return 0;
+        st->released = false;
         return ++st->epoch;
       },
-      [st](atom::renew, int32_t, std::string&, int64_t epoch, int64_t) {
-        return epoch == st->epoch;
+      [st](atom::renew, int32_t, std::string&, int64_t epoch, int64_t) -> caf::result<bool> {
+        if (st->renew_fails) return make_error(ec::unavailable, "database unreachable");
+        return epoch == st->epoch && !st->released;
+      },
+      [st](atom::unlease, int32_t, std::string&, int64_t epoch) {
+        if (epoch != st->epoch || st->released) return false;
+        st->released = true;
+        return true;
       },
       [st](atom::horizon, int32_t) { return st->horizon; },
       [st](atom::horizon, int32_t, int64_t epoch, int64_t to) {
@@ -162,13 +169,27 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
 delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
                                             std::shared_ptr<fake_provider_state> st) {
   return {
-      [self, st](atom::send, occurrence_list& batch) -> caf::result<attempt_list> {
+      [self, st](atom::send, occurrence_list& batch, int64_t) -> caf::result<attempt_list> {
         auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        st->clock->now(st->actor_clock->now()).time_since_epoch())
                        .count();
+        if (st->answer_held && !st->hold) {
+          st->answer_held = false;
+          for (size_t i = 0; i < st->held.size(); ++i) {
+            attempt_list answers;
+            for (const auto& o : st->held_batches[i]) {
+              answers.push_back({o.key, attempt::sent, "", 0});
+              st->sends.push_back({o.key, now, o.email});
+            }
+            st->held[i].deliver(std::move(answers));
+          }
+          st->held.clear();
+          st->held_batches.clear();
+        }
         if (st->hold) {
           auto rp = self->make_response_promise<attempt_list>();
           st->held.push_back(rp);
+          st->held_batches.push_back(batch);
           return rp;
         }
         attempt_list out;

@@ -19,9 +19,11 @@ struct fake_db_state {
   std::map<std::string, user> users;
   std::map<std::string, send_record> records;
   schedule_rules rules = default_rules();
-  int claims = 0;     // statements, to check batching
-  int releases = 0;   // release statements
-  std::string holder; // when set, leases for any other node are refused
+  int claims = 0;           // statements, to check batching
+  int releases = 0;         // release statements
+  std::string holder;       // when set, leases for any other node are refused
+  bool released = false;    // the current epoch's lease was handed back
+  bool renew_fails = false; // renewals get "unavailable"
   int64_t horizon = 0;
 };
 
@@ -39,6 +41,10 @@ struct fake_provider_state {
   /// While true, requests are held (never answered): a send in flight.
   bool hold = false;
   std::vector<caf::typed_response_promise<attempt_list>> held;
+  std::vector<occurrence_list> held_batches; // the batches of `held`, in order
+  /// Set with `hold` false, the next send (even an empty one) first answers
+  /// every held batch as sent: the answer arrives late.
+  bool answer_held = false;
   size_t count(const std::string& key) const {
     size_t n = 0;
     for (const auto& s : sends)

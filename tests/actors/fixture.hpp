@@ -83,10 +83,16 @@ protected:
     return u;
   }
 
-  /// Moves simulated (actor) time on and runs everything that results.
+  /// Moves simulated (actor) time on, a second at most per step so that
+  /// lease renewals happen as they would in real time, and runs everything
+  /// that results.
   void advance(milliseconds d) {
-    sched.advance_time(d);
-    sched.run();
+    while (d > milliseconds::zero()) {
+      auto step = std::min<milliseconds>(d, seconds{1});
+      sched.advance_time(step);
+      sched.run();
+      d -= step;
+    }
   }
 
   /// Sends a request and runs until it is answered.
@@ -98,6 +104,11 @@ protected:
     std::move(handle).receive([&](R& r) { out = std::move(r); },
                               [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
     return out;
+  }
+
+  /// True once the partition has quit.
+  static bool ended(const partition_actor& p) {
+    return caf::actor_cast<caf::abstract_actor*>(p)->getf(caf::abstract_actor::is_terminated_flag);
   }
 
   template <class... Ts> void tell(const partition_actor& p, Ts... xs) {

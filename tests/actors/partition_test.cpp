@@ -192,6 +192,7 @@ TEST_F(Partition, ACrashMidBatchLosesNothingAndSendsNothingTwice) {
   sched.run();
   provider->hold = false;
   provider->held.clear();
+  provider->held_batches.clear();
   spawn_partition();
   advance(seconds{1});
   EXPECT_EQ(provider->sends.size(), 50u);
@@ -233,7 +234,7 @@ TEST_F(Partition, StatusReportsTheSchedule) {
   EXPECT_EQ(s.window_end, ms("2027-07-17T09:00:00Z"));
 }
 
-TEST_F(Partition, WaitsForALeaseHeldElsewhereThenTakesIt) {
+TEST_F(Partition, ALeaseHeldElsewhereEndsThePartitionWithoutSending) {
   add_user("ada", "UTC", "1990-07-15");
   db->holder = "another-node";
   start_clock("2027-07-15T08:59:00Z");
@@ -241,13 +242,61 @@ TEST_F(Partition, WaitsForALeaseHeldElsewhereThenTakesIt) {
   advance(minutes{2});
   EXPECT_TRUE(provider->sends.empty()) << "sent without the lease";
   EXPECT_EQ(db->epoch, 0);
-  db->holder.clear();   // the other node's lease expired
-  advance(seconds{10}); // the next try (lease_ttl / 3)
+  EXPECT_TRUE(ended(p)) << "waited instead of leaving the decision to the node";
+  db->holder.clear(); // the other node's lease expired: the node starts a new one
+  spawn_partition();
   EXPECT_EQ(db->epoch, 1);
   ASSERT_EQ(provider->sends.size(), 1u) << "the missed greeting was not sent late";
   EXPECT_EQ(provider->sends[0].key, "ada:birthday:2027");
-  auto s = ask<partition_status>(p, atom::status::value);
-  EXPECT_EQ(s.sent, 1u);
+}
+
+TEST_F(Partition, WithoutRenewalsItSendsNothingOnceTheLeaseMayHaveExpired) {
+  add_user("early", "UTC", "1990-07-15"); // 09:00Z
+  add_user("late", "UTC", "1990-07-16");  // a day later
+  start_clock("2027-07-15T08:59:50Z");
+  auto p = spawn_partition();
+  advance(seconds{11});
+  ASSERT_EQ(provider->sends.size(), 1u);
+  // From here the database stops answering renewals (a network partition, or
+  // this process paused past its lease). The lease ran from the start of the
+  // last successful renewal; the partition gives up before it may expire.
+  db->renew_fails = true;
+  advance(seconds{30});
+  EXPECT_TRUE(ended(p)) << "still believes it owns";
+  advance(hours{25});
+  EXPECT_EQ(provider->sends.size(), 1u) << "sent after the lease may have expired";
+}
+
+TEST_F(Partition, AHandOffRecordsWhatIsInFlightThenReleasesTheLeaseAndSendsNothingMore) {
+  add_user("now", "UTC", "1990-07-15");        // 09:00Z
+  add_user("soon", "Etc/GMT+1", "1990-07-15"); // 10:00Z, answered late
+  add_user("later", "UTC", "1990-07-16");      // a day later: for the next owner
+  start_clock("2027-07-15T08:59:59Z");
+  auto p = spawn_partition();
+  advance(seconds{1});
+  ASSERT_EQ(db->records.at("now:birthday:2027").status, status::sent);
+  provider->hold = true; // the next batch is on the wire until we answer it
+  advance(hours{1});
+  ASSERT_EQ(provider->held.size(), 1u);
+  caf::scoped_actor self{sys};
+  auto handle = self->request(p, caf::infinite, atom::handoff::value);
+  advance(seconds{2});
+  EXPECT_FALSE(db->released) << "released while a greeting was in flight";
+  provider->hold = false; // the provider answers late: sent
+  provider->answer_held = true;
+  caf::anon_send(delivery_handle, atom::send::value, occurrence_list{}, int64_t{0});
+  advance(seconds{1});
+  EXPECT_TRUE(db->released) << "the lease was not handed back";
+  bool answered = false;
+  std::move(handle).receive([&](bool ok) { answered = ok; },
+                            [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(db->records.at("soon:birthday:2027").status, status::sent)
+      << "the in-flight outcome was not recorded before the release";
+  EXPECT_TRUE(ended(p));
+  advance(hours{25});
+  EXPECT_EQ(provider->sends.size(), 2u) << "sent after handing off";
+  EXPECT_EQ(db->records.count("later:birthday:2027"), 0u) << "claimed after handing off";
 }
 
 TEST_F(Partition, DowntimeBeyondTheRecoveryWindowExpiresOldMissesAndSendsRecentOnes) {

@@ -85,7 +85,7 @@ TEST(Delivery, PostsTheContractsRequestAndClassifiesAnswers) {
     batch.push_back(greeting("ok@example.com", "bulk" + std::to_string(i) + ":birthday:2027"));
   caf::scoped_actor self{sys};
   attempt_list got;
-  self->request(d, seconds{10}, atom::send::value, batch)
+  self->request(d, seconds{10}, atom::send::value, batch, int64_t{0})
       .receive([&](attempt_list& r) { got = std::move(r); },
                [&](caf::error& e) { FAIL() << sys.render(e); });
   ASSERT_EQ(got.size(), batch.size());
@@ -128,7 +128,8 @@ TEST(Delivery, AnUnreachableProviderIsATransientFailure) {
   opts.timeout = milliseconds{500};
   auto d = spawn_delivery(sys, opts);
   caf::scoped_actor self{sys};
-  self->request(d, seconds{10}, atom::send::value, occurrence_list{greeting("a@b.c", "k")})
+  self->request(d, seconds{10}, atom::send::value, occurrence_list{greeting("a@b.c", "k")},
+                int64_t{0})
       .receive(
           [&](attempt_list& r) {
             ASSERT_EQ(r.size(), 1u);

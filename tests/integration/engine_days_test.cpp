@@ -78,7 +78,7 @@ struct recorder_state {
 
 delivery_actor::behavior_type recorder(delivery_actor::pointer self,
                                        std::shared_ptr<recorder_state> st) {
-  return {[self, st](atom::send, occurrence_list& batch) {
+  return {[self, st](atom::send, occurrence_list& batch, int64_t) {
     auto now =
         duration_cast<milliseconds>(st->clock->now(self->clock().now()).time_since_epoch()).count();
     attempt_list out;
@@ -220,7 +220,7 @@ TEST_F(EngineDays, HundredThousandUsersFiftyZonesThreeDaysExactlyOnce) {
   EXPECT_EQ(steps, 288u);
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM partition_leases WHERE horizon >= '2027-07-16'"),
             partitions)
-    << "a partition did not record its horizon";
+      << "a partition did not record its horizon";
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records WHERE status = 'sent'"),
             static_cast<int>(expected.size()));
 }

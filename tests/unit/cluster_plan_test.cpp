@@ -56,7 +56,8 @@ round_result run_round(std::vector<lease_slot>& leases, const std::vector<member
   round_result r;
   for (size_t i = 0; i < live.size(); ++i)
     for (auto p : plans[i].release) {
-      EXPECT_EQ(leases[static_cast<size_t>(p)].owner, live[i].id) << "released a lease it did not hold";
+      EXPECT_EQ(leases[static_cast<size_t>(p)].owner, live[i].id)
+          << "released a lease it did not hold";
       leases[static_cast<size_t>(p)].owner.clear();
       ++r.released;
     }
@@ -211,4 +212,61 @@ TEST(Fencing, DeadlineIsTheRenewalStartPlusTheTtlLessTheMargin) {
     // ... and never more than the margin before it: max(500 ms, a tenth).
     EXPECT_GE(d, t0 + milliseconds{ms} - std::max(milliseconds{500}, milliseconds{ms / 10})) << ms;
   }
+}
+
+TEST(PlanRound, HandOffsStillInProgressAreNotReleasedTwiceNorCountedAgain) {
+  // node-0 holds everything; node-1 joins. Hand-offs take three rounds to
+  // complete: the releases planned meanwhile must not add up past the need.
+  auto leases = empty_leases(256);
+  for (auto& l : leases)
+    l.owner = "node-0";
+  auto live = settled({"node-0", "node-1"});
+  std::vector<std::pair<int32_t, int>> pending; // partition, rounds left
+  std::set<int32_t> ever_released;
+  for (int round = 0; round < 60; ++round) {
+    std::vector<int32_t> releasing;
+    for (auto& [p, left] : pending)
+      releasing.push_back(p);
+    auto plan = plan_round("node-0", live, leases, {}, releasing);
+    for (auto p : plan.release) {
+      EXPECT_EQ(std::count(releasing.begin(), releasing.end(), p), 0) << "released twice: " << p;
+      pending.push_back({p, 3});
+      ever_released.insert(p);
+    }
+    for (auto it = pending.begin(); it != pending.end();)
+      if (--it->second == 0) {
+        leases[static_cast<size_t>(it->first)].owner.clear();
+        it = pending.erase(it);
+      } else {
+        ++it;
+      }
+    auto mine = plan_round("node-1", live, leases);
+    for (auto p : mine.acquire)
+      leases[static_cast<size_t>(p)].owner = "node-1";
+  }
+  EXPECT_EQ(ever_released.size(), 128u) << "released more (or less) than node-1's share";
+  auto c = counts(leases);
+  EXPECT_EQ(c["node-0"], 128u);
+  EXPECT_EQ(c["node-1"], 128u);
+}
+
+TEST(ClusterView, OwnersAreLiveNodesWithUnexpiredLeasesAndRunningPartitionsCountAsOurs) {
+  cluster_view v;
+  v.nodes.push_back({{"a", "127.0.0.1", 1, 0, "", ""}, 100, 5000, true, true});
+  v.nodes.push_back({{"b", "127.0.0.1", 2, 0, "", ""}, 100, 5000, true, false}); // stale
+  v.leases.push_back({0, "a", 3, 1000});
+  v.leases.push_back({1, "a", 3, -5}); // expired
+  v.leases.push_back({2, "b", 1, 1000});
+  v.leases.push_back({3, "", 7, -1});    // released
+  v.leases.push_back({9, "a", 1, 1000}); // outside the partition count
+  auto owners = live_owners(v, 5);
+  EXPECT_EQ(owners, (std::vector<std::string>{"a", "", "", "", ""}));
+  auto members = live_members(v);
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].id, "a");
+  auto slots = slots_of(v, 5, "a", {3});
+  EXPECT_EQ(slots[0].owner, "a");
+  EXPECT_EQ(slots[1].owner, "");
+  EXPECT_EQ(slots[3].owner, "a") << "a partition starting here is ours before its lease shows";
+  EXPECT_EQ(slots.size(), 5u);
 }

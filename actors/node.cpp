@@ -1,0 +1,432 @@
+#include "actors/node.hpp"
+
+#include "core/metrics.hpp"
+#include "persistence/membership.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <map>
+#include <random>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+namespace candle {
+
+namespace {
+
+using namespace std::chrono;
+
+struct peer {
+  node_actor handle;
+  std::string host;
+  uint16_t port = 0;
+  bool connecting = false;
+  caf::actor_clock::time_point next_try{};
+  milliseconds backoff{250};
+};
+
+struct node_state {
+  static constexpr const char* name = "node";
+  node_options opts;
+  member_actor member;
+  bool have_view = false;
+  cluster_view view;
+  std::vector<std::string> owners;            // partition -> live owner ("" = none)
+  std::map<int32_t, partition_actor> running; // partition actors here
+  std::set<int32_t> handing_off;
+  std::map<std::string, peer> peers;
+  std::mt19937_64 seeds{std::random_device{}()};
+  bool leaving = false;
+  caf::typed_response_promise<bool> left;
+};
+
+using self_ptr = node_control_actor::stateful_pointer<node_state>;
+
+void start_partition(self_ptr self, int32_t p) {
+  auto& st = self->state;
+  auto o = st.opts.partition;
+  o.id = p;
+  o.node = st.opts.id;
+  o.seed = st.seeds();
+  auto hdl = self->spawn(partition, o);
+  self->monitor(hdl);
+  st.running.emplace(p, hdl);
+}
+
+void maybe_left(self_ptr self) {
+  auto& st = self->state;
+  if (st.leaving && st.running.empty()) st.left.deliver(true);
+}
+
+void hand_off(self_ptr self, int32_t p) {
+  auto& st = self->state;
+  auto it = st.running.find(p);
+  if (it == st.running.end() || !st.handing_off.insert(p).second) return;
+  // The partition answers once its lease is back (or gone); its down message
+  // then removes it. Hand-off waits for in-flight sends (email.timeout).
+  self->request(it->second, seconds{60}, atom::handoff::value)
+      .then([](bool) {},
+            [self, p](caf::error& e) {
+              spdlog::warn("event=node.handoff_failed partition={} error=\"{}\"", p,
+                           self->system().render(e));
+            });
+}
+
+// Connects to a live peer's NODE actor without blocking anyone: the
+// middleman connects, we wait for its answer with a timeout and retry with
+// backoff (caf-0.17-notes.md, "Network").
+void connect(self_ptr self, const std::string& id) {
+  auto& pr = self->state.peers[id];
+  pr.connecting = true;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, seconds{5}, caf::connect_atom::value, pr.host, pr.port)
+      .then(
+          [self, id](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+            auto it = self->state.peers.find(id);
+            if (it == self->state.peers.end()) return;
+            auto& p = it->second;
+            p.connecting = false;
+            if (!ptr) {
+              p.next_try = self->clock().now() + p.backoff;
+              p.backoff = std::min(p.backoff * 2, milliseconds{10'000});
+              return;
+            }
+            p.handle = caf::actor_cast<node_actor>(ptr);
+            p.backoff = milliseconds{250};
+            self->monitor(p.handle);
+            spdlog::info("event=node.peer_connected peer={} address={}:{}", id, p.host, p.port);
+          },
+          [self, id](caf::error& e) {
+            auto it = self->state.peers.find(id);
+            if (it == self->state.peers.end()) return;
+            auto& p = it->second;
+            p.connecting = false;
+            p.next_try = self->clock().now() + p.backoff;
+            spdlog::info("event=node.peer_connect_failed peer={} address={}:{} retry_in_ms={} "
+                         "error=\"{}\"",
+                         id, p.host, p.port, p.backoff.count(), self->system().render(e));
+            p.backoff = std::min(p.backoff * 2, milliseconds{10'000});
+          });
+}
+
+// Keeps a connection to every other live node with a cluster port, and only
+// to those: a stale or lost node is dropped.
+void update_peers(self_ptr self) {
+  auto& st = self->state;
+  std::set<std::string> live;
+  auto now = self->clock().now();
+  for (const auto& n : st.view.nodes) {
+    if (!n.live || n.info.id == st.opts.id || n.info.cluster_port == 0) continue;
+    live.insert(n.info.id);
+    auto& p = st.peers[n.info.id];
+    if (p.host != n.info.address || p.port != n.info.cluster_port) {
+      p.host = n.info.address;
+      p.port = n.info.cluster_port;
+      p.handle = nullptr;
+    }
+    if (!p.handle && !p.connecting && now >= p.next_try) connect(self, n.info.id);
+  }
+  for (auto it = st.peers.begin(); it != st.peers.end();)
+    if (!live.count(it->first) && !it->second.connecting) {
+      if (it->second.handle) self->demonitor(it->second.handle.address());
+      it = st.peers.erase(it);
+    } else {
+      ++it;
+    }
+}
+
+// One planning round on a fresh view: run what is ours, take a fair share
+// of what is free, hand off what a newcomer needs.
+void on_view(self_ptr self, cluster_view& v, bool session_lost) {
+  auto& st = self->state;
+  st.view = std::move(v);
+  st.have_view = true;
+  st.owners = live_owners(st.view, static_cast<size_t>(st.opts.partitions));
+  if (session_lost) {
+    // Peers may have taken our leases: stop sending for all of them now;
+    // what is still ours is started again below.
+    spdlog::warn("event=node.session_lost partitions={}", st.running.size());
+    for (auto& [p, hdl] : st.running)
+      self->send_exit(hdl, caf::exit_reason::kill);
+    return;
+  }
+  update_peers(self);
+  if (st.leaving) return;
+  std::vector<int32_t> here;
+  for (const auto& [p, hdl] : st.running)
+    if (!st.handing_off.count(p)) here.push_back(p);
+  // Leases the database says are ours but whose actor is gone (it failed,
+  // or was killed by fault injection): start it again.
+  for (size_t p = 0; p < st.owners.size(); ++p) {
+    auto id = static_cast<int32_t>(p);
+    if (st.owners[p] == st.opts.id && !st.running.count(id)) {
+      start_partition(self, id);
+      here.push_back(id);
+    }
+  }
+  std::vector<int32_t> releasing(st.handing_off.begin(), st.handing_off.end());
+  auto plan =
+      plan_round(st.opts.id, live_members(st.view),
+                 slots_of(st.view, static_cast<size_t>(st.opts.partitions), st.opts.id, here),
+                 st.opts.limits, releasing);
+  for (auto p : plan.acquire)
+    if (!st.running.count(p)) start_partition(self, p);
+  for (auto p : plan.release)
+    hand_off(self, p);
+  if (!plan.acquire.empty() || !plan.release.empty())
+    spdlog::info("event=node.round target={} owned={} acquiring={} releasing={}", plan.target,
+                 plan.owned, plan.acquire.size(), plan.release.size());
+}
+
+// Reaches the actor of `p` here or, unless the write came from a peer, the
+// node that owns it. Answers whether an owner got it; the database holds the
+// change either way, and a new owner loads it when it takes over.
+// `local(partition)` and `remote(node)` send the request.
+template <class Local, class Remote>
+caf::result<bool> route(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<bool>();
+  auto here = st.running.find(p);
+  if (here != st.running.end() && !st.handing_off.count(p)) {
+    local(here->second)
+        .then([rp](bool ok) mutable { rp.deliver(ok); },
+              [rp](caf::error&) mutable { rp.deliver(false); });
+    return rp;
+  }
+  if (forwarded || p < 0 || static_cast<size_t>(p) >= st.owners.size()) {
+    rp.deliver(false);
+    return rp;
+  }
+  const auto& owner = st.owners[static_cast<size_t>(p)];
+  auto peer = st.peers.find(owner);
+  if (owner.empty() || owner == st.opts.id || peer == st.peers.end() || !peer->second.handle) {
+    rp.deliver(false);
+    return rp;
+  }
+  remote(peer->second.handle)
+      .then([rp](bool ok) mutable { rp.deliver(ok); },
+            [self, rp, owner](caf::error& e) mutable {
+              spdlog::warn("event=node.forward_failed peer={} error=\"{}\"", owner,
+                           self->system().render(e));
+              rp.deliver(false);
+            });
+  return rp;
+}
+
+node_control_actor::behavior_type node(self_ptr self, node_options opts) {
+  self->state.opts = std::move(opts);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    for (auto it = st.running.begin(); it != st.running.end(); ++it)
+      if (it->second.address() == msg.source) {
+        auto p = it->first;
+        bool planned = st.handing_off.erase(p) > 0;
+        st.running.erase(it);
+        if (!planned && msg.reason && msg.reason != caf::exit_reason::user_shutdown)
+          spdlog::info("event=node.partition_down partition={} reason=\"{}\"", p,
+                       self->system().render(msg.reason));
+        maybe_left(self);
+        return;
+      }
+    for (auto& [id, p] : st.peers)
+      if (p.handle && p.handle.address() == msg.source) {
+        spdlog::warn("event=node.peer_down peer={} reason=\"{}\"", id,
+                     self->system().render(msg.reason));
+        p.handle = nullptr;
+        // Only a prompt to look: ownership changes only through the database.
+        if (st.member) self->send(st.member, atom::view::value);
+        return;
+      }
+  });
+  return {
+      [self](atom::upsert a, user& u, bool forwarded) {
+        auto t = self->state.opts.forward_timeout;
+        return route(
+            self, u.partition, forwarded,
+            [=](const partition_actor& h) { return self->request(h, t, a, u); },
+            [=](const node_actor& h) { return self->request(h, t, a, u, true); });
+      },
+      [self](atom::remove a, int32_t p, std::string& id, bool forwarded) {
+        auto t = self->state.opts.forward_timeout;
+        return route(
+            self, p, forwarded,
+            [=](const partition_actor& h) { return self->request(h, t, a, id); },
+            [=](const node_actor& h) { return self->request(h, t, a, p, id, true); });
+      },
+      [self](atom::resume a, occurrence& o, bool forwarded) {
+        auto t = self->state.opts.forward_timeout;
+        return route(
+            self, o.partition, forwarded,
+            [=](const partition_actor& h) { return self->request(h, t, a, o); },
+            [=](const node_actor& h) { return self->request(h, t, a, o, true); });
+      },
+      [self](atom::clock, int64_t sim_ms, int64_t at_ms, double speed, bool tell_peers) {
+        auto& st = self->state;
+        auto& clock = *st.opts.partition.clock;
+        auto wall = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+        auto reading =
+            sim_ms +
+            static_cast<int64_t>(static_cast<double>(std::max<int64_t>(0, wall - at_ms)) * speed);
+        bool ok = clock.adopt(sys_millis{milliseconds{reading}}, speed, steady_clock::now());
+        for (auto& [p, hdl] : st.running)
+          self->send(hdl, atom::tick::value);
+        auto rp = self->make_response_promise<bool>();
+        if (!tell_peers) {
+          rp.deliver(ok);
+          return rp;
+        }
+        // Every connected peer moves before the answer (the rest on the
+        // database's notification).
+        auto left = std::make_shared<size_t>(1);
+        auto done = [rp, left, ok]() mutable {
+          if (--*left == 0) rp.deliver(ok);
+        };
+        for (auto& [id, p] : st.peers)
+          if (p.handle) {
+            ++*left;
+            self->request(p.handle, seconds{2}, atom::clock::value, sim_ms, at_ms, speed, false)
+                .then([done](bool) mutable { done(); }, [done](caf::error&) mutable { done(); });
+          }
+        done();
+        return rp;
+      },
+      [self](atom::status) {
+        auto& st = self->state;
+        cluster_status out;
+        out.self = st.opts.id;
+        out.have_view = st.have_view;
+        out.view = st.view;
+        for (const auto& [p, hdl] : st.running)
+          out.running.push_back(p);
+        for (const auto& [id, p] : st.peers)
+          if (p.handle) out.peers.push_back(id);
+        return out;
+      },
+      [self](atom::view, cluster_view& v, bool session_lost) { on_view(self, v, session_lost); },
+      [self](atom::view, caf::actor& m) { self->state.member = caf::actor_cast<member_actor>(m); },
+      [self](atom::leave) {
+        auto& st = self->state;
+        st.leaving = true;
+        st.left = self->make_response_promise<bool>();
+        auto rp = st.left;
+        spdlog::info("event=node.leaving partitions={}", st.running.size());
+        std::vector<int32_t> all;
+        for (const auto& [p, hdl] : st.running)
+          all.push_back(p);
+        for (auto p : all)
+          hand_off(self, p);
+        maybe_left(self);
+        return rp;
+      },
+      [self](atom::crash, int32_t p) {
+        auto it = self->state.running.find(p);
+        if (it == self->state.running.end()) return false;
+        spdlog::warn("event=node.fault_injection partition={}", p);
+        self->send_exit(it->second, caf::exit_reason::kill);
+        return true;
+      },
+      [self](atom::tick t) {
+        for (auto& [p, hdl] : self->state.running)
+          self->send(hdl, t);
+      },
+  };
+}
+
+// -- MEMBER -----------------------------------------------------------------------
+
+struct member_state {
+  static constexpr const char* name = "member";
+  std::shared_ptr<pg::membership> m;
+  node_control_actor node;
+  std::shared_ptr<engine_clock> clock;
+  steady_clock::time_point next_round{};
+  bool lost = false;
+};
+
+constexpr milliseconds round_every{1000};
+constexpr milliseconds slice{100}; // how long one wait blocks the mailbox at most
+
+void member_round(member_actor::stateful_pointer<member_state> self) {
+  auto& st = self->state;
+  st.next_round = steady_clock::now() + round_every;
+  try {
+    if (st.lost) {
+      auto r = st.m->rejoin();
+      if (!r) {
+        spdlog::warn("event=cluster.rejoin_failed error=\"{}\"", r.err().message);
+        return;
+      }
+      spdlog::warn("event=cluster.rejoined");
+      st.lost = false;
+    }
+    auto v = st.m->round();
+    caf::anon_send(st.node, atom::view::value, std::move(v), false);
+    if (st.m->clock_changed() && st.clock->is_simulated())
+      if (auto c = st.m->clock())
+        caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);
+  } catch (const std::exception& e) {
+    if (!st.lost)
+      spdlog::warn("event=cluster.membership_lost error=\"{}\" effect=\"partitions stop until "
+                   "the session is back\"",
+                   e.what());
+    st.lost = true;
+    caf::anon_send(st.node, atom::view::value, cluster_view{}, true);
+  }
+}
+
+member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_state> self,
+                                        std::shared_ptr<pg::membership> m, node_control_actor node,
+                                        std::shared_ptr<engine_clock> clock) {
+  self->state.m = std::move(m);
+  self->state.node = std::move(node);
+  self->state.clock = std::move(clock);
+  self->send(self, atom::tick::value);
+  return {
+      [self](atom::tick) {
+        auto& st = self->state;
+        if (steady_clock::now() >= st.next_round) member_round(self);
+        bool notified = false;
+        try {
+          notified = !st.lost && st.m->await(slice);
+        } catch (const std::exception&) {
+          st.lost = true;
+        }
+        if (notified)
+          st.next_round = steady_clock::time_point{}; // at once
+        else if (st.lost)
+          std::this_thread::sleep_for(slice);
+        self->send(self, atom::tick::value);
+      },
+      [self](atom::view) { self->state.next_round = steady_clock::time_point{}; },
+      [self](atom::clock, int64_t sim_ms, double speed) -> caf::result<clock_anchor> {
+        try {
+          return self->state.m->set_clock(sim_ms, speed);
+        } catch (const std::exception& e) {
+          return make_error(ec::unavailable, std::string{"cluster clock: "} + e.what());
+        }
+      },
+      [self](atom::leave) {
+        self->state.m->leave();
+        self->quit();
+        return true;
+      },
+  };
+}
+
+} // namespace
+
+node_control_actor spawn_node(caf::actor_system& sys, node_options opts) {
+  return sys.spawn(node, std::move(opts));
+}
+
+void attach_member(const node_control_actor& node, const member_actor& member) {
+  caf::anon_send(node, atom::view::value, caf::actor_cast<caf::actor>(member));
+}
+
+member_actor spawn_member(caf::actor_system& sys, std::shared_ptr<pg::membership> m,
+                          node_control_actor node, std::shared_ptr<engine_clock> clock) {
+  return sys.spawn<caf::detached>(member_loop, std::move(m), std::move(node), std::move(clock));
+}
+
+} // namespace candle
