@@ -248,8 +248,9 @@ using node_control_actor = node_actor::extend<
 using member_actor = caf::typed_actor<
     // Internal: the loop.
     caf::reacts_to<atom::tick>,
-    // A round now (a peer went down): the view goes to the NODE actor.
-    caf::reacts_to<atom::view>,
+    // A round now (a peer went down, a write missed its owner): the fresh
+    // view goes to the NODE actor and to the asker.
+    caf::replies_to<atom::view>::with<cluster_view>,
     // Set the cluster clock: (simulated ms now, speed) -> the anchor written.
     caf::replies_to<atom::clock, int64_t, double>::with<clock_anchor>,
     // Clean exit: remove our row, end the session.

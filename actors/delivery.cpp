@@ -43,7 +43,15 @@ struct delivery_state {
   size_t in_flight = 0;
   bool paused = false;
   bool tick_armed = false;
+  bool doubt_poll = false; // a look again while held back by the in-doubt bound
 };
+
+// Sent (or being sent) and not yet recorded by their partitions.
+bool too_much_in_doubt(const delivery_state& st) {
+  if (!st.opts.in_doubt) return false;
+  auto unrecorded = st.opts.in_doubt->load() - static_cast<int64_t>(st.waiting.size());
+  return unrecorded >= 2 * static_cast<int64_t>(st.opts.max_in_flight);
+}
 
 using self_ptr = delivery_control_actor::stateful_pointer<delivery_state>;
 
@@ -69,7 +77,7 @@ void pump(self_ptr self) {
   auto& st = self->state;
   auto handle = caf::actor_cast<caf::actor>(self);
   while (!st.paused && !st.waiting.empty() && st.in_flight < st.opts.max_in_flight &&
-         st.br->admit(breaker::clock::now())) {
+         !too_much_in_doubt(st) && st.br->admit(breaker::clock::now())) {
     auto it = std::move(st.waiting.front());
     st.waiting.pop_front();
     ++st.in_flight;
@@ -96,6 +104,11 @@ void pump(self_ptr self) {
                           a.seconds);
                       caf::anon_send(handle, atom::done::value, batch, index, std::move(r));
                     });
+  }
+  // Held back until partitions record outcomes: they do not tell us, look again.
+  if (!st.paused && !st.waiting.empty() && !st.doubt_poll && too_much_in_doubt(st)) {
+    st.doubt_poll = true;
+    self->delayed_send(self, std::chrono::milliseconds{2}, atom::tick::value);
   }
   // An open breaker with greetings waiting: look again when it half-opens.
   auto now = breaker::clock::now();
@@ -160,6 +173,7 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
       },
       [self](atom::tick) {
         self->state.tick_armed = false;
+        self->state.doubt_poll = false;
         pump(self);
       },
       [self](atom::pause, bool on) {

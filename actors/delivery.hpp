@@ -9,7 +9,9 @@
 
 #include "actors/actors.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace candle {
@@ -23,6 +25,11 @@ struct delivery_options {
   std::chrono::milliseconds breaker_max_cooldown{30'000};
   bool paused = false;
   std::string user_agent = "candled"; ///< names the node to the provider
+  /// Greetings handed over by this node's partitions and not yet recorded
+  /// (they keep it). No request starts while those sent but unrecorded
+  /// (this count less what waits here) reach 2 x max_in_flight: what a crash
+  /// can leave sent-but-unrecorded, and so re-sent, stays under that bound.
+  std::shared_ptr<std::atomic<int64_t>> in_doubt;
 };
 
 delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);

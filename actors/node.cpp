@@ -182,36 +182,75 @@ void on_view(self_ptr self, cluster_view& v, bool session_lost) {
 // Reaches the actor of `p` here or, unless the write came from a peer, the
 // node that owns it. Answers whether an owner got it; the database holds the
 // change either way, and a new owner loads it when it takes over.
-// `local(partition)` and `remote(node)` send the request.
+// `local(partition)` and `remote(node)` send the request; `rp` gets whether
+// an owner got it. A miss (no owner known, a stale owner, a lost peer) is
+// tried once more on a view read after the write committed: an owner in
+// that view gets it, and a partition nobody owns then is loaded from the
+// database, with the write, by whoever takes it.
+template <class Local, class Remote>
+void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote,
+              caf::typed_response_promise<bool> rp, bool again);
+
 template <class Local, class Remote>
 caf::result<bool> route(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote) {
-  auto& st = self->state;
   auto rp = self->make_response_promise<bool>();
+  route_to(self, p, forwarded, local, remote, rp, !forwarded);
+  return rp;
+}
+
+template <class Local, class Remote>
+void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote,
+              caf::typed_response_promise<bool> rp, bool again) {
+  auto& st = self->state;
+  auto missed = [self, p, forwarded, local, remote, rp, again]() mutable {
+    if (!again || !self->state.member) {
+      rp.deliver(false);
+      return;
+    }
+    self->request(self->state.member, seconds{5}, atom::view::value)
+        .then(
+            [self, p, forwarded, local, remote, rp](cluster_view& v) mutable {
+              on_view(self, v, false);
+              route_to(self, p, forwarded, local, remote, rp, false);
+            },
+            [rp](caf::error&) mutable { rp.deliver(false); });
+  };
   auto here = st.running.find(p);
   if (here != st.running.end() && !st.handing_off.count(p)) {
     local(here->second)
-        .then([rp](bool ok) mutable { rp.deliver(ok); },
-              [rp](caf::error&) mutable { rp.deliver(false); });
-    return rp;
+        .then(
+            [rp, missed](bool ok) mutable {
+              if (ok) {
+                rp.deliver(true);
+                return;
+              }
+              missed();
+            },
+            [missed](caf::error&) mutable { missed(); });
+    return;
   }
   if (forwarded || p < 0 || static_cast<size_t>(p) >= st.owners.size()) {
     rp.deliver(false);
-    return rp;
+    return;
   }
   const auto& owner = st.owners[static_cast<size_t>(p)];
   auto peer = st.peers.find(owner);
-  if (owner.empty() || owner == st.opts.id || peer == st.peers.end() || !peer->second.handle) {
-    rp.deliver(false);
-    return rp;
-  }
+  if (owner.empty() || owner == st.opts.id || peer == st.peers.end() || !peer->second.handle)
+    return missed();
   remote(peer->second.handle)
-      .then([rp](bool ok) mutable { rp.deliver(ok); },
-            [self, rp, owner](caf::error& e) mutable {
-              spdlog::warn("event=node.forward_failed peer={} error=\"{}\"", owner,
-                           self->system().render(e));
-              rp.deliver(false);
-            });
-  return rp;
+      .then(
+          [rp, missed](bool ok) mutable {
+            if (ok) {
+              rp.deliver(true);
+              return;
+            }
+            missed();
+          },
+          [self, missed, owner](caf::error& e) mutable {
+            spdlog::warn("event=node.forward_failed peer={} error=\"{}\"", owner,
+                         self->system().render(e));
+            missed();
+          });
 }
 
 node_control_actor::behavior_type node(self_ptr self, node_options opts) {
@@ -235,7 +274,9 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
                      self->system().render(msg.reason));
         p.handle = nullptr;
         // Only a prompt to look: ownership changes only through the database.
-        if (st.member) self->send(st.member, atom::view::value);
+        if (st.member)
+          self->request(st.member, seconds{5}, atom::view::value)
+              .then([](cluster_view&) {}, [](caf::error&) {});
         return;
       }
   });
@@ -347,7 +388,7 @@ struct member_state {
 constexpr milliseconds round_every{1000};
 constexpr milliseconds slice{100}; // how long one wait blocks the mailbox at most
 
-void member_round(member_actor::stateful_pointer<member_state> self) {
+std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_state> self) {
   auto& st = self->state;
   st.next_round = steady_clock::now() + round_every;
   try {
@@ -355,16 +396,17 @@ void member_round(member_actor::stateful_pointer<member_state> self) {
       auto r = st.m->rejoin();
       if (!r) {
         spdlog::warn("event=cluster.rejoin_failed error=\"{}\"", r.err().message);
-        return;
+        return std::nullopt;
       }
       spdlog::warn("event=cluster.rejoined");
       st.lost = false;
     }
     auto v = st.m->round();
-    caf::anon_send(st.node, atom::view::value, std::move(v), false);
+    caf::anon_send(st.node, atom::view::value, v, false);
     if (st.m->clock_changed() && st.clock->is_simulated())
       if (auto c = st.m->clock())
         caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);
+    return v;
   } catch (const std::exception& e) {
     if (!st.lost)
       spdlog::warn("event=cluster.membership_lost error=\"{}\" effect=\"partitions stop until "
@@ -373,6 +415,7 @@ void member_round(member_actor::stateful_pointer<member_state> self) {
     st.lost = true;
     caf::anon_send(st.node, atom::view::value, cluster_view{}, true);
   }
+  return std::nullopt;
 }
 
 member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_state> self,
@@ -398,7 +441,10 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
           std::this_thread::sleep_for(slice);
         self->send(self, atom::tick::value);
       },
-      [self](atom::view) { self->state.next_round = steady_clock::time_point{}; },
+      [self](atom::view) -> caf::result<cluster_view> {
+        if (auto v = member_round(self)) return std::move(*v);
+        return make_error(ec::unavailable, "membership connection lost");
+      },
       [self](atom::clock, int64_t sim_ms, double speed) -> caf::result<clock_anchor> {
         try {
           return self->state.m->set_clock(sim_ms, speed);

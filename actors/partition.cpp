@@ -113,6 +113,15 @@ void arm(self_ptr self) {
   st.armed_generation = generation;
 }
 
+// Greetings handed to delivery and not yet recorded, node-wide (see
+// delivery.hpp: what is sent but unrecorded is bounded).
+void doubt(self_ptr self, int64_t n) {
+  auto& g = *self->state.gauges;
+  if (!g.node_in_doubt) return;
+  g.in_doubt += n;
+  *g.node_in_doubt += n;
+}
+
 void retry_soon(self_ptr self) {
   self->delayed_send(self, db_retry, atom::tick::value);
 }
@@ -125,6 +134,7 @@ void record(self_ptr self, outcome_list outcomes) {
       .then(
           [self, n = outcomes.size()](key_list&) {
             self->state.recording -= n;
+            doubt(self, -static_cast<int64_t>(n));
             if (self->state.draining) finish_handoff(self);
           },
           [self, outcomes](caf::error& e) mutable {
@@ -194,6 +204,7 @@ void deliver(self_ptr self, occurrence_list all) {
   if (lease_may_have_expired(self)) return fence(self);
   auto deadline =
       std::chrono::duration_cast<nanoseconds>(fence_at(self).time_since_epoch()).count();
+  doubt(self, static_cast<int64_t>(all.size()));
   auto chunk = std::max<size_t>(1, st.opts.delivery_chunk);
   for (size_t i = 0; i < all.size(); i += chunk) {
     occurrence_list batch(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(i)),
@@ -578,7 +589,9 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
   st.rng.seed(st.opts.seed ^ static_cast<uint64_t>(st.opts.id));
   st.stats.id = st.opts.id;
   // Whatever this partition added to the node's gauges leaves with it.
+  st.gauges->node_in_doubt = st.opts.in_doubt;
   self->attach_functor([g = st.gauges] {
+    if (g->node_in_doubt) *g->node_in_doubt -= g->in_doubt;
     auto& m = metrics::global();
     m.queued.add({}, -static_cast<double>(g->queued));
     if (g->owned) m.partitions_owned.add({}, -1);

@@ -6,6 +6,7 @@
 #include "core/due_queue.hpp"
 #include "core/schedule.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -31,6 +32,9 @@ struct partition_options {
   size_t batch = 1000;         ///< occurrences per claim statement
   size_t delivery_chunk = 250; ///< greetings per delivery request (and outcome write)
   int64_t lease_ttl = 30;      ///< seconds, on PostgreSQL's clock; renewed every third
+  /// The node's count of greetings handed to delivery and not yet recorded
+  /// (shared with DELIVERY, which bounds what is sent but unrecorded).
+  std::shared_ptr<std::atomic<int64_t>> in_doubt;
   schedule_rules rules = default_rules();
   uint64_t seed = 0; ///< for retry jitter
 };
@@ -77,6 +81,8 @@ struct partition_state {
   struct gauge_share {
     int64_t queued = 0;
     bool owned = false;
+    int64_t in_doubt = 0; // this partition's part of opts.in_doubt
+    std::shared_ptr<std::atomic<int64_t>> node_in_doubt;
   };
   std::shared_ptr<gauge_share> gauges = std::make_shared<gauge_share>();
 };

@@ -63,7 +63,7 @@ Options (--name=value or --name value):
 Endpoints:
   POST   /send-email   {"email","message"} with an Idempotency-Key header -> 200 {"status":"sent"}
   GET    /stats        {"total","uniqueKeys","duplicates","failed","timedOut","inFlight","maxInFlight"}
-  GET    /requests     every accepted send: key, email, message, at (UTC)
+  GET    /requests     every accepted send: key, email, message, agent (User-Agent), at (UTC)
   DELETE /requests     forget every send and reset the counters
   GET    /control      the failure injection in force
   PUT    /control      change it: {"errorRate","errorStatus","timeoutRate","hangMs",
@@ -285,6 +285,7 @@ int main(int argc, char** argv) {
           if (++b.per_key[key] > 1) ++b.duplicates;
           b.requests.push_back({{"key", key},
                                 {"email", email},
+                                {"agent", std::string{(*shared)[http::field::user_agent]}},
                                 {"message", body.as_object().at("message")},
                                 {"at", format_instant(date::floor<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now()))}});

@@ -51,6 +51,9 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.breaker_cooldown =
       std::chrono::duration_cast<std::chrono::milliseconds>(s.email.breaker_cooldown);
   dopt.paused = s.email.paused;
+  dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
+  auto in_doubt = std::make_shared<std::atomic<int64_t>>(0);
+  dopt.in_doubt = in_doubt;
   e.delivery = spawn_delivery(sys, dopt);
   node_options no;
   no.id = e.node_id;
@@ -66,6 +69,11 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   o.max_attempts = s.email.max_attempts;
   o.rules = rules;
   o.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(s.cluster.lease_ttl).count();
+  o.in_doubt = in_doubt;
+  // A chunk is answered whole: no larger than the in-flight bound, so the
+  // in-doubt bound (2 x in flight) can always let a started chunk finish.
+  o.delivery_chunk =
+      std::min<size_t>(o.delivery_chunk, std::max<uint32_t>(1, s.email.max_in_flight));
   e.node = spawn_node(sys, std::move(no));
   return e;
 }

@@ -11,6 +11,11 @@ namespace candle::pg {
 /// The first key of every node's session lock: "CAND" in ASCII.
 constexpr int lock_namespace = 0x43414e44;
 
+/// Run on every connection Candle opens: Candle's transactions are single
+/// statements committed at once, so one idle inside a transaction for
+/// seconds belongs to a paused process and must not keep its locks.
+constexpr const char* idle_transaction_limit = "SET idle_in_transaction_session_timeout = '3s'";
+
 } // namespace candle::pg
 
 // True while node row `n` (an alias of `nodes`) has its session lock (advisory

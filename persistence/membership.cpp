@@ -28,6 +28,7 @@ void membership::connect() {
   nodes_.reset();
   leases_.reset();
   conn_ = std::make_unique<pqxx::connection>(conninfo_);
+  pqxx::nontransaction{*conn_}.exec(idle_transaction_limit);
   leases_ = std::make_unique<listener>(*conn_, "candle_leases", ignored_flag);
   nodes_ = std::make_unique<listener>(*conn_, "candle_nodes", ignored_flag);
   clock_ = std::make_unique<listener>(*conn_, "candle_clock", clock_changed_);

@@ -291,6 +291,10 @@ pqxx::connection& store::conn() {
   if (conn_ && conn_->is_open()) return *conn_;
   conn_.reset();
   auto c = std::make_unique<pqxx::connection>(conninfo_);
+  // A process paused between a statement and its COMMIT (SIGSTOP, a stalled
+  // host) would hold its row locks, the lease rows' among them, for as long
+  // as it is paused: the server ends such transactions instead.
+  pqxx::nontransaction{*c}.exec(idle_transaction_limit);
   prepare(*c);
   conn_ = std::move(c);
   return *conn_;
@@ -305,8 +309,19 @@ bool store::connected() const {
 }
 
 int64_t store::acquire_lease(int32_t partition, const std::string& node, std::chrono::seconds ttl) {
-  auto r = exec("acquire_lease", partition, node, static_cast<int64_t>(ttl.count()));
-  return r.empty() ? 0 : r[0][0].as<int64_t>();
+  // The lease row is share-locked by the owner's in-flight fenced writes; a
+  // take-over waits for them, but not for long: the lease connection also
+  // renews this node's own leases.
+  try {
+    pqxx::work w{conn()};
+    w.exec("SET LOCAL lock_timeout = '1s'");
+    auto r = w.exec_prepared("acquire_lease", partition, node, static_cast<int64_t>(ttl.count()));
+    w.commit();
+    return r.empty() ? 0 : r[0][0].as<int64_t>();
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "55P03") return 0; // lock_not_available: busy, try again later
+    throw;
+  }
 }
 
 bool store::release_lease(int32_t partition, const std::string& node, int64_t epoch) {
