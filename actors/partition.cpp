@@ -543,10 +543,9 @@ void load(self_ptr self) {
           [self](caf::error& e) { self->quit(e); });
 }
 
-// Takes the partition's lease. Without it a partition schedules nothing; it
-// waits and asks again (another node holds it until it expires, or the
-// database is unreachable) instead of failing, which would only make the
-// supervisor restart it into the same wait.
+// Takes the partition's lease. Without it a partition schedules nothing:
+// when another node holds it (or the database cannot be reached) the actor
+// stops, and the NODE actor decides on its next round whether to try again.
 void acquire(self_ptr self) {
   auto& st = self->state;
   auto wait = seconds{std::max<int64_t>(1, st.opts.lease_ttl / 3)};

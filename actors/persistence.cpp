@@ -270,8 +270,8 @@ size_t route_of(const std::string& s) {
 persistence_actor::behavior_type front(front_pointer self, persistence_options opts) {
   for (size_t i = 0; i < std::max<size_t>(1, opts.workers); ++i) {
     auto w = self->spawn<caf::detached>(worker, opts);
-    // Linked: a worker that dies takes the front with it, and the supervisor
-    // (or the node) sees one failure instead of a silently shrunken pool.
+    // Linked: a worker that dies takes the front with it, and the node sees
+    // one failure instead of a silently shrunken pool.
     self->link_to(w);
     self->state.workers.push_back(std::move(w));
   }

@@ -94,7 +94,7 @@ while [ "$t" -lt "$end" ]; do
   got=$(total)
   [ "$got" = "$want" ] || fail "at $now the provider has $got greetings, expected $want"
   if [ "$now" = 2027-07-15T08:45:00Z ]; then
-    # Partition 1 owns both 09:00 greetings: crash it; the supervisor restarts it.
+    # Partition 1 owns both 09:00 greetings: crash it; the node starts it again (its lease is still ours).
     out=$(curl -sS -X POST "$base/api/v1/admin/crash/partition-1")
     grep -q '"crashed":"partition-1"' <<<"$out" || fail "fault injection: $out"
     echo "ok: crashed partition-1 at $now"
