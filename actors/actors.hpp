@@ -172,10 +172,10 @@ using persistence_actor = caf::typed_actor<
 
 /// The DELIVERY actor: sends claimed greetings to the provider, one attempt
 /// each, and answers with the attempts' results in the same order. The
-/// deadline (steady_clock nanoseconds since its epoch; 0 = none) is the
-/// sender's fencing deadline: a greeting not on the wire by then is not sent
-/// (a transient "fenced" result), so a node paused past its lease sends
-/// nothing when it resumes.
+/// int64 is the sender's lease epoch (0 = not fenced): a greeting goes on the
+/// wire only while its partition's fence slot is open at that epoch
+/// (core/fence.hpp), checked right before it is sent, so a node paused past
+/// its lease sends nothing when it resumes (a transient "fenced" result).
 using delivery_actor =
     caf::typed_actor<caf::replies_to<atom::send, occurrence_list, int64_t>::with<attempt_list>>;
 

@@ -24,13 +24,8 @@ struct item {
   uint64_t batch;
   uint32_t index;
   occurrence o;
-  int64_t deadline; // the sender's fencing deadline (steady ns), 0 = none
+  int64_t epoch; // the sender's lease epoch, 0 = not fenced (tests, tools)
 };
-
-bool past(int64_t deadline) {
-  return deadline != 0 &&
-         std::chrono::steady_clock::now().time_since_epoch() >= std::chrono::nanoseconds{deadline};
-}
 
 struct delivery_state {
   static constexpr const char* name = "delivery";
@@ -44,12 +39,13 @@ struct delivery_state {
   bool paused = false;
   bool tick_armed = false;
   bool doubt_poll = false; // a look again while held back by the in-doubt bound
+  size_t answered = 0;     // answers in batches not complete yet
 };
 
 // Sent (or being sent) and not yet recorded by their partitions.
 bool too_much_in_doubt(const delivery_state& st) {
   if (!st.opts.in_doubt) return false;
-  auto unrecorded = st.opts.in_doubt->load() - static_cast<int64_t>(st.waiting.size());
+  auto unrecorded = static_cast<int64_t>(st.in_flight + st.answered) + st.opts.in_doubt->load();
   return unrecorded >= 2 * static_cast<int64_t>(st.opts.max_in_flight);
 }
 
@@ -82,13 +78,19 @@ void pump(self_ptr self) {
     st.waiting.pop_front();
     ++st.in_flight;
     auto key = it.o.key;
-    if (past(it.deadline)) { // its partition's lease may have expired while it waited
-      caf::anon_send(handle, atom::done::value, it.batch, it.index,
-                     attempt{key, attempt::transient, fenced_error, 0});
-      continue;
+    std::function<bool()> may_send;
+    if (st.opts.fences && it.epoch != 0) {
+      may_send = [f = st.opts.fences, p = it.o.partition, e = it.epoch] {
+        return f->may_send(p, e, std::chrono::steady_clock::now());
+      };
+      if (!may_send()) { // its partition's lease may have expired while it waited
+        caf::anon_send(handle, atom::done::value, it.batch, it.index,
+                       attempt{key, attempt::transient, fenced_error, 0});
+        continue;
+      }
     }
     st.client->post(std::move(it.o.key), std::move(it.o.email), std::move(it.o.message),
-                    std::chrono::steady_clock::time_point{std::chrono::nanoseconds{it.deadline}},
+                    std::move(may_send),
                     [handle, batch = it.batch, index = it.index, key](net::provider_answer a) {
                       attempt r;
                       r.key = key;
@@ -133,7 +135,7 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
                                       init.opts.breaker_max_cooldown);
   publish_gauges(self);
   return {
-      [self](atom::send, occurrence_list& batch, int64_t deadline) -> caf::result<attempt_list> {
+      [self](atom::send, occurrence_list& batch, int64_t epoch) -> caf::result<attempt_list> {
         auto& st = self->state;
         if (batch.empty()) return attempt_list{};
         auto id = st.next_batch++;
@@ -142,7 +144,7 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         b.results.resize(batch.size());
         b.left = batch.size();
         for (uint32_t i = 0; i < batch.size(); ++i)
-          st.waiting.push_back({id, i, std::move(batch[i]), deadline});
+          st.waiting.push_back({id, i, std::move(batch[i]), epoch});
         auto rp = b.rp;
         pump(self);
         return rp;
@@ -164,7 +166,10 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         auto it = st.batches.find(batch);
         if (it != st.batches.end()) {
           it->second.results[index] = std::move(a);
+          ++st.answered;
           if (--it->second.left == 0) {
+            // From here the partition counts them, until it has recorded them.
+            st.answered -= it->second.results.size();
             it->second.rp.deliver(std::move(it->second.results));
             st.batches.erase(it);
           }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "core/fence.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -25,11 +26,15 @@ struct delivery_options {
   std::chrono::milliseconds breaker_max_cooldown{30'000};
   bool paused = false;
   std::string user_agent = "candled"; ///< names the node to the provider
-  /// Greetings handed over by this node's partitions and not yet recorded
-  /// (they keep it). No request starts while those sent but unrecorded
-  /// (this count less what waits here) reach 2 x max_in_flight: what a crash
-  /// can leave sent-but-unrecorded, and so re-sent, stays under that bound.
+  /// Greetings answered to this node's partitions and not yet recorded by
+  /// them (they keep it). No request starts while those sent and not yet
+  /// recorded (in flight, answered in a batch not complete yet, and this
+  /// count) reach 2 x max_in_flight: what a crash can leave sent but
+  /// unrecorded, and so re-sent by the next owner, stays about that bound.
   std::shared_ptr<std::atomic<int64_t>> in_doubt;
+  /// The partitions' lease deadlines (core/fence.hpp): a greeting goes out
+  /// only while its partition's slot is open at the epoch it was sent with.
+  std::shared_ptr<const fence_table> fences;
 };
 
 delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);

@@ -40,8 +40,21 @@ bool lease_may_have_expired(self_ptr self) {
   return self->clock().now() >= fence_at(self);
 }
 
+// Publishes the lease deadline for delivery (after a take or a renewal).
+void open_fence(self_ptr self) {
+  auto& st = self->state;
+  st.gauges->epoch = st.epoch;
+  if (st.opts.fences) st.opts.fences->open(st.opts.id, st.epoch, fence_at(self));
+}
+
+void close_fence(self_ptr self) {
+  auto& st = self->state;
+  if (st.opts.fences) st.opts.fences->close(st.opts.id, st.epoch);
+}
+
 void fence(self_ptr self) {
   auto& st = self->state;
+  close_fence(self);
   spdlog::warn("event=partition.fenced partition={} epoch={} reason=\"the lease may have expired;"
                " nothing more is sent\"",
                st.opts.id, st.epoch);
@@ -65,6 +78,7 @@ void finish_handoff(self_ptr self) {
     self->delayed_send(self, milliseconds{20}, atom::tick::value);
     return;
   }
+  close_fence(self);
   auto epoch = std::exchange(st.epoch, 0); // once
   self->request(st.opts.db, seconds{5}, atom::unlease::value, st.opts.id, st.opts.node, epoch)
       .then(
@@ -113,7 +127,7 @@ void arm(self_ptr self) {
   st.armed_generation = generation;
 }
 
-// Greetings handed to delivery and not yet recorded, node-wide (see
+// Greetings answered by delivery and not yet recorded, node-wide (see
 // delivery.hpp: what is sent but unrecorded is bounded).
 void doubt(self_ptr self, int64_t n) {
   auto& g = *self->state.gauges;
@@ -151,6 +165,7 @@ void record(self_ptr self, outcome_list outcomes) {
 // back into the queue with its backoff (and is reclaimed when it fires).
 void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list& results) {
   auto& st = self->state;
+  doubt(self, static_cast<int64_t>(batch.size())); // until their outcomes are recorded
   auto now = now_ms(self);
   std::unordered_map<std::string, const attempt*> by_key;
   for (const auto& r : results)
@@ -202,15 +217,12 @@ void deliver(self_ptr self, occurrence_list all) {
   auto& st = self->state;
   if (all.empty()) return;
   if (lease_may_have_expired(self)) return fence(self);
-  auto deadline =
-      std::chrono::duration_cast<nanoseconds>(fence_at(self).time_since_epoch()).count();
-  doubt(self, static_cast<int64_t>(all.size()));
   auto chunk = std::max<size_t>(1, st.opts.delivery_chunk);
   for (size_t i = 0; i < all.size(); i += chunk) {
     occurrence_list batch(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(i)),
                           std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(std::min(
                                                                     all.size(), i + chunk))));
-    self->request(st.opts.delivery, caf::infinite, atom::send::value, batch, deadline)
+    self->request(st.opts.delivery, caf::infinite, atom::send::value, batch, st.epoch)
         .then([self, batch](attempt_list& results) { on_attempts(self, batch, results); },
               [self, batch](caf::error& e) {
                 attempt_list failed;
@@ -566,6 +578,7 @@ void acquire(self_ptr self) {
               metrics::global().partitions_owned.add({}, 1);
             }
             self->state.epoch = epoch;
+            open_fence(self);
             self->delayed_send(self, wait, atom::renew::value);
             if (self->state.draining) return finish_handoff(self);
             load(self);
@@ -589,8 +602,10 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
   st.stats.id = st.opts.id;
   // Whatever this partition added to the node's gauges leaves with it.
   st.gauges->node_in_doubt = st.opts.in_doubt;
-  self->attach_functor([g = st.gauges] {
+  st.gauges->fences = st.opts.fences;
+  self->attach_functor([g = st.gauges, id = st.opts.id] {
     if (g->node_in_doubt) *g->node_in_doubt -= g->in_doubt;
+    if (g->fences) g->fences->close(id, g->epoch);
     auto& m = metrics::global();
     m.queued.add({}, -static_cast<double>(g->queued));
     if (g->owned) m.partitions_owned.add({}, -1);
@@ -649,6 +664,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
                     return self->quit(make_error(ec::refused, "partition lease lost"));
                   }
                   self->state.lease_start = started;
+                  open_fence(self);
                   self->delayed_send(self,
                                      seconds{std::max<int64_t>(1, self->state.opts.lease_ttl / 3)},
                                      atom::renew::value);

@@ -4,6 +4,7 @@
 #include "actors/actors.hpp"
 #include "core/clock.hpp"
 #include "core/due_queue.hpp"
+#include "core/fence.hpp"
 #include "core/schedule.hpp"
 
 #include <atomic>
@@ -35,6 +36,8 @@ struct partition_options {
   /// The node's count of greetings handed to delivery and not yet recorded
   /// (shared with DELIVERY, which bounds what is sent but unrecorded).
   std::shared_ptr<std::atomic<int64_t>> in_doubt;
+  /// Where this partition publishes its lease deadline for delivery.
+  std::shared_ptr<fence_table> fences;
   schedule_rules rules = default_rules();
   uint64_t seed = 0; ///< for retry jitter
 };
@@ -83,6 +86,8 @@ struct partition_state {
     bool owned = false;
     int64_t in_doubt = 0; // this partition's part of opts.in_doubt
     std::shared_ptr<std::atomic<int64_t>> node_in_doubt;
+    int64_t epoch = 0; // the epoch whose fence slot to close on exit
+    std::shared_ptr<fence_table> fences;
   };
   std::shared_ptr<gauge_share> gauges = std::make_shared<gauge_share>();
 };

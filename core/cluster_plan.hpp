@@ -33,8 +33,8 @@ struct lease_slot {
 size_t fair_share(const std::vector<std::string>& live, size_t partitions, const std::string& me);
 
 struct round_limits {
-  size_t max_release = 32;                    ///< partitions released per round
-  std::chrono::milliseconds join_delay{2000}; ///< a newcomer waits this long for its share
+  size_t max_release = 64;                    ///< partitions released per round
+  std::chrono::milliseconds join_delay{1000}; ///< a newcomer waits this long for its share
 };
 
 /// What node `me` does in one round.

@@ -49,7 +49,7 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
 
 struct job {
   std::string key, body;
-  std::chrono::steady_clock::time_point deadline; // epoch = none
+  std::function<bool()> may_send; // empty = always
   provider_client::callback done;
 };
 
@@ -61,19 +61,20 @@ struct transfer {
   int64_t retry_after = 0;
   provider_client::callback done;
   std::chrono::steady_clock::time_point start;
-  std::chrono::steady_clock::time_point deadline; // epoch = none
+  std::function<bool()> may_send; // empty = always
+  bool fenced = false;            // may_send() said no just before the request
 };
 
-bool past(std::chrono::steady_clock::time_point deadline) {
-  return deadline != std::chrono::steady_clock::time_point{} &&
-         std::chrono::steady_clock::now() >= deadline;
+bool refused(const std::function<bool()>& may_send) {
+  return may_send && !may_send();
 }
 
 // Called by libcurl once connected, right before the request is sent: the
 // last moment to keep a fenced greeting off the wire.
 int before_request(void* clientp, char*, char*, int, int) {
-  return past(static_cast<transfer*>(clientp)->deadline) ? CURL_PREREQFUNC_ABORT
-                                                         : CURL_PREREQFUNC_OK;
+  auto* t = static_cast<transfer*>(clientp);
+  t->fenced = refused(t->may_send);
+  return t->fenced ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 } // namespace
@@ -130,7 +131,7 @@ struct provider_client::impl {
   }
 
   void start(job&& j) {
-    if (past(j.deadline)) {
+    if (refused(j.may_send)) {
       provider_answer a;
       a.error = "fenced: the sender's lease may have expired";
       a.fenced = true;
@@ -138,7 +139,8 @@ struct provider_client::impl {
       return;
     }
     auto t = take_idle();
-    t->deadline = j.deadline;
+    t->may_send = std::move(j.may_send);
+    t->fenced = false;
     if (t->headers) curl_slist_free_all(t->headers);
     t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
     t->headers = curl_slist_append(t->headers, ("Idempotency-Key: " + j.key).c_str());
@@ -168,7 +170,7 @@ struct provider_client::impl {
     if (rc != CURLE_OK) {
       a.result = provider_answer::transient;
       a.error = std::string{"transport: "} + curl_easy_strerror(rc);
-      a.fenced = rc == CURLE_ABORTED_BY_CALLBACK && past(t->deadline);
+      a.fenced = rc == CURLE_ABORTED_BY_CALLBACK && t->fenced;
     } else {
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &a.status);
       a.result = classify(a.status);
@@ -326,13 +328,13 @@ void provider_client::post(std::string key, std::string email, std::string messa
 }
 
 void provider_client::post(std::string key, std::string email, std::string message,
-                           std::chrono::steady_clock::time_point deadline, callback done) {
+                           std::function<bool()> may_send, callback done) {
   auto body = boost::json::serialize(boost::json::object{{"email", email}, {"message", message}});
   bool was_empty = false;
   {
     std::lock_guard<std::mutex> g{impl_->mtx};
     was_empty = impl_->queue.empty();
-    impl_->queue.push_back({std::move(key), std::move(body), deadline, std::move(done)});
+    impl_->queue.push_back({std::move(key), std::move(body), std::move(may_send), std::move(done)});
   }
   // A non-empty queue is drained before the client thread waits again (or
   // waits for a slot, which an answer frees): one wake-up per burst of posts.

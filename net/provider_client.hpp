@@ -20,7 +20,7 @@ struct provider_answer {
   std::string error;          ///< why it was not sent
   int64_t retry_after_ms = 0; ///< from a Retry-After header (seconds form)
   double seconds = 0;         ///< time from start to answer
-  bool fenced = false;        ///< not sent: past the caller's deadline
+  bool fenced = false;        ///< not sent: the caller's may_send() said no
 };
 
 /// 2xx sent; 408, 429 and 5xx transient; any other status permanent.
@@ -39,11 +39,11 @@ public:
 
   /// Queues one request (thread-safe). `done` is called exactly once.
   void post(std::string key, std::string email, std::string message, callback done);
-  /// The same, but nothing goes on the wire after `deadline` (a transient
-  /// "fenced" answer instead): checked when the transfer starts and again
-  /// just before the request is written.
-  void post(std::string key, std::string email, std::string message,
-            std::chrono::steady_clock::time_point deadline, callback done);
+  /// The same, but nothing goes on the wire unless `may_send()` (a transient
+  /// "fenced" answer instead): asked when the transfer starts and again just
+  /// before the request is written, on the client's thread.
+  void post(std::string key, std::string email, std::string message, std::function<bool()> may_send,
+            callback done);
 
   /// Transfers running now.
   size_t in_flight() const;

@@ -54,6 +54,8 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
   auto in_doubt = std::make_shared<std::atomic<int64_t>>(0);
   dopt.in_doubt = in_doubt;
+  auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
+  dopt.fences = fences;
   e.delivery = spawn_delivery(sys, dopt);
   node_options no;
   no.id = e.node_id;
@@ -70,6 +72,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   o.rules = rules;
   o.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(s.cluster.lease_ttl).count();
   o.in_doubt = in_doubt;
+  o.fences = fences;
   // A chunk is answered whole: no larger than the in-flight bound, so the
   // in-doubt bound (2 x in flight) can always let a started chunk finish.
   o.delivery_chunk =

@@ -203,7 +203,8 @@ net::router make_routes(node_context& ctx) {
                 ask_async<cluster_status>(
                     *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
                     [shared, respond, &ctx](cluster_status& c) {
-                      auto owners = live_owners(c.view, static_cast<size_t>(ctx.eng->partitions));
+                      auto p = static_cast<size_t>(ctx.eng->partitions);
+                      auto owners = live_owners(c.view, p);
                       int64_t owned = 0, here = 0;
                       for (const auto& o : owners) {
                         owned += o.empty() ? 0 : 1;
@@ -214,6 +215,18 @@ net::router make_routes(node_context& ctx) {
                                                     "not ready: " + std::to_string(owned) + " of " +
                                                         std::to_string(ctx.eng->partitions) +
                                                         " partitions owned",
+                                                    *shared));
+                      // A node that has just joined is ready once it holds its
+                      // share: then a cluster whose nodes all answer 200 is balanced.
+                      std::vector<std::string> live;
+                      for (const auto& m : live_members(c.view))
+                        live.push_back(m.id);
+                      auto share = static_cast<int64_t>(fair_share(live, p, c.self));
+                      if (here < share)
+                        return respond(net::failure(http::status::service_unavailable,
+                                                    "not ready: joining, " + std::to_string(here) +
+                                                        " of its " + std::to_string(share) +
+                                                        " partitions here",
                                                     *shared));
                       respond(net::success(http::status::ok,
                                            json::object{{"status", "ready"},

@@ -4,6 +4,7 @@
 #include "actors/delivery.hpp"
 #include "net/http_server.hpp"
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <mutex>
@@ -138,4 +139,124 @@ TEST(Delivery, AnUnreachableProviderIsATransientFailure) {
           },
           [&](caf::error& e) { FAIL() << sys.render(e); });
   caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+// A provider on a real socket that counts what reaches it and answers 200.
+struct counting_provider {
+  std::atomic<int> seen{0};
+  std::string agent;
+  std::mutex mtx;
+  net::http_server server{{"127.0.0.1", 0, 2}, [this](net::request&& req, net::responder respond) {
+                            ++seen;
+                            {
+                              std::lock_guard<std::mutex> g{mtx};
+                              agent = std::string{req[http::field::user_agent]};
+                            }
+                            net::response res{http::status::ok, req.version()};
+                            res.prepare_payload();
+                            respond(std::move(res));
+                          }};
+  std::string url() {
+    auto port = server.start();
+    return "http://127.0.0.1:" + std::to_string(port ? *port : 0) + "/send-email";
+  }
+};
+
+} // namespace
+
+TEST(Delivery, NothingGoesOnTheWireOnceItsPartitionsLeaseMayHaveExpired) {
+  counting_provider provider;
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+  delivery_options opts;
+  opts.url = provider.url();
+  opts.user_agent = "candled/test (node n-1)";
+  auto fences = std::make_shared<fence_table>(4);
+  opts.fences = fences;
+  auto d = spawn_delivery(sys, opts);
+  caf::scoped_actor self{sys};
+  auto send = [&](occurrence_list batch, int64_t epoch) {
+    for (auto& o : batch)
+      o.partition = 2;
+    attempt_list got;
+    self->request(d, seconds{10}, atom::send::value, std::move(batch), epoch)
+        .receive([&](attempt_list& r) { got = std::move(r); },
+                 [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+    return got;
+  };
+  // Partition 2's lease deadline is already behind us (paused past its lease).
+  fences->open(2, 7, steady_clock::now() - milliseconds{1});
+  auto fenced = send({greeting("a@b.c", "k1"), greeting("a@b.c", "k2")}, 7);
+  ASSERT_EQ(fenced.size(), 2u);
+  for (const auto& a : fenced) {
+    EXPECT_EQ(a.result, attempt::transient);
+    EXPECT_NE(a.error.find("fenced"), std::string::npos) << a.error;
+  }
+  EXPECT_EQ(provider.seen.load(), 0) << "a fenced greeting reached the provider";
+  // Fenced greetings say nothing about the provider: the breaker stays closed.
+  delivery_status st;
+  self->request(d, seconds{5}, atom::status::value)
+      .receive([&](delivery_status& s) { st = s; }, [&](caf::error&) {});
+  EXPECT_EQ(st.breaker, "closed");
+  // Renewed: a deadline ahead is sent; an older epoch is not; no epoch is
+  // not fenced at all.
+  fences->open(2, 7, steady_clock::now() + seconds{30});
+  auto ok = send({greeting("a@b.c", "k3")}, 7);
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].result, attempt::sent);
+  EXPECT_NE(send({greeting("a@b.c", "k4")}, 6)[0].error.find("fenced"), std::string::npos);
+  EXPECT_EQ(send({greeting("a@b.c", "k5")}, 0)[0].result, attempt::sent);
+  EXPECT_EQ(provider.seen.load(), 2);
+  {
+    std::lock_guard<std::mutex> g{provider.mtx};
+    EXPECT_EQ(provider.agent, "candled/test (node n-1)");
+  }
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  provider.server.stop();
+}
+
+TEST(Delivery, NoRequestStartsWhileTwiceTheInFlightBoundIsSentButUnrecorded) {
+  counting_provider provider;
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+  delivery_options opts;
+  opts.url = provider.url();
+  opts.max_in_flight = 4;
+  opts.in_doubt = std::make_shared<std::atomic<int64_t>>(0);
+  auto d = spawn_delivery(sys, opts);
+  // Partitions count what was answered to them until they have recorded it:
+  // here, 8 greetings answered earlier and not recorded yet.
+  *opts.in_doubt = 8;
+  caf::scoped_actor self{sys};
+  std::atomic<bool> answered{false};
+  attempt_list got;
+  auto waiter = std::thread{[&] {
+    caf::scoped_actor s2{sys};
+    s2->request(d, seconds{20}, atom::send::value,
+                occurrence_list{greeting("a@b.c", "d1"), greeting("a@b.c", "d2"),
+                                greeting("a@b.c", "d3")},
+                int64_t{0})
+        .receive(
+            [&](attempt_list& r) {
+              got = std::move(r);
+              answered = true;
+            },
+            [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  }};
+  // Held back: 8 sent but unrecorded = 2 x max_in_flight.
+  std::this_thread::sleep_for(milliseconds{300});
+  EXPECT_EQ(provider.seen.load(), 0) << "sent past the in-doubt bound";
+  EXPECT_FALSE(answered.load());
+  *opts.in_doubt -= 8; // the partitions recorded those outcomes
+  waiter.join();
+  EXPECT_TRUE(answered.load());
+  EXPECT_EQ(provider.seen.load(), 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].result, attempt::sent);
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  provider.server.stop();
 }

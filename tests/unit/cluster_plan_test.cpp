@@ -1,4 +1,5 @@
 #include "core/cluster_plan.hpp"
+#include "core/fence.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>
@@ -269,4 +270,33 @@ TEST(ClusterView, OwnersAreLiveNodesWithUnexpiredLeasesAndRunningPartitionsCount
   EXPECT_EQ(slots[1].owner, "");
   EXPECT_EQ(slots[3].owner, "a") << "a partition starting here is ours before its lease shows";
   EXPECT_EQ(slots.size(), 5u);
+}
+
+TEST(FenceTable, OnlyTheCurrentEpochBeforeItsDeadlineMaySend) {
+  fence_table t{4};
+  steady_clock::time_point t0{seconds{100}};
+  EXPECT_FALSE(t.may_send(1, 1, t0)) << "never opened";
+  t.open(1, 1, t0 + seconds{10});
+  EXPECT_TRUE(t.may_send(1, 1, t0));
+  EXPECT_TRUE(t.may_send(1, 1, t0 + seconds{10} - nanoseconds{1}));
+  EXPECT_FALSE(t.may_send(1, 1, t0 + seconds{10})) << "at the deadline";
+  EXPECT_FALSE(t.may_send(2, 1, t0)) << "another partition";
+  // A renewal moves the deadline on: what waited is judged by it.
+  t.open(1, 1, t0 + seconds{20});
+  EXPECT_TRUE(t.may_send(1, 1, t0 + seconds{15}));
+  // A new incarnation (epoch 2): the old epoch's greetings are fenced, and a
+  // late renewal of the old one changes nothing.
+  t.open(1, 2, t0 + seconds{30});
+  EXPECT_FALSE(t.may_send(1, 1, t0));
+  EXPECT_TRUE(t.may_send(1, 2, t0));
+  t.open(1, 1, t0 + seconds{60});
+  EXPECT_FALSE(t.may_send(1, 1, t0));
+  EXPECT_TRUE(t.may_send(1, 2, t0 + seconds{29}));
+  // Closing an old epoch leaves the new one open; closing the current one stops it.
+  t.close(1, 1);
+  EXPECT_TRUE(t.may_send(1, 2, t0));
+  t.close(1, 2);
+  EXPECT_FALSE(t.may_send(1, 2, t0));
+  EXPECT_FALSE(t.may_send(-1, 2, t0));
+  EXPECT_FALSE(t.may_send(4, 2, t0));
 }

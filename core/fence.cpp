@@ -1,0 +1,28 @@
+#include "core/fence.hpp"
+
+namespace candle {
+
+void fence_table::open(int32_t p, int64_t epoch, time_point until) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (p < 0 || static_cast<size_t>(p) >= slots_.size()) return;
+  auto& s = slots_[static_cast<size_t>(p)];
+  if (epoch < s.epoch) return; // an older incarnation's late renewal
+  s.epoch = epoch;
+  s.until = until;
+}
+
+void fence_table::close(int32_t p, int64_t epoch) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (p < 0 || static_cast<size_t>(p) >= slots_.size()) return;
+  auto& s = slots_[static_cast<size_t>(p)];
+  if (s.epoch == epoch) s.until = time_point{};
+}
+
+bool fence_table::may_send(int32_t p, int64_t epoch, time_point now) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (p < 0 || static_cast<size_t>(p) >= slots_.size()) return false;
+  const auto& s = slots_[static_cast<size_t>(p)];
+  return s.epoch == epoch && now < s.until;
+}
+
+} // namespace candle

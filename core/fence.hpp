@@ -1,0 +1,40 @@
+// Which partitions this node may still send for, and until when. Each
+// PARTITION actor opens its slot (its lease epoch, and the moment its lease
+// may have run out by this node's monotonic clock) when it takes the lease and
+// again after every successful renewal, and closes it when it stops. DELIVERY
+// and the provider client ask right before a greeting goes out, so a greeting
+// that waited in a queue is judged by the lease as it is then, not as it was
+// when the greeting was handed over.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace candle {
+
+class fence_table {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  explicit fence_table(size_t partitions) : slots_(partitions) {}
+
+  /// Partition `p` at `epoch` may send until `until`.
+  void open(int32_t p, int64_t epoch, time_point until);
+  /// Partition `p` at `epoch` sends nothing more (a newer epoch is left alone).
+  void close(int32_t p, int64_t epoch);
+  /// True when partition `p` is open at exactly `epoch` and `now` is before
+  /// its deadline.
+  bool may_send(int32_t p, int64_t epoch, time_point now) const;
+
+private:
+  struct slot {
+    int64_t epoch = 0;
+    time_point until{};
+  };
+  mutable std::mutex mtx_;
+  std::vector<slot> slots_;
+};
+
+} // namespace candle
