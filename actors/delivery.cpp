@@ -46,7 +46,11 @@ struct delivery_state {
 bool too_much_in_doubt(const delivery_state& st) {
   if (!st.opts.in_doubt) return false;
   auto unrecorded = static_cast<int64_t>(st.in_flight + st.answered) + st.opts.in_doubt->load();
-  return unrecorded >= 2 * static_cast<int64_t>(st.opts.max_in_flight);
+  // One chunk of slack below twice the bound: answers on their way to a
+  // partition are counted by nobody for a moment.
+  auto cap = 2 * static_cast<int64_t>(st.opts.max_in_flight) -
+             static_cast<int64_t>(std::max<size_t>(1, st.opts.chunk_hint));
+  return unrecorded >= std::max<int64_t>(1, cap);
 }
 
 using self_ptr = delivery_control_actor::stateful_pointer<delivery_state>;

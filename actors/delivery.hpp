@@ -29,9 +29,13 @@ struct delivery_options {
   /// Greetings answered to this node's partitions and not yet recorded by
   /// them (they keep it). No request starts while those sent and not yet
   /// recorded (in flight, answered in a batch not complete yet, and this
-  /// count) reach 2 x max_in_flight: what a crash can leave sent but
-  /// unrecorded, and so re-sent by the next owner, stays about that bound.
+  /// count) reach 2 x max_in_flight less one chunk: what a crash can leave
+  /// sent but unrecorded, and so re-sent by the next owner, stays under
+  /// twice the in-flight bound.
   std::shared_ptr<std::atomic<int64_t>> in_doubt;
+  /// The partitions' delivery chunk (they are answered whole): the slack kept
+  /// under the in-doubt bound.
+  size_t chunk_hint = 0;
   /// The partitions' lease deadlines (core/fence.hpp): a greeting goes out
   /// only while its partition's slot is open at the epoch it was sent with.
   std::shared_ptr<const fence_table> fences;

@@ -51,6 +51,7 @@ void start_partition(self_ptr self, int32_t p) {
   o.seed = st.seeds();
   auto hdl = self->spawn(partition, o);
   self->monitor(hdl);
+  self->link_to(hdl); // partitions never outlive their node (see the exit handler)
   st.running.emplace(p, hdl);
 }
 
@@ -215,18 +216,13 @@ void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remo
             },
             [rp](caf::error&) mutable { rp.deliver(false); });
   };
+  auto reached = [rp, missed](bool ok) mutable {
+    if (!ok) return missed();
+    rp.deliver(true);
+  };
   auto here = st.running.find(p);
   if (here != st.running.end() && !st.handing_off.count(p)) {
-    local(here->second)
-        .then(
-            [rp, missed](bool ok) mutable {
-              if (ok) {
-                rp.deliver(true);
-                return;
-              }
-              missed();
-            },
-            [missed](caf::error&) mutable { missed(); });
+    local(here->second).then(reached, [missed](caf::error&) mutable { missed(); });
     return;
   }
   if (forwarded || p < 0 || static_cast<size_t>(p) >= st.owners.size()) {
@@ -237,24 +233,22 @@ void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remo
   auto peer = st.peers.find(owner);
   if (owner.empty() || owner == st.opts.id || peer == st.peers.end() || !peer->second.handle)
     return missed();
-  remote(peer->second.handle)
-      .then(
-          [rp, missed](bool ok) mutable {
-            if (ok) {
-              rp.deliver(true);
-              return;
-            }
-            missed();
-          },
-          [self, missed, owner](caf::error& e) mutable {
-            spdlog::warn("event=node.forward_failed peer={} error=\"{}\"", owner,
-                         self->system().render(e));
-            missed();
-          });
+  remote(peer->second.handle).then(reached, [self, missed, owner](caf::error& e) mutable {
+    spdlog::warn("event=node.forward_failed peer={} error=\"{}\"", owner, self->system().render(e));
+    missed();
+  });
 }
 
 node_control_actor::behavior_type node(self_ptr self, node_options opts) {
   self->state.opts = std::move(opts);
+  // A linked partition that stops is handled by the down handler; any other
+  // exit (the engine stopping) ends the node and, through the links, every
+  // partition it runs.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (const auto& [p, hdl] : self->state.running)
+      if (hdl.address() == msg.source) return;
+    self->quit(msg.reason);
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     for (auto it = st.running.begin(); it != st.running.end(); ++it)

@@ -222,6 +222,8 @@ void deliver(self_ptr self, occurrence_list all) {
     occurrence_list batch(std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(i)),
                           std::make_move_iterator(all.begin() + static_cast<ptrdiff_t>(std::min(
                                                                     all.size(), i + chunk))));
+    for (auto& o : batch) // delivery judges each greeting by its partition's fence slot
+      o.partition = st.opts.id;
     self->request(st.opts.delivery, caf::infinite, atom::send::value, batch, st.epoch)
         .then([self, batch](attempt_list& results) { on_attempts(self, batch, results); },
               [self, batch](caf::error& e) {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <curl/curl.h>
 #include <deque>
 #include <mutex>
@@ -63,18 +64,35 @@ struct transfer {
   std::chrono::steady_clock::time_point start;
   std::function<bool()> may_send; // empty = always
   bool fenced = false;            // may_send() said no just before the request
+  size_t body_sent = 0;           // of `body`, handed to libcurl
 };
 
 bool refused(const std::function<bool()>& may_send) {
   return may_send && !may_send();
 }
 
-// Called by libcurl once connected, right before the request is sent: the
-// last moment to keep a fenced greeting off the wire.
+// Called by libcurl once connected, before the request is sent: a fenced
+// greeting stays off the wire.
 int before_request(void* clientp, char*, char*, int, int) {
   auto* t = static_cast<transfer*>(clientp);
   t->fenced = refused(t->may_send);
   return t->fenced ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+
+// libcurl asks for the body when it is about to write the request, which can
+// be a loop turn after before_request (a process paused in between would
+// send on resuming): asked once more here, a fenced request is cut before it
+// is complete, and a provider acts on complete requests only.
+size_t read_body(char* out, size_t size, size_t n, void* clientp) {
+  auto* t = static_cast<transfer*>(clientp);
+  if (t->body_sent == 0 && refused(t->may_send)) {
+    t->fenced = true;
+    return CURL_READFUNC_ABORT;
+  }
+  auto k = std::min(size * n, t->body.size() - t->body_sent);
+  std::memcpy(out, t->body.data() + t->body_sent, k);
+  t->body_sent += k;
+  return k;
 }
 
 } // namespace
@@ -152,7 +170,10 @@ struct provider_client::impl {
     t->start = std::chrono::steady_clock::now();
     auto* c = t->easy;
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body.c_str());
+    t->body_sent = 0;
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(c, CURLOPT_READDATA, t.get());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->body.size()));
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->response);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->retry_after);

@@ -54,6 +54,8 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
   auto in_doubt = std::make_shared<std::atomic<int64_t>>(0);
   dopt.in_doubt = in_doubt;
+  dopt.chunk_hint = std::min<size_t>(partition_options{}.delivery_chunk,
+                                     std::max<uint32_t>(1, s.email.max_in_flight / 2));
   auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
   dopt.fences = fences;
   e.delivery = spawn_delivery(sys, dopt);
@@ -73,10 +75,10 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   o.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(s.cluster.lease_ttl).count();
   o.in_doubt = in_doubt;
   o.fences = fences;
-  // A chunk is answered whole: no larger than the in-flight bound, so the
-  // in-doubt bound (2 x in flight) can always let a started chunk finish.
-  o.delivery_chunk =
-      std::min<size_t>(o.delivery_chunk, std::max<uint32_t>(1, s.email.max_in_flight));
+  // A chunk is answered whole: at most half the in-flight bound, so the
+  // in-doubt bound (2 x in flight less a chunk) always lets a started chunk
+  // finish.
+  o.delivery_chunk = dopt.chunk_hint;
   e.node = spawn_node(sys, std::move(no));
   return e;
 }

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from e2e_lib import Client, Failure, MockProvider, _wait_line, check
+from e2e_lib import Client, Failure, MockProvider, _wait_line, check, wait_for  # noqa: F401
 
 
 def free_port():
@@ -28,16 +28,6 @@ def partition_of(user_id, partitions):
         h ^= c
         h = (h * 1099511628211) % (1 << 64)
     return h % partitions
-
-
-def wait_for(fn, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise Failure(f"timed out after {timeout} s waiting for {what}")
 
 
 class Database:

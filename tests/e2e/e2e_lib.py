@@ -222,13 +222,18 @@ class Node:
         check(r.status == 200, f"speed {speed}: {r.status} {r.text}")
 
     def wait_for(self, fn, timeout=20, what="condition"):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.05)
-        raise Failure(f"timed out waiting for {what}")
+        return wait_for(fn, timeout, what)
+
+
+def wait_for(fn, timeout, what):
+    """Polls fn until it returns something true (returned), or fails."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise Failure(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _run(named, on_failure=None):

@@ -1,0 +1,148 @@
+// The NODE actor's protocol on CAF's deterministic coordinator: membership
+// views in, partition actors started, handed off and restarted. The views
+// are written by hand; the database behind the partitions is the fake.
+#include "actors/node.hpp"
+#include "fixture.hpp"
+
+#include <algorithm>
+
+using namespace candle;
+using namespace candle::test;
+
+namespace {
+
+constexpr int32_t partitions = 8;
+
+node_row member_row(std::string id, bool live = true, int64_t up_ms = 60'000) {
+  node_row n;
+  n.info.id = std::move(id);
+  n.info.address = "127.0.0.1";
+  n.live = n.session = live;
+  n.up_ms = up_ms;
+  return n;
+}
+
+// Every lease held by `owner` ("" = free), unexpired.
+std::vector<lease_row> leases(const std::vector<std::string>& owner) {
+  std::vector<lease_row> out;
+  for (int32_t p = 0; p < partitions; ++p)
+    out.push_back(
+        {p, owner[static_cast<size_t>(p)], 1, owner[static_cast<size_t>(p)].empty() ? -1 : 10'000});
+  return out;
+}
+
+std::vector<std::string> all(const std::string& id) {
+  return std::vector<std::string>(partitions, id);
+}
+
+} // namespace
+
+class Node : public engine_fixture {
+protected:
+  node_control_actor spawn_node_actor() {
+    node_options o;
+    o.id = "me";
+    o.partitions = partitions;
+    o.partition = options();
+    o.limits.join_delay = seconds{1};
+    auto n = candle::spawn_node(sys, o);
+    actors.push_back(caf::actor_cast<caf::actor>(n));
+    sched.run();
+    return n;
+  }
+
+  void view(const node_control_actor& n, std::vector<node_row> nodes, std::vector<lease_row> ls,
+            bool lost = false) {
+    cluster_view v;
+    v.nodes = std::move(nodes);
+    v.leases = std::move(ls);
+    caf::anon_send(n, atom::view::value, v, lost);
+    sched.run();
+  }
+
+  std::vector<int32_t> running(const node_control_actor& n) {
+    caf::scoped_actor self{sys};
+    cluster_status out;
+    auto h = self->request(n, caf::infinite, atom::status::value);
+    sched.run();
+    std::move(h).receive([&](cluster_status& c) { out = std::move(c); },
+                         [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+    std::sort(out.running.begin(), out.running.end());
+    return out.running;
+  }
+};
+
+TEST_F(Node, AloneItStartsEveryFreePartitionAndNothingWithoutAView) {
+  start_clock("2027-07-15T08:00:00Z", 0.0);
+  auto n = spawn_node_actor();
+  EXPECT_TRUE(running(n).empty()) << "started partitions before any view";
+  view(n, {member_row("me")}, leases(all("")));
+  EXPECT_EQ(running(n).size(), static_cast<size_t>(partitions));
+  EXPECT_EQ(db->epoch, partitions) << "each partition took its lease";
+}
+
+TEST_F(Node, APartitionHeldByALivePeerIsNeverStartedOneHeldByALostPeerIs) {
+  start_clock("2027-07-15T08:00:00Z", 0.0);
+  auto n = spawn_node_actor();
+  auto owners = all("me");
+  owners[2] = owners[5] = "peer";
+  // The peer is live and holds 2 and 5; the six the database says are ours
+  // start, and as the peer is below its share (4 of 8) we hand off two.
+  view(n, {member_row("me"), member_row("peer")}, leases(owners));
+  auto r = running(n);
+  EXPECT_EQ(r, (std::vector<int32_t>{0, 1, 3, 4}));
+  EXPECT_EQ(std::count(r.begin(), r.end(), 2), 0);
+  EXPECT_EQ(std::count(r.begin(), r.end(), 5), 0);
+  // The peer is lost (its session gone): its leases are free and ours to take.
+  view(n, {member_row("me"), member_row("peer", false)}, leases(owners));
+  EXPECT_EQ(running(n).size(), static_cast<size_t>(partitions));
+}
+
+TEST_F(Node, AJoinerGetsItsShareByHandOffOnlyAfterTheJoinDelay) {
+  start_clock("2027-07-15T08:00:00Z", 0.0);
+  auto n = spawn_node_actor();
+  view(n, {member_row("me")}, leases(all("")));
+  ASSERT_EQ(running(n).size(), static_cast<size_t>(partitions));
+  // A node joins: inside the join delay nothing is handed off.
+  view(n, {member_row("me"), member_row("new", true, 100)}, leases(all("me")));
+  EXPECT_EQ(running(n).size(), static_cast<size_t>(partitions));
+  // Settled: we hand off down to our share (4), the highest partitions first.
+  view(n, {member_row("me"), member_row("new", true, 5'000)}, leases(all("me")));
+  advance(seconds{1}); // hand-offs finish: nothing was in flight
+  EXPECT_EQ(running(n), (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_TRUE(db->released) << "no lease was handed back";
+}
+
+TEST_F(Node, ALostSessionStopsEveryPartitionAndTheNextViewRestartsWhatIsStillOurs) {
+  start_clock("2027-07-15T08:00:00Z", 0.0);
+  auto n = spawn_node_actor();
+  view(n, {member_row("me")}, leases(all("")));
+  ASSERT_EQ(running(n).size(), static_cast<size_t>(partitions));
+  view(n, {}, {}, true);
+  EXPECT_TRUE(running(n).empty()) << "kept sending without its session";
+  auto owners = all("me");
+  owners[7] = "peer"; // taken over meanwhile
+  view(n, {member_row("me"), member_row("peer")}, leases(owners));
+  // The seven still ours start again (partition 7 does not); then, the peer
+  // being below its share, three of them are handed off.
+  EXPECT_EQ(db->epoch, partitions + 7) << "not restarted with new epochs";
+  EXPECT_EQ(running(n), (std::vector<int32_t>{0, 1, 2, 3}));
+}
+
+TEST_F(Node, LeavingHandsEveryPartitionOffBeforeAnswering) {
+  start_clock("2027-07-15T08:00:00Z", 0.0);
+  auto n = spawn_node_actor();
+  view(n, {member_row("me")}, leases(all("")));
+  ASSERT_EQ(running(n).size(), static_cast<size_t>(partitions));
+  caf::scoped_actor self{sys};
+  auto h = self->request(n, caf::infinite, atom::leave::value);
+  advance(seconds{1});
+  bool left = false;
+  std::move(h).receive([&](bool ok) { left = ok; },
+                       [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  EXPECT_TRUE(left);
+  EXPECT_TRUE(running(n).empty());
+  // A view after that starts nothing.
+  view(n, {member_row("me")}, leases(all("")));
+  EXPECT_TRUE(running(n).empty()) << "a leaving node took partitions";
+}
