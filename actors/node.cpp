@@ -299,11 +299,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
       [self](atom::clock, int64_t sim_ms, int64_t at_ms, double speed, bool tell_peers) {
         auto& st = self->state;
         auto& clock = *st.opts.partition.clock;
-        auto wall = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-        auto reading =
-            sim_ms +
-            static_cast<int64_t>(static_cast<double>(std::max<int64_t>(0, wall - at_ms)) * speed);
-        bool ok = clock.adopt(sys_millis{milliseconds{reading}}, speed, steady_clock::now());
+        bool ok = clock.adopt_anchor(sim_ms, at_ms, speed, steady_clock::now());
         for (auto& [p, hdl] : st.running)
           self->send(hdl, atom::tick::value);
         auto rp = self->make_response_promise<bool>();

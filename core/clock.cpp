@@ -83,6 +83,12 @@ bool engine_clock::adopt(sys_millis reading, double speed, real_point real_now) 
   return true;
 }
 
+bool engine_clock::adopt_anchor(int64_t sim_ms, int64_t at_ms, double speed, real_point real_now) {
+  auto wall = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  auto ran = static_cast<double>(std::max<int64_t>(0, wall - at_ms)) * speed;
+  return adopt(sys_millis{milliseconds{sim_ms + static_cast<int64_t>(ran)}}, speed, real_now);
+}
+
 std::optional<nanoseconds> engine_clock::real_delay_until(sys_millis at,
                                                           real_point real_now) const {
   std::lock_guard<std::mutex> guard{mtx_};

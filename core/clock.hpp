@@ -44,6 +44,9 @@ public:
   /// Takes the cluster's simulated clock: reads max(now, `reading`) from
   /// `real_now` on, at `speed`. False on the system clock.
   bool adopt(sys_millis reading, double speed, real_point real_now);
+  /// The same for an anchor: `sim_ms` was the reading at wall-clock `at_ms`
+  /// (the cluster clock's row); it has run on at `speed` since.
+  bool adopt_anchor(int64_t sim_ms, int64_t at_ms, double speed, real_point real_now);
 
   /// Monotonic time until this clock reads `at`: zero if it already does,
   /// nullopt if it never will (frozen).

@@ -192,15 +192,8 @@ int main(int argc, char** argv) {
     try {
       auto theirs = member->live_peers() > 0 ? member->clock() : std::nullopt;
       if (theirs) {
-        auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-        auto reading =
-            theirs->sim_ms +
-            static_cast<int64_t>(static_cast<double>(std::max<int64_t>(0, wall - theirs->at_ms)) *
-                                 theirs->speed);
-        eng.clock->adopt(sys_millis{std::chrono::milliseconds{reading}}, theirs->speed,
-                         std::chrono::steady_clock::now());
+        eng.clock->adopt_anchor(theirs->sim_ms, theirs->at_ms, theirs->speed,
+                                std::chrono::steady_clock::now());
         spdlog::info("event=cluster.clock_adopted now={} speed={}",
                      format_instant(eng.clock->now(std::chrono::steady_clock::now())),
                      theirs->speed);

@@ -68,3 +68,23 @@ TEST(EngineClock, SystemClockCannotBeSet) {
   auto wall = date::floor<milliseconds>(system_clock::now());
   EXPECT_LE(std::chrono::abs(c.now(t0) - wall), seconds{5});
 }
+
+TEST(EngineClock, AnAnchorIsReadWhereItHasRunToSinceAndNeverMovesTheClockBack) {
+  auto c = engine_clock::simulated(at("2026-03-01T00:00:00Z"), 0, t0);
+  auto sim = at("2027-07-15T09:00:00Z").time_since_epoch().count();
+  auto wall = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  // Written 10 s ago (wall clock) at 60x: ten simulated minutes on since.
+  ASSERT_TRUE(c.adopt_anchor(sim, wall - 10'000, 60, t0));
+  auto read = c.now(t0);
+  EXPECT_GE(read, at("2027-07-15T09:10:00Z"));
+  EXPECT_LT(read, at("2027-07-15T09:20:00Z"));
+  EXPECT_EQ(c.speed(), 60);
+  // An anchor behind our reading keeps ours.
+  ASSERT_TRUE(c.adopt_anchor(sim, wall, 60, t0));
+  EXPECT_GE(c.now(t0), read);
+  // An anchor from the future (clock skew) counts no negative run.
+  ASSERT_TRUE(
+      c.adopt_anchor(at("2028-01-01T00:00:00Z").time_since_epoch().count(), wall + 60'000, 0, t0));
+  EXPECT_EQ(c.now(t0), at("2028-01-01T00:00:00Z"));
+  EXPECT_FALSE(engine_clock::system().adopt_anchor(sim, wall, 1, t0));
+}
