@@ -54,6 +54,11 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<cluster_view>("candle.cluster_view");
   cfg.add_message_type<clock_anchor>("candle.clock_anchor");
   cfg.add_message_type<cluster_status>("candle.cluster_status");
+  cfg.add_message_type<pause_state>("candle.pause_state");
+  cfg.add_message_type<partitions_report>("candle.partitions_report");
+  cfg.add_message_type<upcoming_report>("candle.upcoming_report");
+  cfg.add_message_type<redrive_batch>("candle.redrive_batch");
+  cfg.add_message_type<std::vector<partition_status>>("candle.partition_status_list");
   cfg.add_error_category(caf::atom("candle"), render_error);
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/cluster_view.hpp"
 #include "core/model.hpp"
+#include "core/status.hpp"
 
 #include <caf/all.hpp>
 #include <cstdint>
@@ -70,6 +71,10 @@ using view = caf::atom_constant<caf::atom("view")>;
 using clock = caf::atom_constant<caf::atom("clock")>;
 using route = caf::atom_constant<caf::atom("route")>;
 using leave = caf::atom_constant<caf::atom("leave")>;
+using partitions = caf::atom_constant<caf::atom("partitions")>;
+using upcoming = caf::atom_constant<caf::atom("upcoming")>;
+using nodes = caf::atom_constant<caf::atom("nodes")>;
+using failed = caf::atom_constant<caf::atom("failed")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -81,47 +86,19 @@ struct attempt {
   int64_t retry_after_ms = 0; ///< the provider's Retry-After, if any
 };
 
-/// What a partition reports about itself (introspection, metrics, tests).
-struct partition_status {
-  int32_t id = 0;
-  int64_t epoch = 0;
-  uint64_t queued = 0;
-  uint64_t in_flight = 0;
-  int64_t next_due = 0;   ///< 0 = nothing queued
-  int64_t window_end = 0; ///< occurrences up to here are in memory
-  uint64_t sent = 0;
-  uint64_t late = 0; ///< of `sent`: sent more than a minute after the due instant
-  uint64_t retried = 0;
-  uint64_t dead = 0;
-  uint64_t expired = 0;
-};
-
-/// What the DELIVERY actor reports about itself (admin API, console).
-struct delivery_status {
-  bool paused = false;
-  std::string breaker;    ///< closed | open | half-open
-  uint64_t in_flight = 0; ///< provider requests running
-  uint64_t max_in_flight = 0;
-  uint64_t waiting = 0; ///< greetings held: paused, breaker open, or at the bound
-  uint64_t probes = 0;  ///< half-open probes so far
-};
-
-/// What a NODE actor reports: its id, the last cluster view it planned with,
-/// the partitions whose actors run on it, and its connected peers.
-struct cluster_status {
-  std::string self;
-  bool have_view = false;
-  cluster_view view;
-  std::vector<int32_t> running;
-  std::vector<std::string> peers;
-};
-
 using key_list = std::vector<std::string>;
 using occurrence_list = std::vector<occurrence>;
 using outcome_list = std::vector<outcome>;
 using user_list = std::vector<user>;
 using record_list = std::vector<send_record>;
 using attempt_list = std::vector<attempt>;
+
+/// What a bulk redrive matched (a dry run) or moved back to `retrying`.
+struct redrive_batch {
+  uint64_t count = 0;
+  key_list sample;          ///< the first keys, at most 10
+  occurrence_list redriven; ///< the greetings to reclaim (empty on a dry run)
+};
 
 // -- interfaces -----------------------------------------------------------------
 
@@ -167,6 +144,11 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::by_status, std::string, uint64_t, std::string>::with<record_list>,
     // A dead or expired record back to retrying: (key, now) -> the greeting to reclaim.
     caf::replies_to<atom::redrive, std::string, int64_t>::with<occurrence>,
+    // Every dead or expired record of a status (and occasion, "" = any) back to
+    // retrying: (status, occasion, now, dry run) -> count, sample, the greetings.
+    caf::replies_to<atom::redrive, std::string, std::string, int64_t, bool>::with<redrive_batch>,
+    // A user by id or, with an '@', by email (not deleted).
+    caf::replies_to<atom::lookup, std::string>::with<user>,
     // Readiness: a round trip to the database.
     caf::replies_to<atom::ping>::with<bool>>;
 
@@ -184,6 +166,8 @@ using delivery_actor =
 using delivery_control_actor = delivery_actor::extend<
     // Kill switch: (pause, true) holds every greeting not yet sent; false resumes.
     caf::replies_to<atom::pause, bool>::with<delivery_status>,
+    // The cluster's pause as the NODE actor hands it on: (paused, until wall ms, by).
+    caf::replies_to<atom::pause, bool, int64_t, std::string>::with<delivery_status>,
     caf::replies_to<atom::status>::with<delivery_status>,
     // Internal: the provider client's answer for (batch, index).
     caf::reacts_to<atom::done, uint64_t, uint32_t, attempt>,
@@ -210,7 +194,9 @@ using partition_actor = caf::typed_actor<
     // flight to be recorded, release the lease, answer, quit.
     caf::replies_to<atom::handoff>::with<bool>,
     // Introspection.
-    caf::replies_to<atom::status>::with<partition_status>>;
+    caf::replies_to<atom::status>::with<partition_status>,
+    // The N earliest occurrences in memory, by fire instant then key.
+    caf::replies_to<atom::upcoming, uint64_t>::with<occurrence_list>>;
 
 /// The NODE actor, one per node, published on `cluster.port`: decides which
 /// partitions run here (plan_round over the membership view), starts and
@@ -226,8 +212,15 @@ using node_actor = caf::typed_actor<
     caf::replies_to<atom::resume, occurrence, bool>::with<bool>,
     // The cluster's clock: (simulated ms at wall-clock ms, speed, tell peers?).
     caf::replies_to<atom::clock, int64_t, int64_t, double, bool>::with<bool>,
+    // The cluster's delivery pause: (state, tell peers?) -> applied here.
+    caf::replies_to<atom::pause, pause_state, bool>::with<bool>,
     // Introspection.
-    caf::replies_to<atom::status>::with<cluster_status>>;
+    caf::replies_to<atom::status>::with<cluster_status>,
+    // The status of every partition running here, and with `true` of every
+    // partition at the connected peers too.
+    caf::replies_to<atom::partitions, bool>::with<partitions_report>,
+    // The N earliest greetings held here (and with `true` cluster-wide).
+    caf::replies_to<atom::upcoming, uint64_t, bool>::with<upcoming_report>>;
 
 /// The NODE actor's local interface: membership views, leaving, faults.
 using node_control_actor = node_actor::extend<
@@ -237,6 +230,10 @@ using node_control_actor = node_actor::extend<
     caf::reacts_to<atom::view, caf::actor>,
     // SIGTERM: hand every partition off, then answer.
     caf::replies_to<atom::leave>::with<bool>,
+    // Pause (for ms, 0 = until resumed) or resume delivery cluster-wide:
+    // written by the MEMBER actor, then applied here and at every connected
+    // peer -> the state written. (paused, for ms, by)
+    caf::replies_to<atom::pause, bool, int64_t, std::string>::with<pause_state>,
     // Fault injection: kill partition N's actor as a bug would.
     caf::replies_to<atom::crash, int32_t>::with<bool>,
     // The engine clock changed here: every partition here re-arms.
@@ -253,8 +250,33 @@ using member_actor = caf::typed_actor<
     caf::replies_to<atom::view>::with<cluster_view>,
     // Set the cluster clock: (simulated ms now, speed) -> the anchor written.
     caf::replies_to<atom::clock, int64_t, double>::with<clock_anchor>,
+    // Set the cluster's delivery pause: (paused, for ms (0 = until resumed),
+    // by) -> the state written (every node hears of it).
+    caf::replies_to<atom::pause, bool, int64_t, std::string>::with<pause_state>,
     // Clean exit: remove our row, end the session.
     caf::replies_to<atom::leave>::with<bool>>;
+
+/// The CONSOLE actor, one per node, published on `console.port`: answers
+/// `candlectl` (docs/console.md) with one JSON document per request, from
+/// this node's actors and, for the cluster, its peers' NODE actors. State
+/// changes name who asks and are refused unless the console is loopback.
+using console_actor = caf::typed_actor<
+    caf::replies_to<atom::status>::with<std::string>,
+    caf::replies_to<atom::nodes>::with<std::string>,
+    caf::replies_to<atom::partitions>::with<std::string>,
+    // user <id|email>
+    caf::replies_to<atom::get, std::string>::with<std::string>,
+    caf::replies_to<atom::upcoming, uint64_t>::with<std::string>,
+    // failed: (statuses, limit)
+    caf::replies_to<atom::failed, std::vector<std::string>, uint64_t>::with<std::string>,
+    // redrive one key: (key, who)
+    caf::replies_to<atom::redrive, std::string, std::string>::with<std::string>,
+    // redrive in bulk: (status, occasion, dry run, who)
+    caf::replies_to<atom::redrive, std::string, std::string, bool, std::string>::with<std::string>,
+    // pause (true, for ms, who) / resume (false, 0, who)
+    caf::replies_to<atom::pause, bool, int64_t, std::string>::with<std::string>,
+    // Internal: sample the counters for rates.
+    caf::reacts_to<atom::tick>>;
 
 // -- serialization ----------------------------------------------------------------
 
@@ -287,7 +309,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_status& x) {
   return f(caf::meta::type_name("candle.delivery_status"), x.paused, x.breaker, x.in_flight,
-           x.max_in_flight, x.waiting, x.probes);
+           x.max_in_flight, x.waiting, x.probes, x.paused_until, x.paused_by);
 }
 
 template <class Inspector>
@@ -323,6 +345,25 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_status& x) {
   return f(caf::meta::type_name("candle.cluster_status"), x.self, x.have_view, x.view, x.running,
            x.peers);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, pause_state& x) {
+  return f(caf::meta::type_name("candle.pause_state"), x.paused, x.until_ms, x.remaining_ms, x.by,
+           x.version);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partitions_report& x) {
+  return f(caf::meta::type_name("candle.partitions_report"), x.partitions, x.unreachable);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upcoming_report& x) {
+  return f(caf::meta::type_name("candle.upcoming_report"), x.greetings, x.nodes, x.unreachable);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, redrive_batch& x) {
+  return f(caf::meta::type_name("candle.redrive_batch"), x.count, x.sample, x.redriven);
 }
 
 /// Registers Candle's message types and error category with a configuration.

@@ -37,6 +37,8 @@ struct delivery_state {
   uint64_t next_batch = 1;
   size_t in_flight = 0;
   bool paused = false;
+  int64_t paused_until = 0; // the cluster pause's end (wall ms), for status
+  std::string paused_by;
   bool tick_armed = false;
   bool doubt_poll = false; // a look again while held back by the in-doubt bound
   size_t answered = 0;     // answers in batches not complete yet
@@ -59,7 +61,8 @@ delivery_status status_of(self_ptr self) {
   auto& st = self->state;
   return {st.paused,         to_string(st.br->current(breaker::clock::now())),
           st.in_flight,      st.opts.max_in_flight,
-          st.waiting.size(), st.br->probes()};
+          st.waiting.size(), st.br->probes(),
+          st.paused_until,   st.paused_by};
 }
 
 void publish_gauges(self_ptr self) {
@@ -70,6 +73,20 @@ void publish_gauges(self_ptr self) {
   m.delivery_paused.set({}, st.paused ? 1 : 0);
   auto s = st.br->current(breaker::clock::now());
   m.breaker_state.set({}, s == breaker::state::closed ? 0 : s == breaker::state::open ? 1 : 2);
+}
+
+void pump(self_ptr self);
+
+delivery_status set_paused(self_ptr self, bool on, int64_t until, std::string by) {
+  auto& st = self->state;
+  if (st.paused != on)
+    spdlog::warn("event=delivery.{} waiting={} by=\"{}\"", on ? "paused" : "resumed",
+                 st.waiting.size(), by);
+  st.paused = on;
+  st.paused_until = on ? until : 0;
+  st.paused_by = on ? std::move(by) : std::string{};
+  pump(self);
+  return status_of(self);
 }
 
 // Starts what may start: not paused, under the bound, admitted by the breaker.
@@ -185,14 +202,9 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         self->state.doubt_poll = false;
         pump(self);
       },
-      [self](atom::pause, bool on) {
-        auto& st = self->state;
-        if (st.paused != on)
-          spdlog::warn("event=delivery.{} waiting={}", on ? "paused" : "resumed",
-                       st.waiting.size());
-        st.paused = on;
-        pump(self);
-        return status_of(self);
+      [self](atom::pause, bool on) { return set_paused(self, on, 0, {}); },
+      [self](atom::pause, bool on, int64_t until, std::string& by) {
+        return set_paused(self, on, until, std::move(by));
       },
       [self](atom::status) { return status_of(self); },
   };

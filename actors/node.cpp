@@ -1,8 +1,10 @@
 #include "actors/node.hpp"
 
+#include "core/due_queue.hpp"
 #include "core/metrics.hpp"
 #include "persistence/membership.hpp"
 
+#include <algorithm>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <map>
@@ -239,6 +241,93 @@ void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remo
   });
 }
 
+// Asks every partition here and, when `cluster`, every connected peer's
+// NODE actor (which answers for its own partitions): `local(partition)` and
+// `remote(peer)` send the requests, `merge_local`/`merge_remote` fold their
+// answers (`L`, `R`) into an `Out`; live peers not connected or not
+// answering in time are `unreachable`. `finish` gets the `Out` once every
+// request is answered or has failed.
+template <class Out, class L, class R, class Local, class Remote, class MergeLocal,
+          class MergeRemote, class Finish>
+void gather(self_ptr self, bool cluster, Local local, Remote remote, MergeLocal merge_local,
+            MergeRemote merge_remote, Finish finish) {
+  auto& st = self->state;
+  auto out = std::make_shared<Out>();
+  auto left = std::make_shared<size_t>(1);
+  auto done = [out, left, finish]() mutable {
+    if (--*left == 0) finish(std::move(*out));
+  };
+  for (auto& [p, hdl] : st.running) {
+    ++*left;
+    local(hdl).then(
+        [out, done, merge_local, id = st.opts.id](L& x) mutable {
+          merge_local(*out, x, id);
+          done();
+        },
+        [done](caf::error&) mutable { done(); });
+  }
+  if (cluster)
+    for (const auto& n : st.view.nodes) {
+      if (!n.live || n.info.id == st.opts.id) continue;
+      auto pr = st.peers.find(n.info.id);
+      if (pr == st.peers.end() || !pr->second.handle) {
+        out->unreachable.push_back(n.info.id);
+        continue;
+      }
+      ++*left;
+      remote(pr->second.handle)
+          .then(
+              [out, done, merge_remote](R& x) mutable {
+                merge_remote(*out, x);
+                done();
+              },
+              [out, done, id = n.info.id](caf::error&) mutable {
+                out->unreachable.push_back(id);
+                done();
+              });
+    }
+  done();
+}
+
+// The first n of a report, in due_queue order.
+upcoming_report first_upcoming(upcoming_report r, uint64_t n) {
+  std::vector<size_t> order(r.greetings.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    auto fa = due_queue::fire_at(r.greetings[a]), fb = due_queue::fire_at(r.greetings[b]);
+    return fa != fb ? fa < fb : r.greetings[a].key < r.greetings[b].key;
+  });
+  upcoming_report out;
+  out.unreachable = std::move(r.unreachable);
+  for (size_t i = 0; i < order.size() && i < n; ++i) {
+    out.greetings.push_back(std::move(r.greetings[order[i]]));
+    out.nodes.push_back(std::move(r.nodes[order[i]]));
+  }
+  return out;
+}
+
+// Hands the cluster's pause to delivery here and, with `tell_peers`, to
+// every connected peer (the others hear the database's notification);
+// `done(p)` once all have answered or failed.
+template <class Done> void apply_pause(self_ptr self, pause_state p, bool tell_peers, Done done) {
+  auto& st = self->state;
+  if (st.opts.delivery)
+    caf::anon_send(st.opts.delivery, atom::pause::value, p.paused, p.until_ms, p.by);
+  auto left = std::make_shared<size_t>(1);
+  auto one = [p, left, done]() mutable {
+    if (--*left == 0) done(p);
+  };
+  if (tell_peers)
+    for (auto& [id, pr] : st.peers)
+      if (pr.handle) {
+        ++*left;
+        self->request(pr.handle, seconds{2}, atom::pause::value, p, false)
+            .then([one](bool) mutable { one(); }, [one](caf::error&) mutable { one(); });
+      }
+  one();
+}
+
 node_control_actor::behavior_type node(self_ptr self, node_options opts) {
   self->state.opts = std::move(opts);
   // A linked partition that stops is handled by the down handler; any other
@@ -334,6 +423,68 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
           if (p.handle) out.peers.push_back(id);
         return out;
       },
+      [self](atom::partitions, bool cluster) {
+        auto t = seconds{2};
+        auto rp = self->make_response_promise<partitions_report>();
+        gather<partitions_report, partition_status, partitions_report>(
+            self, cluster,
+            [=](const partition_actor& h) { return self->request(h, t, atom::status::value); },
+            [=](const node_actor& h) {
+              return self->request(h, t, atom::partitions::value, false);
+            },
+            [](partitions_report& out, partition_status& x, const std::string&) {
+              out.partitions.push_back(x);
+            },
+            [](partitions_report& out, partitions_report& x) {
+              for (auto& p : x.partitions)
+                out.partitions.push_back(std::move(p));
+            },
+            [rp](partitions_report&& r) mutable { rp.deliver(std::move(r)); });
+        return rp;
+      },
+      [self](atom::upcoming, uint64_t n, bool cluster) {
+        auto t = seconds{2};
+        auto rp = self->make_response_promise<upcoming_report>();
+        gather<upcoming_report, occurrence_list, upcoming_report>(
+            self, cluster,
+            [=](const partition_actor& h) { return self->request(h, t, atom::upcoming::value, n); },
+            [=](const node_actor& h) {
+              return self->request(h, t, atom::upcoming::value, n, false);
+            },
+            [](upcoming_report& out, occurrence_list& x, const std::string& id) {
+              for (auto& o : x) {
+                out.greetings.push_back(std::move(o));
+                out.nodes.push_back(id);
+              }
+            },
+            [](upcoming_report& out, upcoming_report& x) {
+              for (size_t i = 0; i < x.greetings.size(); ++i) {
+                out.greetings.push_back(std::move(x.greetings[i]));
+                out.nodes.push_back(std::move(x.nodes[i]));
+              }
+            },
+            [rp, n](upcoming_report&& r) mutable { rp.deliver(first_upcoming(std::move(r), n)); });
+        return rp;
+      },
+      [self](atom::pause, pause_state& p, bool tell_peers) {
+        auto rp = self->make_response_promise<bool>();
+        apply_pause(self, p, tell_peers, [rp](const pause_state&) mutable { rp.deliver(true); });
+        return rp;
+      },
+      [self](atom::pause, bool paused, int64_t for_ms, std::string& by) {
+        auto rp = self->make_response_promise<pause_state>();
+        if (!self->state.member) {
+          rp.deliver(make_error(ec::unavailable, "not joined yet"));
+          return rp;
+        }
+        self->request(self->state.member, seconds{5}, atom::pause::value, paused, for_ms, by)
+            .then(
+                [self, rp](pause_state& p) mutable {
+                  apply_pause(self, p, true, [rp](const pause_state& q) mutable { rp.deliver(q); });
+                },
+                [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
       [self](atom::view, cluster_view& v, bool session_lost) { on_view(self, v, session_lost); },
       [self](atom::view, caf::actor& m) { self->state.member = caf::actor_cast<member_actor>(m); },
       [self](atom::leave) {
@@ -373,10 +524,43 @@ struct member_state {
   std::shared_ptr<engine_clock> clock;
   steady_clock::time_point next_round{};
   bool lost = false;
+  // The cluster's pause as last read, when, and what the NODE actor was told.
+  pause_state pause;
+  steady_clock::time_point pause_read{};
+  bool pause_known = false;
+  bool told_paused = false;
+  int64_t told_version = 0;
 };
 
 constexpr milliseconds round_every{1000};
 constexpr milliseconds slice{100}; // how long one wait blocks the mailbox at most
+
+void remember_pause(member_state& st, pause_state p) {
+  st.pause = std::move(p);
+  st.pause_read = steady_clock::now();
+  if (!st.pause_known) {
+    // At start: a pause in force holds this node; none leaves email.paused
+    // (a local hold) as it is until the next change.
+    st.pause_known = true;
+    st.told_version = st.pause.version;
+  }
+}
+
+// Tells the NODE actor (which tells delivery) when the pause in force
+// changed: a new version, or a timed pause that has run out (measured on
+// this node's monotonic clock from when it was read).
+void tell_pause(member_state& st) {
+  if (!st.pause_known) return;
+  auto elapsed = duration_cast<milliseconds>(steady_clock::now() - st.pause_read).count();
+  bool holds = pause_holds(st.pause, elapsed);
+  if (holds == st.told_paused && st.pause.version == st.told_version) return;
+  auto p = st.pause;
+  p.paused = holds;
+  if (!holds && st.pause.paused) spdlog::info("event=delivery.pause_ended by=\"{}\"", st.pause.by);
+  caf::anon_send(st.node, atom::pause::value, p, false);
+  st.told_paused = holds;
+  st.told_version = st.pause.version;
+}
 
 std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_state> self) {
   auto& st = self->state;
@@ -393,6 +577,8 @@ std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_s
     }
     auto v = st.m->round();
     caf::anon_send(st.node, atom::view::value, v, false);
+    if (st.m->pause_changed()) remember_pause(st, st.m->pause());
+    tell_pause(st);
     if (st.m->clock_changed() && st.clock->is_simulated())
       if (auto c = st.m->clock())
         caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);
@@ -440,6 +626,20 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
           return self->state.m->set_clock(sim_ms, speed);
         } catch (const std::exception& e) {
           return make_error(ec::unavailable, std::string{"cluster clock: "} + e.what());
+        }
+      },
+      [self](atom::pause, bool paused, int64_t for_ms,
+             std::string& by) -> caf::result<pause_state> {
+        auto& st = self->state;
+        try {
+          auto p = st.m->set_pause(paused, for_ms, by);
+          remember_pause(st, p);
+          // The caller tells the NODE actors (here and at the peers) at once.
+          st.told_paused = p.paused;
+          st.told_version = p.version;
+          return p;
+        } catch (const std::exception& e) {
+          return make_error(ec::unavailable, std::string{"cluster pause: "} + e.what());
         }
       },
       [self](atom::leave) {

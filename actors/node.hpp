@@ -24,6 +24,8 @@ struct node_options {
   round_limits limits;
   /// Timeout of a write forwarded to the owning node.
   std::chrono::milliseconds forward_timeout{2000};
+  /// Where the cluster's delivery pause is applied (may be null in tests).
+  delivery_control_actor delivery;
 };
 
 node_control_actor spawn_node(caf::actor_system& sys, node_options opts);

@@ -706,6 +706,14 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         out.window_end = s.window_end;
         return out;
       },
+      [self](atom::upcoming, uint64_t n) {
+        auto& s = self->state;
+        auto out = s.queue.earliest(n);
+        auto held = s.held.earliest(n);
+        out.insert(out.end(), held.begin(), held.end());
+        due_queue::keep_earliest(out, n);
+        return out;
+      },
   };
 }
 

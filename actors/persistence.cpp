@@ -201,6 +201,18 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
         return finish(
             st.attempt("redrive", [&](pg::store& s, bool) { return s.redrive(key, now); }));
       },
+      [&st](atom::redrive, std::string& status, std::string& occasion, int64_t now,
+            bool dry_run) -> caf::result<redrive_batch> {
+        return finish(st.attempt("redrive_all", [&](pg::store& s, bool) -> result<redrive_batch> {
+          auto r = s.redrive_all(status, occasion, now, dry_run);
+          if (!r) return r.err();
+          return redrive_batch{r->count, std::move(r->sample), std::move(r->redriven)};
+        }));
+      },
+      [&st](atom::lookup, std::string& id_or_email) -> caf::result<user> {
+        return finish(
+            st.attempt("lookup", [&](pg::store& s, bool) { return s.find_user(id_or_email); }));
+      },
       [&st](atom::ping) {
         return finish(st.attempt("ping", [&](pg::store& s, bool) {
           pqxx::nontransaction n{s.conn()};
@@ -348,6 +360,14 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       [self](atom::redrive a, std::string& key, int64_t now) {
         auto r = route_of(key.substr(0, key.find(':')));
         return relay<occurrence>(self, r, a, std::move(key), now);
+      },
+      [self](atom::redrive a, std::string& status, std::string& occasion, int64_t now,
+             bool dry_run) {
+        return relay<redrive_batch>(self, 0, a, std::move(status), std::move(occasion), now,
+                                    dry_run);
+      },
+      [self](atom::lookup a, std::string& id_or_email) {
+        return relay<user>(self, 0, a, std::move(id_or_email));
       },
       [self](atom::ping a) { return relay<bool>(self, control_route, a); },
   };

@@ -70,4 +70,23 @@ std::vector<occurrence> due_queue::pop_due(int64_t now, size_t max) {
   return out;
 }
 
+void due_queue::keep_earliest(std::vector<occurrence>& v, size_t n) {
+  auto before = [](const occurrence& a, const occurrence& b) {
+    auto fa = fire_at(a), fb = fire_at(b);
+    return fa != fb ? fa < fb : a.key < b.key;
+  };
+  n = std::min(n, v.size());
+  std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n), v.end(), before);
+  v.resize(n);
+}
+
+std::vector<occurrence> due_queue::earliest(size_t n) const {
+  std::vector<occurrence> all;
+  all.reserve(live_.size());
+  for (const auto& [key, e] : live_)
+    all.push_back(e.value);
+  keep_earliest(all, n);
+  return all;
+}
+
 } // namespace candle

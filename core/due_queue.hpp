@@ -37,6 +37,12 @@ public:
   /// before `now`, earliest first.
   std::vector<occurrence> pop_due(int64_t now, size_t max);
 
+  /// Up to `n` occurrences, earliest fire_at() first (then by key), without
+  /// removing them.
+  std::vector<occurrence> earliest(size_t n) const;
+  /// Keeps the `n` first of `v` in due_queue order (fire_at, then key).
+  static void keep_earliest(std::vector<occurrence>& v, size_t n);
+
   size_t size() const { return live_.size(); }
   bool empty() const { return live_.empty(); }
 

@@ -46,6 +46,14 @@ double family::value(const std::vector<std::string>& labels) const {
   return it == series_.end() ? 0 : it->second.value;
 }
 
+double family::sum(size_t label, const std::string& v) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  double out = 0;
+  for (const auto& [labels, x] : series_)
+    if (label < labels.size() && labels[label] == v) out += x.value;
+  return out;
+}
+
 uint64_t family::count(const std::vector<std::string>& labels) const {
   std::lock_guard<std::mutex> g{mtx_};
   auto it = series_.find(labels);

@@ -32,6 +32,8 @@ public:
 
   /// Current value of a counter or gauge series (0 when absent); for tests.
   double value(const std::vector<std::string>& labels) const;
+  /// Sum of the counter or gauge series whose label number `label` is `v`.
+  double sum(size_t label, const std::string& v) const;
   /// Observation count of a histogram series; for tests.
   uint64_t count(const std::vector<std::string>& labels) const;
 

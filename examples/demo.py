@@ -117,6 +117,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--console-port", type=int, default=4242, help="0 = off")
     ap.add_argument("--exit", action="store_true")
     ap.add_argument("--speed", type=float, default=2880)
     ap.add_argument("--var", help="scratch directory (default var/demo in the repository)")
@@ -163,7 +164,8 @@ def run(args, var, procs):
     log(f"demo: mock provider at {m.group(0)} (20% of sends fail with 500, retried)")
     node_log = open(os.path.join(var, "node.log"), "w")
     node, n = start([os.path.join(args.build, "node", "candled"), f"--http.port={args.port}",
-                     "--console.port=0", f"--db.dir={var}/pg", "--clock.mode=simulated",
+                     f"--console.port={args.console_port}", f"--db.dir={var}/pg",
+                     "--clock.mode=simulated",
                      f"--clock.start={START}", "--clock.speed=0", "--schedule.partitions=16",
                      f"--email.url={m.group(0)}", "--email.timeout=5s"],
                     r"candled ready: rest=(http://[0-9.:]+)", "candled", node_log)
@@ -246,6 +248,7 @@ The node keeps running (clock still at {args.speed:g}x). Try:
        -d '{{"firstName":"You","lastName":"Here","email":"you@example.com","timezone":"Europe/Paris","birthdayDate":"1990-03-02"}}'
   curl -s '{n.group(1)}/api/v1/greetings?status=sent&limit=5'
   curl -s {n.group(1)}/metrics
+  {os.path.join(args.build, "tools", "candlectl")} --port {args.console_port}{"   (the console: status, upcoming, user EMAIL, failed, pause --for 1m, help)" if args.console_port else "   (off: --console-port)"}
 Ctrl-C stops the node, its PostgreSQL and the mock provider.""")
     while node.poll() is None:
         time.sleep(0.5)

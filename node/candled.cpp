@@ -1,5 +1,6 @@
 // candled: one Candle node. Reads configuration, starts the actor system and
 // the REST bridge, prints one start-up line, and runs until SIGINT/SIGTERM.
+#include "actors/console.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "core/time.hpp"
@@ -182,6 +183,29 @@ int main(int argc, char** argv) {
                   2);
     me.cluster_port = *published;
   }
+  // The console listener: loopback only (state-changing commands are taken
+  // from loopback consoles; mutual TLS comes with the security work).
+  console_options co;
+  co.node_id = eng.node_id;
+  co.version = CANDLE_VERSION;
+  co.rest_url = me.rest_url;
+  co.partitions = db->partitions;
+  co.started = ctx.started;
+  co.clock = eng.clock;
+  co.rules = eng.rules;
+  co.db = eng.db;
+  co.delivery = eng.delivery;
+  co.node = eng.node;
+  co.loopback = true;
+  eng.console = spawn_console(*sys, std::move(co)); // no handle may outlive sys
+  if (s.console.port != 0) {
+    auto published = sys->middleman().publish(eng.console, s.console.port, "127.0.0.1", true);
+    if (!published)
+      return fail("console.port " + std::to_string(s.console.port) +
+                      " on 127.0.0.1: " + sys->render(published.error()),
+                  2);
+    me.console_port = *published;
+  }
   auto member = std::make_shared<pg::membership>(
       db->conninfo, me, std::chrono::duration_cast<std::chrono::milliseconds>(s.cluster.lease_ttl));
   if (auto joined = member->join(); !joined)
@@ -206,17 +230,19 @@ int main(int argc, char** argv) {
     }
   }
   join_engine(*sys, eng, member);
-  std::cout << "candled ready: rest=http://" << s.http.host << ':' << *port
-            << " console=" << (s.console.port == 0 ? std::string{"off"} : "unavailable")
+  std::cout << "candled ready: rest=http://" << s.http.host << ':' << *port << " console="
+            << (me.console_port == 0 ? std::string{"off"}
+                                     : "127.0.0.1:" + std::to_string(me.console_port))
             << " cluster="
             << (me.cluster_port == 0 ? std::string{"off"}
                                      : s.cluster.advertise + ":" + std::to_string(me.cluster_port))
             << " node=" << eng.node_id << " db=" << db->description
             << " clock=" << describe_clock(s) << std::endl;
-  spdlog::info("event=startup rest=http://{}:{} cluster_port={} db={} partitions={} clock={} "
+  spdlog::info("event=startup rest=http://{}:{} cluster_port={} console_port={} db={} "
+               "partitions={} clock={} "
                "node={} pid={}",
-               s.http.host, *port, me.cluster_port, db->description, db->partitions,
-               describe_clock(s), eng.node_id, ::getpid());
+               s.http.host, *port, me.cluster_port, me.console_port, db->description,
+               db->partitions, describe_clock(s), eng.node_id, ::getpid());
 
   int sig = 0;
   sigwait(&signals, &sig);

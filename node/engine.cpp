@@ -38,6 +38,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   for (const auto& o : default_rules().occasions)
     rules.occasions.push_back({o.name, send_at_of(s, o.name)});
   rules.feb29 = feb29_of(s);
+  e.rules = rules;
   persistence_options po;
   po.conninfo = conninfo;
   po.rules = rules;
@@ -62,6 +63,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   node_options no;
   no.id = e.node_id;
   no.partitions = partitions;
+  no.delivery = e.delivery;
   auto& o = no.partition;
   o.clock = e.clock;
   o.db = e.db;
@@ -105,10 +107,12 @@ bool leave_engine(caf::actor_system& sys, engine& e, std::chrono::milliseconds t
 }
 
 void stop_engine(engine& e) {
+  if (e.console) caf::anon_send_exit(e.console, caf::exit_reason::user_shutdown);
   if (e.member) caf::anon_send_exit(e.member, caf::exit_reason::user_shutdown);
   if (e.node) caf::anon_send_exit(e.node, caf::exit_reason::user_shutdown);
   if (e.delivery) caf::anon_send_exit(e.delivery, caf::exit_reason::user_shutdown);
   if (e.db) caf::anon_send_exit(e.db, caf::exit_reason::user_shutdown);
+  e.console = nullptr;
   e.member = nullptr;
   e.node = nullptr;
   e.delivery = nullptr;

@@ -6,6 +6,7 @@
 #include "actors/actors.hpp"
 #include "config/settings.hpp"
 #include "core/clock.hpp"
+#include "core/schedule.hpp"
 
 #include <chrono>
 #include <memory>
@@ -25,6 +26,8 @@ struct engine {
   delivery_control_actor delivery;
   node_control_actor node;
   member_actor member;
+  console_actor console;
+  schedule_rules rules;
 };
 
 std::shared_ptr<engine_clock> make_clock(const settings& s);

@@ -1,5 +1,6 @@
 #include "node/routes.hpp"
 
+#include "console/document.hpp"
 #include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
 #include "node/bridge.hpp"
@@ -109,45 +110,19 @@ void put_clock(node_context& ctx, net::request&& request, net::responder respond
   });
 }
 
-json::object cluster_json(const cluster_status& c, int32_t partitions) {
-  auto owners = live_owners(c.view, static_cast<size_t>(partitions));
-  std::map<std::string, int64_t> owned;
-  for (const auto& o : owners)
-    if (!o.empty()) ++owned[o];
-  json::array nodes;
-  for (const auto& n : c.view.nodes)
-    nodes.push_back(json::object{{"id", n.info.id},
-                                 {"address", n.info.address},
-                                 {"clusterPort", n.info.cluster_port},
-                                 {"consolePort", n.info.console_port},
-                                 {"restUrl", n.info.rest_url},
-                                 {"version", n.info.version},
-                                 {"live", n.live},
-                                 {"self", n.info.id == c.self},
-                                 {"heartbeatAgeMs", n.heartbeat_age_ms},
-                                 {"upMs", n.up_ms},
-                                 {"partitionsOwned", owned[n.info.id]}});
-  json::array map;
-  for (const auto& l : c.view.leases) {
-    auto p = static_cast<size_t>(l.partition);
-    json::value owner =
-        p < owners.size() && !owners[p].empty() ? json::value(owners[p]) : json::value(nullptr);
-    map.push_back(json::object{{"partition", l.partition}, {"node", owner}, {"epoch", l.epoch}});
-  }
-  int64_t unowned = 0;
-  for (const auto& o : owners)
-    unowned += o.empty() ? 1 : 0;
-  return {{"self", c.self},
-          {"partitionCount", partitions},
-          {"unowned", unowned},
-          {"nodes", std::move(nodes)},
-          {"partitions", std::move(map)}};
-}
-
 json::object delivery_view(const delivery_status& d) {
-  return {{"paused", d.paused},      {"breaker", d.breaker},
-          {"inFlight", d.in_flight}, {"maxInFlight", d.max_in_flight},
-          {"waiting", d.waiting},    {"probes", d.probes}};
+  json::value until =
+      d.paused_until == 0
+          ? json::value(nullptr)
+          : json::value(format_instant(sys_millis{std::chrono::milliseconds{d.paused_until}}));
+  return {{"paused", d.paused},
+          {"pausedUntil", until},
+          {"pausedBy", d.paused_by.empty() ? json::value(nullptr) : json::value(d.paused_by)},
+          {"breaker", d.breaker},
+          {"inFlight", d.in_flight},
+          {"maxInFlight", d.max_in_flight},
+          {"waiting", d.waiting},
+          {"probes", d.probes}};
 }
 
 // GET/PUT /api/v1/admin/delivery: the kill switch ({"paused": bool}).
@@ -177,9 +152,21 @@ void delivery_route(node_context& ctx, net::request&& req, net::responder respon
   if (!problems.empty())
     return respond(
         net::failure(http::status::bad_request, "invalid delivery change", *shared, problems));
-  ask_async<delivery_status>(*ctx.sys, ctx.eng->delivery, std::chrono::seconds{2}, on_status,
-                             on_error, atom::pause::value,
-                             parsed.as_object().at("paused").as_bool());
+  // The kill switch is the cluster's: written to the database (a restarted
+  // node starts with it), applied here and at every connected node before
+  // the answer, the rest on the database's notification.
+  bool paused = parsed.as_object().at("paused").as_bool();
+  std::string by = "rest " + std::string{shared->target()};
+  run_async(*ctx.sys, [&ctx, paused, by, on_status, on_error](caf::event_based_actor* self) {
+    self->request(ctx.eng->node, std::chrono::seconds{5}, atom::pause::value, paused, int64_t{0},
+                  by)
+        .then(
+            [=, &ctx](pause_state&) {
+              self->request(ctx.eng->delivery, std::chrono::seconds{2}, atom::status::value)
+                  .then(on_status, on_error);
+            },
+            on_error);
+  });
 }
 
 } // namespace
@@ -313,8 +300,8 @@ net::router make_routes(node_context& ctx) {
           ask_async<cluster_status>(
               *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
               [shared, respond, &ctx](cluster_status& c) {
-                respond(
-                    net::success(http::status::ok, cluster_json(c, ctx.eng->partitions), *shared));
+                respond(net::success(http::status::ok,
+                                     console::cluster_json(c, ctx.eng->partitions), *shared));
               },
               [shared, respond, sys = ctx.sys](caf::error& e) {
                 respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));

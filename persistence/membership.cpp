@@ -24,6 +24,7 @@ membership::membership(std::string conninfo, node_info me, std::chrono::millisec
 membership::~membership() = default;
 
 void membership::connect() {
+  pause_.reset();
   clock_.reset();
   nodes_.reset();
   leases_.reset();
@@ -32,6 +33,8 @@ void membership::connect() {
   leases_ = std::make_unique<listener>(*conn_, "candle_leases", ignored_flag);
   nodes_ = std::make_unique<listener>(*conn_, "candle_nodes", ignored_flag);
   clock_ = std::make_unique<listener>(*conn_, "candle_clock", clock_changed_);
+  pause_ = std::make_unique<listener>(*conn_, "candle_pause", pause_changed_);
+  pause_changed_ = true; // read it again after (re)connecting
 }
 
 result<bool> membership::join() {
@@ -125,6 +128,10 @@ bool membership::clock_changed() {
   return std::exchange(clock_changed_, false);
 }
 
+bool membership::pause_changed() {
+  return std::exchange(pause_changed_, false);
+}
+
 void membership::leave() {
   try {
     if (!conn_ || !conn_->is_open()) return;
@@ -132,6 +139,7 @@ void membership::leave() {
     w.exec_params("DELETE FROM nodes WHERE id = $1", me_.id);
     w.exec_params("SELECT pg_notify('candle_nodes', $1)", me_.id);
     w.commit();
+    pause_.reset();
     clock_.reset();
     nodes_.reset();
     leases_.reset();
@@ -162,6 +170,40 @@ clock_anchor membership::set_clock(int64_t sim_ms, double speed) {
   w.exec("SELECT pg_notify('candle_clock', '')");
   w.commit();
   return {sim_ms, r[0].as<int64_t>(), speed};
+}
+
+namespace {
+// Columns of cluster_pause as a pause_state, times on PostgreSQL's clock.
+constexpr const char* pause_columns =
+    "paused, COALESCE((EXTRACT(EPOCH FROM until) * 1000)::bigint, 0),"
+    " COALESCE((EXTRACT(EPOCH FROM until - now()) * 1000)::bigint, 0), by_whom, version";
+
+pause_state pause_of(const pqxx::row& r) {
+  return {r[0].as<bool>(), r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<std::string>(),
+          r[4].as<int64_t>()};
+}
+} // namespace
+
+pause_state membership::pause() {
+  pqxx::work w{*conn_};
+  auto r = w.exec(std::string{"SELECT "} + pause_columns + " FROM cluster_pause");
+  w.commit();
+  return r.empty() ? pause_state{} : pause_of(r[0]);
+}
+
+pause_state membership::set_pause(bool paused, int64_t for_ms, const std::string& by) {
+  pqxx::work w{*conn_};
+  auto r = w.exec_params1(
+      std::string{"INSERT INTO cluster_pause AS p (singleton, paused, until, by_whom)"
+                  " VALUES (true, $1, CASE WHEN $1 AND $2 > 0 THEN now() + $2 * interval"
+                  " '1 millisecond' END, $3) ON CONFLICT (singleton) DO UPDATE SET"
+                  " paused = EXCLUDED.paused, until = EXCLUDED.until, by_whom = EXCLUDED.by_whom,"
+                  " version = p.version + 1, at = now() RETURNING "} +
+          pause_columns,
+      paused, for_ms, by);
+  w.exec("SELECT pg_notify('candle_pause', '')");
+  w.commit();
+  return pause_of(r);
 }
 
 size_t membership::live_peers() {

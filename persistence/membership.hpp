@@ -7,6 +7,7 @@
 
 #include "core/cluster_view.hpp"
 #include "core/result.hpp"
+#include "core/status.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -23,6 +24,7 @@ using candle::cluster_view;
 using candle::lease_row;
 using candle::node_info;
 using candle::node_row;
+using candle::pause_state;
 
 class membership {
 public:
@@ -41,6 +43,8 @@ public:
   bool await(std::chrono::milliseconds max);
   /// True when the last await() saw a clock change.
   bool clock_changed();
+  /// True when an await() since the last call saw a pause change.
+  bool pause_changed();
   /// After connection trouble: reconnect and join again (the session lock
   /// was lost with the connection, so peers may have taken leases over).
   result<bool> rejoin();
@@ -52,6 +56,11 @@ public:
   /// Sets the cluster's clock to read `sim_ms` now at `speed`; notifies
   /// every node. Returns the anchor written.
   clock_anchor set_clock(int64_t sim_ms, double speed);
+  /// The cluster's delivery pause (not paused if never set).
+  pause_state pause();
+  /// Pauses (for `for_ms`, 0 = until resumed) or resumes delivery
+  /// cluster-wide; notifies every node. Returns the state written.
+  pause_state set_pause(bool paused, int64_t for_ms, const std::string& by);
   /// How many other nodes are live now.
   size_t live_peers();
 
@@ -65,8 +74,9 @@ private:
   node_info me_;
   std::chrono::milliseconds ttl_;
   std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<listener> leases_, nodes_, clock_;
+  std::unique_ptr<listener> leases_, nodes_, clock_, pause_;
   bool clock_changed_ = false;
+  bool pause_changed_ = false;
 };
 
 } // namespace candle::pg

@@ -120,6 +120,19 @@ CREATE TABLE cluster_clock (
 );
 )sql";
 
+// The console (issue 14): the cluster's delivery pause, kept here so a
+// timed pause ends by itself and a restarted node starts paused.
+const char* v5 = R"sql(
+CREATE TABLE cluster_pause (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  paused    boolean NOT NULL,
+  until     timestamptz,
+  by_whom   text NOT NULL DEFAULT '',
+  version   bigint NOT NULL DEFAULT 1,
+  at        timestamptz NOT NULL DEFAULT now()
+);
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -128,6 +141,7 @@ const std::vector<migration>& migrations() {
       {2, "partition horizon", v2},
       {3, "lighter send_records writes", v3},
       {4, "cluster membership and clock", v4},
+      {5, "cluster delivery pause", v5},
   };
   return all;
 }

@@ -225,6 +225,27 @@ void prepare(pqxx::connection& c) {
                                  " FROM send_records WHERE idempotency_key > $1"
                                  " ORDER BY idempotency_key LIMIT $2");
   c.prepare("record_status", "SELECT status FROM send_records WHERE idempotency_key = $1");
+  c.prepare("get_user_by_email", std::string{"SELECT "} + user_columns +
+                                     " FROM users WHERE email = lower($1) AND deleted_at IS NULL");
+  // Bulk redrive: the records of a status (and occasion, '' = any) whose
+  // user is not deleted.
+#define CANDLE_REDRIVABLE                                                                          \
+  " r.status = $1 AND ($2 = '' OR r.occasion = $2) AND u.id = r.user_id AND u.deleted_at IS NULL"
+  c.prepare("redrive_count",
+            "SELECT count(*) FROM send_records r, users u WHERE" CANDLE_REDRIVABLE);
+  c.prepare("redrive_sample",
+            "SELECT r.idempotency_key FROM send_records r, users u WHERE" CANDLE_REDRIVABLE
+            " ORDER BY r.idempotency_key LIMIT 10");
+  c.prepare(
+      "redrive_bulk",
+      "UPDATE send_records r SET status = 'retrying', attempts = 0, next_attempt_at = " TS(
+          "$3") ", updated_at = now() FROM users u WHERE" CANDLE_REDRIVABLE
+                " RETURNING r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS(
+                    "r.due_at") ", r.attempts, " MS("r.next_attempt_at") ","
+                                                                         " u.first_name, "
+                                                                         "u.last_name, u.email, "
+                                                                         "r.partition");
+#undef CANDLE_REDRIVABLE
   c.prepare(
       "redrive",
       "UPDATE send_records r SET status = 'retrying', attempts = 0, next_attempt_at = " TS(
@@ -590,6 +611,34 @@ result<occurrence> store::redrive(const std::string& key, int64_t now) {
   }
   w.commit();
   return pending_of(r[0], r[0][10].as<int32_t>());
+}
+
+result<user> store::find_user(const std::string& id_or_email) {
+  if (id_or_email.find('@') == std::string::npos) return get_user(id_or_email);
+  auto r = exec("get_user_by_email", id_or_email);
+  if (r.empty()) return error{errc::not_found, "no user with email " + id_or_email};
+  return user_of(r[0]);
+}
+
+result<store::bulk_redrive> store::redrive_all(const std::string& status,
+                                               const std::string& occasion, int64_t now,
+                                               bool dry_run) {
+  if (status != "dead" && status != "expired")
+    return error{errc::invalid_argument,
+                 "only dead or expired greetings are redriven, not " + status};
+  pqxx::work w{conn()};
+  bulk_redrive out;
+  out.count = w.exec_prepared1("redrive_count", status, occasion)[0].as<uint64_t>();
+  for (const auto& row : w.exec_prepared("redrive_sample", status, occasion))
+    out.sample.push_back(row[0].as<std::string>());
+  if (!dry_run) {
+    // One statement: every matching record moves, or none does.
+    for (const auto& row : w.exec_prepared("redrive_bulk", status, occasion, now))
+      out.redriven.push_back(pending_of(row, row[10].as<int32_t>()));
+    out.count = out.redriven.size();
+  }
+  w.commit();
+  return out;
 }
 
 } // namespace candle::pg

@@ -123,6 +123,18 @@ public:
   /// due at `now`, and returns it to be reclaimed by its partition.
   /// `not_found` without such a record (or live user), `conflict` in another state.
   result<occurrence> redrive(const std::string& key, int64_t now);
+  /// Every dead or expired record of `status` (and `occasion`, "" = any)
+  /// whose user is not deleted: how many, the first keys (at most 10) and,
+  /// unless a dry run, the same as redrive() for each, in one statement.
+  struct bulk_redrive {
+    uint64_t count = 0;
+    std::vector<std::string> sample;
+    std::vector<occurrence> redriven;
+  };
+  result<bulk_redrive> redrive_all(const std::string& status, const std::string& occasion,
+                                   int64_t now, bool dry_run);
+  /// A user by id or, when the text has an '@', by email; deleted ones are not found.
+  result<user> find_user(const std::string& id_or_email);
 
 private:
   /// Runs one prepared statement in its own transaction and commits it.

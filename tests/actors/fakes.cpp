@@ -107,10 +107,10 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         }
         return out;
       },
-      [st](atom::window, int32_t, int64_t from, int64_t to) {
+      [st](atom::window, int32_t p, int64_t from, int64_t to) {
         occurrence_list out;
         for (const auto& [id, u] : st->users) {
-          if (u.deleted_at != 0) continue;
+          if (u.deleted_at != 0 || u.partition != p) continue;
           for (auto& o : occurrences_in(u, st->rules, from, to))
             if (!st->records.count(o.key)) out.push_back(std::move(o));
         }
@@ -162,6 +162,10 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         return unsupported();
       },
       [](atom::redrive, std::string&, int64_t) -> caf::result<occurrence> { return unsupported(); },
+      [](atom::redrive, std::string&, std::string&, int64_t, bool) -> caf::result<redrive_batch> {
+        return unsupported();
+      },
+      [](atom::lookup, std::string&) -> caf::result<user> { return unsupported(); },
       [](atom::ping) { return true; },
   };
 }

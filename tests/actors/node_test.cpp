@@ -146,3 +146,54 @@ TEST_F(Node, LeavingHandsEveryPartitionOffBeforeAnswering) {
   view(n, {member_row("me")}, leases(all("")));
   EXPECT_TRUE(running(n).empty()) << "a leaving node took partitions";
 }
+
+// The console's questions: every partition here reports, and the earliest
+// greetings held in memory come back in order, each with the node holding
+// it; a live peer that is not connected is reported, never waited for.
+TEST_F(Node, PartitionsAndUpcomingAreGatheredFromEveryPartitionHere) {
+  start_clock("2027-07-14T20:00:00Z", 0.0);
+  const char* days[] = {"1990-07-16", "1990-07-15", "1990-07-16", "1990-07-15", "1990-07-16"};
+  const char* zones[] = {"UTC", "Asia/Tokyo", "Europe/Paris", "UTC", "America/New_York"};
+  for (int i = 0; i < 5; ++i) {
+    auto u = add_user("u" + std::to_string(i), zones[i], days[i]);
+    db->users[u.id].partition = i % partitions;
+  }
+  auto n = spawn_node_actor();
+  view(n, {member_row("me")}, leases(all("")));
+  ASSERT_EQ(running(n).size(), static_cast<size_t>(partitions));
+
+  caf::scoped_actor self{sys};
+  auto h = self->request(n, caf::infinite, atom::partitions::value, false);
+  sched.run();
+  partitions_report pr;
+  std::move(h).receive([&](partitions_report& r) { pr = std::move(r); },
+                       [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  ASSERT_EQ(pr.partitions.size(), static_cast<size_t>(partitions));
+  uint64_t queued = 0;
+  for (const auto& p : pr.partitions)
+    queued += p.queued;
+  EXPECT_EQ(queued, 5u);
+
+  auto upcoming = [&](uint64_t k, bool cluster) {
+    upcoming_report out;
+    auto u = self->request(n, caf::infinite, atom::upcoming::value, k, cluster);
+    sched.run();
+    std::move(u).receive([&](upcoming_report& r) { out = std::move(r); },
+                         [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+    return out;
+  };
+  auto first = upcoming(3, false);
+  std::vector<std::string> keys;
+  for (const auto& o : first.greetings)
+    keys.push_back(o.key);
+  // Tokyo 15 Jul 00:00Z, UTC 15 Jul 09:00Z, Paris 16 Jul 07:00Z.
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"u1:birthday:2027", "u3:birthday:2027", "u2:birthday:2027"}));
+  EXPECT_EQ(first.nodes, (std::vector<std::string>(3, "me")));
+  EXPECT_EQ(upcoming(100, false).greetings.size(), 5u);
+
+  // With a live peer we have no connection to: reported, not waited for.
+  view(n, {member_row("me"), member_row("peer")}, leases(all("me")));
+  auto wide = upcoming(100, true);
+  EXPECT_EQ(wide.unreachable, (std::vector<std::string>{"peer"}));
+}

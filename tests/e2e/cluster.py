@@ -8,7 +8,9 @@ burst of greetings due at one instant on its own day:
   joining mid-burst (shares rebalance, nothing twice or missing); SIGSTOP of a
   node past its lease TTL mid-burst (the others deliver everything, and it
   sends nothing after SIGCONT); SIGTERM mid-burst (nothing twice); updates and
-  deletes sent to nodes that do not own the user's partition (exact greetings).
+  deletes sent to nodes that do not own the user's partition (exact greetings);
+  candlectl through one node shows both, finds a user the other owns, and
+  pauses the whole cluster.
 
 Usage: cluster.py BUILD_DIR
 """
@@ -16,7 +18,9 @@ import collections
 import datetime
 import concurrent.futures
 import os
+import json
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -211,12 +215,48 @@ def main():
             check(set(got) == keys_of(kept) | keys_of(moved) and set(got.values()) == {1},
                   f"not exactly the expected greetings: {len(got)}")
 
+        def the_console_speaks_for_the_cluster():
+            a, b = cluster.nodes["node-3"], cluster.nodes["node-4"]
+            n = console(build, a, "nodes")
+            check(sorted(x["id"] for x in n["nodes"] if x["live"]) == ["node-3", "node-4"],
+                  f"nodes {n['nodes']}")
+            p = console(build, a, "partitions")
+            check({x["node"] for x in p["partitions"]} == {"node-3", "node-4"}
+                  and not p["unreachable"] and all(x["queued"] is not None
+                                                   for x in p["partitions"]), f"partitions {p}")
+            ids = create_users(cluster, 20, 10, "console")  # due within the look-ahead
+            theirs = [i for i in ids if cluster.owner_of(i, PARTITIONS) == "node-4"]
+            check(theirs, "no user owned by node-4")
+            u = console(build, a, "user", theirs[0])
+            check(u["owner"] == "node-4" and u["user"]["id"] == theirs[0], f"user {u}")
+            up = console(build, a, "upcoming", "1000")
+            mine = [g for g in up["greetings"] if g["key"] in keys_of(ids)]
+            check(len(mine) == 20 and {g["node"] for g in mine} == {"node-3", "node-4"},
+                  f"upcoming {len(mine)} of 20 from {set(g['node'] for g in mine)}")
+            # The pause is the cluster's: asked of one node, the other holds at once.
+            console(build, a, "pause", "--for", "1m")
+            check(b.req("GET", "/api/v1/admin/delivery").json()["data"]["paused"],
+                  "node-4 not paused")
+            console(build, b, "resume")
+            check(not a.req("GET", "/api/v1/admin/delivery").json()["data"]["paused"],
+                  "node-3 still paused")
+
         phases = [three_nodes_share_the_partitions, kill_9_mid_burst, a_node_joining_mid_burst,
                   sigstop_past_the_lease_mid_burst, sigterm_mid_burst,
-                  writes_through_nodes_that_do_not_own_the_user]
+                  writes_through_nodes_that_do_not_own_the_user, the_console_speaks_for_the_cluster]
         only = sys.argv[2:]  # for a run by hand: the phases to keep (the first always runs)
         _run([(f.__name__, f) for f in phases
               if not only or f is phases[0] or f.__name__ in only])
+
+
+def console(build, node, *args):
+    """candlectl --json ARGS against a node's console; the document."""
+    p = subprocess.run([os.path.join(build, "tools", "candlectl"), "--port",
+                        str(node.console_port), "--json", *args],
+                       capture_output=True, text=True, timeout=20)
+    check(p.returncode == 0, f"candlectl {args} via {node.name}: {p.returncode} {p.stdout}"
+                             f" {p.stderr}")
+    return json.loads(p.stdout)
 
 
 def iso_ms(iso):

@@ -69,7 +69,8 @@ class ClusterNode:
 
     def start(self):
         self.cluster_port = free_port()
-        cmd = [self.candled, "--http.port=0", "--console.port=0",
+        self.console_port = free_port()
+        cmd = [self.candled, "--http.port=0", f"--console.port={self.console_port}",
                f"--cluster.port={self.cluster_port}", f"--cluster.node-id={self.name}",
                f"--db.url={self.db_url}", f"--email.url={self.email_url}", *self.args]
         self.log = open(self.log_path, "a")

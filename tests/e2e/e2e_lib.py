@@ -121,15 +121,16 @@ class MockProvider:
 class Node:
     """A candled on a fresh embedded database with a frozen simulated clock."""
 
-    def __init__(self, path, mock, clock, *args, partitions=32):
+    def __init__(self, path, mock, clock, *args, partitions=32, console_port=0):
         self.path, self.mock, self.clock, self.args = path, mock, clock, list(args)
         self.partitions = partitions
+        self.console_port = console_port
         self.work = tempfile.mkdtemp(prefix="candle-e2e-")
         self.proc = None
 
     def start(self, *extra):
         self.log = open(os.path.join(self.work, "node.log"), "a")
-        cmd = [self.path, "--http.port=0", "--console.port=0",
+        cmd = [self.path, "--http.port=0", f"--console.port={self.console_port}",
                f"--db.dir={self.work}/pg", "--clock.mode=simulated",
                f"--clock.start={self.clock}", "--clock.speed=0",
                f"--schedule.partitions={self.partitions}", f"--email.url={self.mock.url}",

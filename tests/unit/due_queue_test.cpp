@@ -124,3 +124,40 @@ TEST(DueQueue, BatchLimitAndRandomisedAgainstAModel) {
     ASSERT_EQ(q.size(), model.size());
   }
 }
+
+// earliest(n) is what pop_due would hand out first, without removing anything:
+// checked against a sorted copy over random queues with updates and deletes.
+TEST(DueQueue, EarliestMatchesTheOrderPopDueWouldUse) {
+  std::mt19937_64 rng{7};
+  for (int round = 0; round < 200; ++round) {
+    due_queue q;
+    std::map<std::string, occurrence> model;
+    int ops = 1 + static_cast<int>(rng() % 60);
+    for (int i = 0; i < ops; ++i) {
+      auto user = "u" + std::to_string(rng() % 20);
+      auto o = occ(user, rng() % 2 ? "birthday" : "anniversary", static_cast<int64_t>(rng() % 10));
+      if (rng() % 5 == 0) o.next_attempt_at = static_cast<int64_t>(rng() % 20);
+      if (rng() % 7 == 0) {
+        q.remove_user(user);
+        for (auto it = model.begin(); it != model.end();)
+          it = it->second.user_id == user ? model.erase(it) : std::next(it);
+      } else {
+        q.upsert(o);
+        model[o.key] = o;
+      }
+    }
+    std::vector<std::pair<int64_t, std::string>> want;
+    for (const auto& [k, o] : model)
+      want.emplace_back(due_queue::fire_at(o), k);
+    std::sort(want.begin(), want.end());
+    auto n = static_cast<size_t>(rng() % 25);
+    auto got = q.earliest(n);
+    ASSERT_EQ(got.size(), std::min(n, want.size()));
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(got[i].key, want[i].second) << "round " << round << " index " << i;
+    EXPECT_EQ(q.size(), model.size()); // nothing removed
+    auto popped = q.pop_due(1'000, got.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(popped[i].key, got[i].key);
+  }
+}

@@ -49,3 +49,16 @@ TEST(Metrics, Values) {
   EXPECT_EQ(format_value(1.0 / 0.0), "+Inf");
   EXPECT_EQ(format_value(0.0 / 0.0), "NaN");
 }
+
+TEST(Metrics, SumOverOneLabel) {
+  registry r;
+  auto& c = r.add("t_greetings_total", "Greetings.", kind::counter, {"occasion", "outcome"});
+  c.add({"birthday", "sent"}, 3);
+  c.add({"anniversary", "sent"}, 2);
+  c.add({"birthday", "dead"});
+  EXPECT_EQ(c.sum(1, "sent"), 5);
+  EXPECT_EQ(c.sum(1, "dead"), 1);
+  EXPECT_EQ(c.sum(0, "birthday"), 4);
+  EXPECT_EQ(c.sum(1, "expired"), 0);
+  EXPECT_EQ(c.sum(7, "sent"), 0); // no such label
+}

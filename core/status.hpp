@@ -1,0 +1,79 @@
+// What Candle's actors report about themselves (introspection for the REST
+// bridge, metrics and the console), as plain structs: the console's
+// documents are built from these without CAF (console/document.hpp).
+#pragma once
+
+#include "core/cluster_view.hpp"
+#include "core/model.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace candle {
+
+/// What a partition reports about itself (introspection, metrics, tests).
+struct partition_status {
+  int32_t id = 0;
+  int64_t epoch = 0;
+  uint64_t queued = 0;
+  uint64_t in_flight = 0;
+  int64_t next_due = 0;   ///< 0 = nothing queued
+  int64_t window_end = 0; ///< occurrences up to here are in memory
+  uint64_t sent = 0;
+  uint64_t late = 0; ///< of `sent`: sent more than a minute after the due instant
+  uint64_t retried = 0;
+  uint64_t dead = 0;
+  uint64_t expired = 0;
+};
+
+/// What the DELIVERY actor reports about itself (admin API, console).
+struct delivery_status {
+  bool paused = false;
+  std::string breaker;    ///< closed | open | half-open
+  uint64_t in_flight = 0; ///< provider requests running
+  uint64_t max_in_flight = 0;
+  uint64_t waiting = 0;     ///< greetings held: paused, breaker open, or at the bound
+  uint64_t probes = 0;      ///< half-open probes so far
+  int64_t paused_until = 0; ///< wall-clock ms when a timed pause ends (0 = none)
+  std::string paused_by;    ///< who paused ("" = not paused, or by email.paused)
+};
+
+/// The cluster's delivery pause (the kill switch), as the database keeps it.
+struct pause_state {
+  bool paused = false;
+  int64_t until_ms = 0;     ///< wall-clock ms (PostgreSQL's) when it ends; 0 = until resumed
+  int64_t remaining_ms = 0; ///< until_ms - PostgreSQL's now when read (timed pauses)
+  std::string by;           ///< who set it
+  int64_t version = 0;      ///< bumped by every change
+};
+
+/// Whether a pause read `elapsed_ms` ago still holds.
+inline bool pause_holds(const pause_state& p, int64_t elapsed_ms) {
+  return p.paused && (p.until_ms == 0 || elapsed_ms < p.remaining_ms);
+}
+
+/// What a NODE actor reports: its id, the last cluster view it planned with,
+/// the partitions whose actors run on it, and its connected peers.
+struct cluster_status {
+  std::string self;
+  bool have_view = false;
+  cluster_view view;
+  std::vector<int32_t> running;
+  std::vector<std::string> peers;
+};
+
+/// Every partition's status, asked of each owner across the cluster.
+struct partitions_report {
+  std::vector<partition_status> partitions; ///< of the owners that answered
+  std::vector<std::string> unreachable;     ///< owners that did not
+};
+
+/// The earliest greetings the partitions hold in memory, cluster-wide.
+struct upcoming_report {
+  std::vector<occurrence> greetings; ///< by fire instant, then key
+  std::vector<std::string> nodes;    ///< the node holding each greeting
+  std::vector<std::string> unreachable;
+};
+
+} // namespace candle
