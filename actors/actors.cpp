@@ -12,6 +12,8 @@ const char* to_string(ec x) {
     return "not_found";
   case ec::conflict:
     return "conflict";
+  case ec::duplicate:
+    return "duplicate";
   case ec::invalid:
     return "invalid";
   case ec::refused:

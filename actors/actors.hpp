@@ -21,7 +21,8 @@ enum class ec : uint8_t {
   unavailable = 1, ///< the database cannot be reached now
   overloaded,      ///< a bounded queue is full: try again later
   not_found,       ///< no such user or record
-  conflict,        ///< uniqueness violated (email in use)
+  conflict,        ///< the state forbids the change
+  duplicate,       ///< uniqueness violated (email in use)
   invalid,         ///< bad input that passed the edge's validation
   refused,         ///< a fenced write with a stale lease epoch
   internal,        ///< a bug or an unexpected database error

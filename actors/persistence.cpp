@@ -16,6 +16,8 @@ ec ec_of(errc e) {
     return ec::not_found;
   case errc::conflict:
     return ec::conflict;
+  case errc::duplicate:
+    return ec::duplicate;
   case errc::unavailable:
     return ec::unavailable;
   case errc::refused:
@@ -167,7 +169,7 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           auto created = s.create_user(u);
           // A lost commit that did insert this very user looks like a conflict
           // on replay: recognise it by id.
-          if (!created && lost && created.err().code == errc::conflict) {
+          if (!created && lost && created.err().code == errc::duplicate) {
             auto existing = s.get_user(u.id);
             if (existing && existing->email == u.email) return existing;
           }

@@ -17,7 +17,8 @@ enum class errc {
   invalid_time,     ///< not a valid wall-clock time of day
   out_of_range,     ///< well-formed but outside what the operation accepts
   not_found,        ///< no such user / record
-  conflict,         ///< violates a uniqueness rule (e.g. email in use)
+  conflict,         ///< a state that forbids the change (e.g. redrive of a sent greeting)
+  duplicate,        ///< violates a uniqueness rule (an email in use)
   unavailable,      ///< a dependency (the database) cannot be reached now
   refused,          ///< a fenced write whose lease epoch is no longer current
 };

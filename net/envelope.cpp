@@ -89,6 +89,13 @@ response failure(http::status status, std::string_view message, const request& r
                        req.version(), req.keep_alive());
 }
 
+response failure(http::status status, std::string_view code, std::string_view message,
+                 const request& req) {
+  return json_response(
+      status, error_body(code, message, std::string_view{req.target().data(), req.target().size()}),
+      req.version(), req.keep_alive());
+}
+
 response failure(http::status status, std::string_view message, std::string_view path) {
   return json_response(status, error_body(error_code_for(status), message, path), 11, false);
 }

@@ -33,6 +33,9 @@ response json_response(http::status status, std::string body, unsigned version =
 response success(http::status status, boost::json::value data, const request& req);
 response failure(http::status status, std::string_view message, const request& req,
                  const std::vector<field_error>& details = {});
+/// With a code of its own (409 UNIQUE_CONSTRAINT_ERROR for an email in use).
+response failure(http::status status, std::string_view code, std::string_view message,
+                 const request& req);
 /// For errors found before a request could be parsed (no target known).
 response failure(http::status status, std::string_view message, std::string_view path);
 

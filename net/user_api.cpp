@@ -296,7 +296,8 @@ json::object user_json(const user& u) {
           {"locationCity", opt(u.location_city)},
           {"locationCountry", opt(u.location_country)},
           {"createdAt", instant(u.created_at)},
-          {"updatedAt", instant(u.updated_at)}};
+          {"updatedAt", instant(u.updated_at)},
+          {"deletedAt", instant(u.deleted_at)}};
 }
 
 json::object record_json(const send_record& r) {

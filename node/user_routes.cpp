@@ -50,6 +50,9 @@ net::response error_response(const caf::error& e, const net::request& req, caf::
     case ec::conflict:
       status = http::status::conflict;
       break;
+    case ec::duplicate: // contract.md: as the TypeScript service answers
+      return net::failure(http::status::conflict, "UNIQUE_CONSTRAINT_ERROR", message_of(e, sys),
+                          req);
     case ec::invalid:
       status = http::status::bad_request;
       break;
@@ -332,32 +335,44 @@ void redrive(node_context& ctx, net::request&& request, const std::string& key,
 
 } // namespace
 
+// A route on /users/{id}: a malformed id is 400 naming `id`, as the
+// TypeScript service answers (contract.md); a well-formed unknown one is 404.
+template <class F> auto with_id(F f) {
+  return [f](net::request&& req, const net::path_params& p, net::responder respond) {
+    const auto& id = p.at("id");
+    if (!is_uuid(id))
+      return respond(net::failure(http::status::bad_request, "invalid user id", req,
+                                  {{"id", "must be a UUID"}}));
+    f(std::move(req), id, std::move(respond));
+  };
+}
+
 void add_user_routes(net::router& r, node_context& ctx) {
   using net::path_params;
   auto create = [&ctx](net::request&& req, const path_params&, net::responder respond) {
     create_user(ctx, std::move(req), std::move(respond));
   };
-  auto update = [&ctx](net::request&& req, const path_params& p, net::responder respond) {
-    update_user(ctx, std::move(req), p.at("id"), std::move(respond));
-  };
-  auto remove = [&ctx](net::request&& req, const path_params& p, net::responder respond) {
-    delete_user(ctx, std::move(req), p.at("id"), std::move(respond));
-  };
+  auto update = with_id([&ctx](net::request&& req, const std::string& id, net::responder respond) {
+    update_user(ctx, std::move(req), id, std::move(respond));
+  });
+  auto remove = with_id([&ctx](net::request&& req, const std::string& id, net::responder respond) {
+    delete_user(ctx, std::move(req), id, std::move(respond));
+  });
   r.add(http::verb::post, "/api/v1/users", create);
   r.add(http::verb::get, "/api/v1/users",
         [&ctx](net::request&& req, const path_params&, net::responder respond) {
           list_users(ctx, std::move(req), std::move(respond));
         });
   r.add(http::verb::get, "/api/v1/users/{id}",
-        [&ctx](net::request&& req, const path_params& p, net::responder respond) {
-          get_user(ctx, std::move(req), p.at("id"), std::move(respond));
-        });
+        with_id([&ctx](net::request&& req, const std::string& id, net::responder respond) {
+          get_user(ctx, std::move(req), id, std::move(respond));
+        }));
   r.add(http::verb::put, "/api/v1/users/{id}", update);
   r.add(http::verb::delete_, "/api/v1/users/{id}", remove);
   r.add(http::verb::get, "/api/v1/users/{id}/greetings",
-        [&ctx](net::request&& req, const path_params& p, net::responder respond) {
-          user_greetings(ctx, std::move(req), p.at("id"), std::move(respond));
-        });
+        with_id([&ctx](net::request&& req, const std::string& id, net::responder respond) {
+          user_greetings(ctx, std::move(req), id, std::move(respond));
+        }));
   r.add(http::verb::get, "/api/v1/greetings",
         [&ctx](net::request&& req, const path_params&, net::responder respond) {
           greetings_by_status(ctx, std::move(req), std::move(respond));

@@ -525,6 +525,13 @@ std::vector<occurrence> store::load_resumable(int32_t partition, int64_t epoch,
   return out;
 }
 
+namespace {
+// The TypeScript service's words (contract.md: the message names the email).
+error email_in_use(const std::string& email) {
+  return {errc::duplicate, "User with email " + email + " already exists"};
+}
+} // namespace
+
 result<user> store::create_user(const user& u) {
   try {
     auto r = exec("create_user", u.id, u.first_name, u.last_name, u.email, u.timezone,
@@ -532,7 +539,7 @@ result<user> store::create_user(const user& u) {
                   u.partition, u.created_at, u.updated_at);
     return user_of(r[0]);
   } catch (const pqxx::unique_violation&) {
-    return error{errc::conflict, "a user with this email already exists"};
+    return email_in_use(u.email);
   }
 }
 
@@ -552,7 +559,7 @@ result<user> store::update_user(const user& u) {
     if (r.empty()) return error{errc::not_found, "no user " + u.id};
     return user_of(r[0]);
   } catch (const pqxx::unique_violation&) {
-    return error{errc::conflict, "a user with this email already exists"};
+    return email_in_use(u.email);
   }
 }
 

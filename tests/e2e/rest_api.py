@@ -74,13 +74,24 @@ def test_create_read(node):
     check(u["createdAt"] == START and u["updatedAt"] == START, "timestamps on the engine clock")
     check(set(u) == {"id", "firstName", "lastName", "email", "timezone", "birthdayDate",
                      "anniversaryDate", "locationCity", "locationCountry", "createdAt",
-                     "updatedAt"}, f"user fields {sorted(u)}")
+                     "updatedAt", "deletedAt"}, f"user fields {sorted(u)}")
     check(u["anniversaryDate"] is None and u["locationCity"] is None, "absent optionals are null")
+    check(u["deletedAt"] is None, "deletedAt is null for a live user")
     got = expect_success(node.req("GET", f"/api/v1/users/{u['id']}"), 200)
     check(got == u, f"read {got} != created {u}")
     expect_error(node.req("GET", "/api/v1/users/00000000-0000-4000-8000-000000000000"), 404,
                  "NOT_FOUND", "/api/v1/users/00000000-0000-4000-8000-000000000000")
-    expect_error(node.req("GET", "/api/v1/users/not-a-uuid"), 404, "NOT_FOUND")
+    # A malformed id is 400 naming `id` (as the TypeScript service answers),
+    # on every /users/{id} route and alias, and changes nothing.
+    before = node.count_users()
+    for method, path, body in [("GET", "/api/v1/users/not-a-uuid", None),
+                               ("PUT", "/api/v1/users/not-a-uuid", {"lastName": "x"}),
+                               ("DELETE", "/api/v1/users/123", None),
+                               ("GET", "/api/v1/users/not-a-uuid/greetings", None),
+                               ("PUT", "/user/not-a-uuid", {"lastName": "x"}),
+                               ("DELETE", "/user/not-a-uuid", None)]:
+        expect_error(node.req(method, path, body), 400, "VALIDATION_ERROR", path, ["id"])
+    check(node.count_users() == before, "a malformed id changed something")
 
 
 def test_validation(node):
@@ -135,12 +146,16 @@ def test_media_size_method(node):
 
 
 def test_conflict(node):
+    # An email in use: 409 UNIQUE_CONSTRAINT_ERROR naming it, as the TypeScript
+    # service answers (contract.md); CONFLICT stays for other states (redrive).
     create(node, user_body(7))
-    expect_error(node.req("POST", "/api/v1/users", user_body(8, email="USER7@example.com")),
-                 409, "CONFLICT")
+    r = node.req("POST", "/api/v1/users", user_body(8, email="USER7@example.com"))
+    expect_error(r, 409, "UNIQUE_CONSTRAINT_ERROR")
+    check("user7@example.com" in r.json()["error"]["message"], f"email not named: {r.text}")
     other = create(node, user_body(9))
-    expect_error(node.req("PUT", f"/api/v1/users/{other['id']}", {"email": "user7@example.com"}),
-                 409, "CONFLICT")
+    r = node.req("PUT", f"/api/v1/users/{other['id']}", {"email": "user7@example.com"})
+    expect_error(r, 409, "UNIQUE_CONSTRAINT_ERROR")
+    check("user7@example.com" in r.json()["error"]["message"], f"email not named: {r.text}")
 
 
 def test_update(node):

@@ -63,7 +63,7 @@ TEST_F(PersistenceActor, AnswersRequestsAndMapsErrors) {
   EXPECT_EQ(created->email, "grace@example.com");
   auto again = ask<user>(*env.sys, db, atom::create::value, user{u});
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code(), static_cast<uint8_t>(ec::conflict));
+  EXPECT_EQ(again.error().code(), static_cast<uint8_t>(ec::duplicate));
   EXPECT_EQ(again.error().category(), caf::atom("candle"));
   auto missing = ask<user>(*env.sys, db, atom::get::value, uid(2));
   ASSERT_FALSE(missing);

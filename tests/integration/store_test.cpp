@@ -324,7 +324,8 @@ TEST_F(Store, UsersEmailUniqueAmongLiveUsersAndDeleteCancelsPending) {
   ASSERT_TRUE(s.create_user(a));
   auto dup = s.create_user(b);
   ASSERT_FALSE(dup);
-  EXPECT_EQ(dup.err().code, errc::conflict);
+  EXPECT_EQ(dup.err().code, errc::duplicate);
+  EXPECT_EQ(dup.err().message, "User with email same@example.com already exists");
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 1) << "no half-written row";
   auto e = s.acquire_lease(0, "n", seconds{60});
   occurrence o;

@@ -171,7 +171,7 @@ TEST(UserApi, RenderingMatchesTheContract) {
   EXPECT_EQ(
       json::serialize(j),
       R"({"id":")" + u.id +
-          R"(","firstName":"A","lastName":"B","email":"a@b.co","timezone":"UTC","birthdayDate":"2000-02-29","anniversaryDate":null,"locationCity":null,"locationCountry":null,"createdAt":"2023-11-14T22:13:20.000Z","updatedAt":"2023-11-14T22:13:20.123Z"})");
+          R"(","firstName":"A","lastName":"B","email":"a@b.co","timezone":"UTC","birthdayDate":"2000-02-29","anniversaryDate":null,"locationCity":null,"locationCountry":null,"createdAt":"2023-11-14T22:13:20.000Z","updatedAt":"2023-11-14T22:13:20.123Z","deletedAt":null})");
   send_record r;
   r.key = u.id + ":birthday:2026";
   r.status = "dead";
