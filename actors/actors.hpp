@@ -270,12 +270,15 @@ using console_actor = caf::typed_actor<
     caf::replies_to<atom::upcoming, uint64_t>::with<std::string>,
     // failed: (statuses, limit)
     caf::replies_to<atom::failed, std::vector<std::string>, uint64_t>::with<std::string>,
-    // redrive one key: (key, who)
-    caf::replies_to<atom::redrive, std::string, std::string>::with<std::string>,
-    // redrive in bulk: (status, occasion, dry run, who)
-    caf::replies_to<atom::redrive, std::string, std::string, bool, std::string>::with<std::string>,
-    // pause (true, for ms, who) / resume (false, 0, who)
-    caf::replies_to<atom::pause, bool, int64_t, std::string>::with<std::string>,
+    // State changes end with (who, admin token): the token must be admin.token
+    // when one is set.
+    // redrive one key: (key, who, token)
+    caf::replies_to<atom::redrive, std::string, std::string, std::string>::with<std::string>,
+    // redrive in bulk: (status, occasion, dry run, who, token)
+    caf::replies_to<atom::redrive, std::string, std::string, bool, std::string,
+                    std::string>::with<std::string>,
+    // pause (true, for ms, who, token) / resume (false, 0, who, token)
+    caf::replies_to<atom::pause, bool, int64_t, std::string, std::string>::with<std::string>,
     // Internal: sample the counters for rates.
     caf::reacts_to<atom::tick>>;
 

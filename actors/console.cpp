@@ -3,6 +3,7 @@
 #include "console/document.hpp"
 #include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
+#include "core/security.hpp"
 
 #include <set>
 #include <spdlog/spdlog.h>
@@ -37,12 +38,19 @@ int64_t now_ms(const console_state& st) {
 
 // A state change: refused unless the console is loopback; logged with who
 // asked (the console's own words and the CAF node it came from).
-std::optional<caf::error> admit(self_ptr self, const std::string& who, const std::string& what) {
+std::optional<caf::error> admit(self_ptr self, const std::string& who, const std::string& token,
+                                const std::string& what) {
   auto sender = self->current_sender();
   auto from = sender ? to_string(sender->node()) : std::string{"local"};
-  if (!self->state.opts.loopback) {
+  auto verdict = judge_admin(self->state.opts.admin_token, self->state.opts.loopback,
+                             token.empty() ? std::string{} : "Bearer " + token);
+  if (verdict != admin_verdict::allow) {
     spdlog::warn("event=console.refused who=\"{}\" from={} what=\"{}\"", who, from, what);
-    return make_error(ec::refused, "state changes need a loopback console");
+    if (!self->state.opts.loopback && self->state.opts.admin_token.empty())
+      return make_error(ec::refused, "state changes need a loopback console");
+    return make_error(ec::refused, token.empty()
+                                       ? "state changes need the admin token (CANDLE_ADMIN_TOKEN)"
+                                       : "wrong admin token");
   }
   spdlog::warn("event=console.action who=\"{}\" from={} what=\"{}\"", who, from, what);
   return std::nullopt;
@@ -296,9 +304,9 @@ console_actor::behavior_type console_behavior(self_ptr self, console_options opt
         failed(self, std::move(statuses), std::clamp<uint64_t>(limit, 1, 1000), rp);
         return rp;
       },
-      [self](atom::redrive, std::string& key, std::string& who) {
+      [self](atom::redrive, std::string& key, std::string& who, std::string& token) {
         auto rp = self->make_response_promise<std::string>();
-        if (auto refused = admit(self, who, "redrive " + key)) {
+        if (auto refused = admit(self, who, token, "redrive " + key)) {
           rp.deliver(std::move(*refused));
           return rp;
         }
@@ -306,12 +314,12 @@ console_actor::behavior_type console_behavior(self_ptr self, console_options opt
         return rp;
       },
       [self](atom::redrive, std::string& status, std::string& occasion, bool dry_run,
-             std::string& who) {
+             std::string& who, std::string& token) {
         auto rp = self->make_response_promise<std::string>();
         if (!dry_run) {
           auto what = "redrive --status " + status +
                       (occasion.empty() ? std::string{} : " --occasion " + occasion);
-          if (auto refused = admit(self, who, what)) {
+          if (auto refused = admit(self, who, token, what)) {
             rp.deliver(std::move(*refused));
             return rp;
           }
@@ -319,12 +327,12 @@ console_actor::behavior_type console_behavior(self_ptr self, console_options opt
         redrive_bulk(self, std::move(status), std::move(occasion), dry_run, rp);
         return rp;
       },
-      [self](atom::pause, bool paused, int64_t for_ms, std::string& who) {
+      [self](atom::pause, bool paused, int64_t for_ms, std::string& who, std::string& token) {
         auto rp = self->make_response_promise<std::string>();
         auto what = paused ? "pause" + (for_ms > 0 ? " for " + std::to_string(for_ms) + "ms"
                                                    : std::string{})
                            : std::string{"resume"};
-        if (auto refused = admit(self, who, what)) {
+        if (auto refused = admit(self, who, token, what)) {
           rp.deliver(std::move(*refused));
           return rp;
         }

@@ -27,6 +27,8 @@ struct console_options {
   /// State changes are taken only from a console that is loopback (until
   /// mutual TLS, contract.md "Security"); the listener binds to 127.0.0.1.
   bool loopback = true;
+  /// admin.token: when set, state changes must carry it.
+  std::string admin_token;
 };
 
 console_actor spawn_console(caf::actor_system& sys, console_options opts);

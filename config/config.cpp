@@ -56,14 +56,22 @@ node_config::node_config() {
            "this node's name in the cluster (default: host-pid-random; unique among live nodes)");
   opt_group{custom_options_, "console"}.add(v.console.port, "port",
                                             "candlectl console port (0 = off)");
-  opt_group{custom_options_, "admin"}.add(v.admin.fault_injection, "fault-injection",
-                                          "enable POST /api/v1/admin/crash/{actor} (tests only)");
+  opt_group{custom_options_, "admin"}
+      .add(v.admin.fault_injection, "fault-injection",
+           "enable POST /api/v1/admin/crash/{actor} (tests only)")
+      .add(v.admin.token, "token",
+           "bearer token for /api/v1/admin/* (empty: admin routes on a loopback http.host only)");
+  opt_group{custom_options_, "tls"}
+      .add(v.tls.certificate, "certificate", "PEM certificate for cluster and console traffic")
+      .add(v.tls.key, "key", "PEM private key of tls.certificate")
+      .add(v.tls.ca, "ca", "PEM CA whose certificates are let in");
   opt_group{custom_options_, "log"}.add(v.log.level, "level", "trace|debug|info|warn|error|off");
 }
 
 const std::vector<std::string>& node_config::groups() {
-  static const std::vector<std::string> all{"http",  "db",      "email",   "schedule", "occasions",
-                                            "clock", "cluster", "console", "admin",    "log"};
+  static const std::vector<std::string> all{"http",      "db",    "email",   "schedule",
+                                            "occasions", "clock", "cluster", "console",
+                                            "admin",     "tls",   "log"};
   return all;
 }
 

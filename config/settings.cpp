@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include "core/security.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -55,6 +57,22 @@ std::vector<std::string> validate(const settings& s) {
   check(out, std::isfinite(s.clock.speed) && s.clock.speed >= 0, "clock.speed",
         "must be a finite number >= 0");
   check(out, !s.cluster.advertise.empty(), "cluster.advertise", "must not be empty");
+  // contract.md "Security": TLS is all three options or none; cluster
+  // traffic leaves loopback only over it.
+  auto tls_given = static_cast<int>(!s.tls.certificate.empty()) +
+                   static_cast<int>(!s.tls.key.empty()) + static_cast<int>(!s.tls.ca.empty());
+  check(out, tls_given == 0 || tls_given == 3, "tls",
+        "set tls.certificate, tls.key and tls.ca together (or none of them)");
+  check(out, tls_given != 3, "tls",
+        "mutual TLS between nodes is not available in this build yet (issue 15); leave tls.* "
+        "unset and keep cluster.advertise on loopback");
+  check(out, s.cluster.port == 0 || is_loopback(s.cluster.advertise) || tls_given == 3,
+        "cluster.advertise",
+        "'" + s.cluster.advertise +
+            "' is not a loopback address: cluster traffic off loopback needs mutual TLS "
+            "(tls.certificate, tls.key, tls.ca)");
+  check(out, s.admin.token.empty() || s.admin.token.size() >= 16, "admin.token",
+        "must be at least 16 characters");
   check(out, s.cluster.port == 0 || !s.db.url.empty(), "cluster.port",
         "a cluster needs a shared database: set db.url (the embedded one is this node's alone)");
   check(out,

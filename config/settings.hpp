@@ -61,7 +61,11 @@ struct settings {
   } console;
   struct admin_group {
     bool fault_injection = false; ///< enables POST /api/v1/admin/crash/{actor}
+    std::string token; ///< bearer token for /api/v1/admin/*; never printed or logged
   } admin;
+  struct tls_group {
+    std::string certificate, key, ca; ///< PEM files; all or none
+  } tls;
   struct log_group {
     std::string level = "info"; ///< trace | debug | info | warn | error | off
   } log;

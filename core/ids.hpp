@@ -9,7 +9,7 @@ namespace candle {
 /// 36 characters, hex digits with dashes at 8, 13, 18 and 23 (any version).
 bool is_uuid(std::string_view s);
 
-/// A fresh random version-4 UUID (thread-safe; seeded from the OS).
+/// A fresh random version-4 UUID from the OS entropy (getrandom): unpredictable.
 std::string make_uuid();
 
 } // namespace candle

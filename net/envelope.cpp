@@ -21,6 +21,10 @@ std::string_view error_code_for(http::status status) {
   switch (status) {
   case http::status::bad_request:
     return "VALIDATION_ERROR";
+  case http::status::unauthorized:
+    return "UNAUTHORIZED";
+  case http::status::forbidden:
+    return "FORBIDDEN";
   case http::status::not_found:
     return "NOT_FOUND";
   case http::status::method_not_allowed:

@@ -3,6 +3,7 @@
 #include "actors/console.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
+#include "core/security.hpp"
 #include "core/time.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
@@ -138,6 +139,8 @@ int main(int argc, char** argv) {
   ctx.started = std::chrono::steady_clock::now();
   ctx.eng = &eng;
   ctx.fault_injection = s.admin.fault_injection;
+  ctx.admin_token = s.admin.token;
+  ctx.http_loopback = is_loopback(s.http.host);
   register_types(cfg);
   // The middleman carries the cluster: heartbeats on, with the same values on
   // every node, so a paused peer's proxies go down (caf-0.17-notes.md).
@@ -197,6 +200,7 @@ int main(int argc, char** argv) {
   co.delivery = eng.delivery;
   co.node = eng.node;
   co.loopback = true;
+  co.admin_token = s.admin.token;
   eng.console = spawn_console(*sys, std::move(co)); // no handle may outlive sys
   if (s.console.port != 0) {
     auto published = sys->middleman().publish(eng.console, s.console.port, "127.0.0.1", true);
@@ -236,6 +240,10 @@ int main(int argc, char** argv) {
             << " cluster="
             << (me.cluster_port == 0 ? std::string{"off"}
                                      : s.cluster.advertise + ":" + std::to_string(me.cluster_port))
+            << " admin="
+            << (!s.admin.token.empty() ? "token"
+                : ctx.http_loopback    ? "loopback"
+                                       : "refused(no admin.token)")
             << " node=" << eng.node_id << " db=" << db->description
             << " clock=" << describe_clock(s) << std::endl;
   spdlog::info("event=startup rest=http://{}:{} cluster_port={} console_port={} db={} "

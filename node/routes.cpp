@@ -3,6 +3,7 @@
 #include "console/document.hpp"
 #include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
+#include "core/security.hpp"
 #include "node/bridge.hpp"
 #include "node/openapi.hpp"
 
@@ -169,6 +170,32 @@ void delivery_route(node_context& ctx, net::request&& req, net::responder respon
   });
 }
 
+// /api/v1/admin/*: Authorization: Bearer {admin.token} when a token is set
+// (401 without one, 403 with a wrong one); without a token only on a
+// loopback listener (contract.md "Security", core/security.hpp).
+template <class F> auto admin_only(node_context& ctx, F f) {
+  return [&ctx, f](net::request&& req, const net::path_params& p, net::responder respond) {
+    auto auth = req[http::field::authorization];
+    switch (judge_admin(ctx.admin_token, ctx.http_loopback, {auth.data(), auth.size()})) {
+    case admin_verdict::allow:
+      return f(std::move(req), p, std::move(respond));
+    case admin_verdict::unauthorized: {
+      auto res = net::failure(http::status::unauthorized,
+                              "admin routes need Authorization: Bearer <admin.token>", req);
+      res.set(http::field::www_authenticate, "Bearer");
+      return respond(std::move(res));
+    }
+    case admin_verdict::forbidden:
+      return respond(net::failure(
+          http::status::forbidden,
+          ctx.admin_token.empty()
+              ? "admin routes are served on a loopback http.host only unless admin.token is set"
+              : "wrong admin token",
+          req));
+    }
+  };
+}
+
 } // namespace
 
 net::router make_routes(node_context& ctx) {
@@ -239,7 +266,8 @@ net::router make_routes(node_context& ctx) {
   // would; the NODE actor starts it again on its next round (the lease is
   // still this node's).
   r.add(http::verb::post, "/api/v1/admin/crash/{actor}",
-        [&ctx](net::request&& req, const net::path_params& p, net::responder respond) {
+        admin_only(ctx, [&ctx](net::request&& req, const net::path_params& p,
+                               net::responder respond) {
           if (!ctx.fault_injection)
             return respond(net::failure(http::status::not_found,
                                         "fault injection is off (admin.fault-injection)", req));
@@ -265,7 +293,7 @@ net::router make_routes(node_context& ctx) {
                 respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
               },
               atom::crash::value, partition);
-        });
+        }));
   add_user_routes(r, ctx);
   r.add(http::verb::get, "/api/v1/openapi.json",
         [](net::request&& req, const net::path_params&, net::responder respond) {
@@ -274,9 +302,10 @@ net::router make_routes(node_context& ctx) {
         });
   for (auto verb : {http::verb::get, http::verb::put})
     r.add(verb, "/api/v1/admin/delivery",
-          [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-            delivery_route(ctx, std::move(req), std::move(respond));
-          });
+          admin_only(ctx,
+                     [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+                       delivery_route(ctx, std::move(req), std::move(respond));
+                     }));
   r.add(http::verb::get, "/metrics",
         [](net::request&& req, const net::path_params&, net::responder respond) {
           net::response res{http::status::ok, req.version()};
@@ -286,14 +315,16 @@ net::router make_routes(node_context& ctx) {
           res.prepare_payload();
           respond(std::move(res));
         });
-  r.add(http::verb::get, "/api/v1/admin/clock",
-        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-          respond(net::success(http::status::ok, clock_view(*ctx.eng->clock), req));
-        });
-  r.add(http::verb::put, "/api/v1/admin/clock",
-        [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-          put_clock(ctx, std::move(req), std::move(respond));
-        });
+  r.add(
+      http::verb::get, "/api/v1/admin/clock",
+      admin_only(ctx, [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+        respond(net::success(http::status::ok, clock_view(*ctx.eng->clock), req));
+      }));
+  r.add(
+      http::verb::put, "/api/v1/admin/clock",
+      admin_only(ctx, [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
+        put_clock(ctx, std::move(req), std::move(respond));
+      }));
   r.add(http::verb::get, "/api/v1/cluster",
         [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
           auto shared = std::make_shared<net::request>(std::move(req));

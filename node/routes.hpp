@@ -14,6 +14,8 @@ struct node_context {
   engine* eng = nullptr;
   std::chrono::steady_clock::time_point started;
   bool fault_injection = false;
+  std::string admin_token;    ///< "" = none: admin routes only on a loopback listener
+  bool http_loopback = false; ///< http.host is a loopback address
 };
 
 net::router make_routes(node_context& ctx);

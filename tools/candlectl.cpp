@@ -62,7 +62,11 @@ answer failure(const std::string& command, const std::string& code, const std::s
 class session {
 public:
   session(caf::actor_system& sys, console::invocation inv)
-      : sys_(sys), inv_(std::move(inv)), who_(who_am_i()) {}
+      : sys_(sys), inv_(std::move(inv)), who_(who_am_i()) {
+    // The node's admin.token, for state changes (never on the command line,
+    // where `ps` would show it).
+    if (const char* t = std::getenv("CANDLE_ADMIN_TOKEN")) token_ = t;
+  }
 
   // Runs one command against the node; connects first if needed.
   answer run(const console::command& c) {
@@ -100,16 +104,17 @@ public:
       self->request(console_, left, atom::failed::value, c.statuses, c.limit)
           .receive(on_doc, on_error);
     else if (n == "redrive" && !c.key.empty())
-      self->request(console_, left, atom::redrive::value, c.key, who_).receive(on_doc, on_error);
+      self->request(console_, left, atom::redrive::value, c.key, who_, token_)
+          .receive(on_doc, on_error);
     else if (n == "redrive")
       self->request(console_, left, atom::redrive::value, c.statuses.at(0), c.occasion, c.dry_run,
-                    who_)
+                    who_, token_)
           .receive(on_doc, on_error);
     else if (n == "pause")
-      self->request(console_, left, atom::pause::value, true, ms(c.duration), who_)
+      self->request(console_, left, atom::pause::value, true, ms(c.duration), who_, token_)
           .receive(on_doc, on_error);
     else if (n == "resume")
-      self->request(console_, left, atom::pause::value, false, int64_t{0}, who_)
+      self->request(console_, left, atom::pause::value, false, int64_t{0}, who_, token_)
           .receive(on_doc, on_error);
     else
       return failure(n, "invalid", "not a node command: " + n);
@@ -184,6 +189,7 @@ private:
   caf::actor_system& sys_;
   console::invocation inv_;
   std::string who_;
+  std::string token_;
   console_actor console_;
 };
 
