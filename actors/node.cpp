@@ -1,5 +1,6 @@
 #include "actors/node.hpp"
 
+#include "actors/tls.hpp"
 #include "core/due_queue.hpp"
 #include "core/metrics.hpp"
 #include "persistence/membership.hpp"
@@ -82,7 +83,7 @@ void hand_off(self_ptr self, int32_t p) {
 void connect(self_ptr self, const std::string& id) {
   auto& pr = self->state.peers[id];
   pr.connecting = true;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connector(self->system()); // plain or TLS (actors/tls.hpp)
   self->request(mm, seconds{5}, caf::connect_atom::value, pr.host, pr.port)
       .then(
           [self, id](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {

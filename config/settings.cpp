@@ -3,6 +3,7 @@
 #include "core/security.hpp"
 
 #include <algorithm>
+#include <unistd.h>
 #include <cctype>
 #include <cmath>
 
@@ -63,9 +64,10 @@ std::vector<std::string> validate(const settings& s) {
                    static_cast<int>(!s.tls.key.empty()) + static_cast<int>(!s.tls.ca.empty());
   check(out, tls_given == 0 || tls_given == 3, "tls",
         "set tls.certificate, tls.key and tls.ca together (or none of them)");
-  check(out, tls_given != 3, "tls",
-        "mutual TLS between nodes is not available in this build yet (issue 15); leave tls.* "
-        "unset and keep cluster.advertise on loopback");
+  for (const auto& [name, file] : {std::pair{"tls.certificate", &s.tls.certificate},
+                                   std::pair{"tls.key", &s.tls.key}, std::pair{"tls.ca", &s.tls.ca}})
+    check(out, file->empty() || ::access(file->c_str(), R_OK) == 0, name,
+          "cannot read " + *file);
   check(out, s.cluster.port == 0 || is_loopback(s.cluster.advertise) || tls_given == 3,
         "cluster.advertise",
         "'" + s.cluster.advertise +

@@ -1,6 +1,7 @@
 // candled: one Candle node. Reads configuration, starts the actor system and
 // the REST bridge, prints one start-up line, and runs until SIGINT/SIGTERM.
 #include "actors/console.hpp"
+#include "actors/tls.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "core/security.hpp"
@@ -142,12 +143,10 @@ int main(int argc, char** argv) {
   ctx.admin_token = s.admin.token;
   ctx.http_loopback = is_loopback(s.http.host);
   register_types(cfg);
-  // The middleman carries the cluster: heartbeats on, with the same values on
-  // every node, so a paused peer's proxies go down (caf-0.17-notes.md).
-  cfg.load<caf::io::middleman>();
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{3}});
-  cfg.set("middleman.app-identifiers", std::vector<std::string>{"candle-cluster-1"});
+  // The middleman carries the cluster and the console: heartbeats on, the
+  // same values on every node, mutual TLS with tls.* (actors/tls.hpp).
+  tls_files tls{s.tls.certificate, s.tls.key, s.tls.ca};
+  configure_network(cfg, tls);
   net::server_options http_opts;
   http_opts.host = s.http.host;
   http_opts.port = s.http.port;
@@ -156,7 +155,16 @@ int main(int argc, char** argv) {
   // actor may still hold (see http_server.hpp).
   net::http_server server{http_opts, make_routes(ctx)};
   std::optional<caf::actor_system> sys;
-  sys.emplace(cfg);
+  try {
+    sys.emplace(cfg);
+  } catch (const std::exception& e) {
+    // CAF's OpenSSL module throws on files it cannot use.
+    auto why = std::string{"tls.certificate, tls.key, tls.ca: "} + e.what();
+    spdlog::critical("event=startup.failed reason=\"{}\"", why);
+    std::cerr << "candled: " << why << '\n';
+    server.stop();
+    return 2;
+  }
   ctx.sys = &*sys;
   eng = start_engine(*sys, s, db->conninfo, db->partitions, node_id_for(s));
   auto fail = [&](const std::string& why, int code) {
@@ -178,8 +186,8 @@ int main(int argc, char** argv) {
   me.rest_url = "http://" + s.http.host + ":" + std::to_string(*port);
   me.version = CANDLE_VERSION;
   if (s.cluster.port != 0) {
-    auto published = sys->middleman().publish(caf::actor_cast<node_actor>(eng.node), s.cluster.port,
-                                              s.cluster.advertise.c_str(), true);
+    auto published = publish_actor(*sys, caf::actor_cast<node_actor>(eng.node), s.cluster.port,
+                                   s.cluster.advertise.c_str());
     if (!published)
       return fail("cluster.port " + std::to_string(s.cluster.port) + " on " + s.cluster.advertise +
                       ": " + sys->render(published.error()),
@@ -203,7 +211,7 @@ int main(int argc, char** argv) {
   co.admin_token = s.admin.token;
   eng.console = spawn_console(*sys, std::move(co)); // no handle may outlive sys
   if (s.console.port != 0) {
-    auto published = sys->middleman().publish(eng.console, s.console.port, "127.0.0.1", true);
+    auto published = publish_actor(*sys, eng.console, s.console.port, "127.0.0.1");
     if (!published)
       return fail("console.port " + std::to_string(s.console.port) +
                       " on 127.0.0.1: " + sys->render(published.error()),
@@ -240,6 +248,7 @@ int main(int argc, char** argv) {
             << " cluster="
             << (me.cluster_port == 0 ? std::string{"off"}
                                      : s.cluster.advertise + ":" + std::to_string(me.cluster_port))
+            << " tls=" << (tls.on() ? "mutual" : "off")
             << " admin="
             << (!s.admin.token.empty() ? "token"
                 : ctx.http_loopback    ? "loopback"

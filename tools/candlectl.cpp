@@ -6,6 +6,7 @@
 // and the process ends with _exit() so a connection the middleman is still
 // blocked on (a stopped host) cannot hold it (caf-0.17-notes.md, "Network").
 #include "actors/actors.hpp"
+#include "actors/tls.hpp"
 #include "console/cli.hpp"
 
 #include <atomic>
@@ -148,8 +149,7 @@ private:
     if (left.count() <= 0) return "cannot reach " + where + ": timed out";
     std::string err;
     caf::scoped_actor self{sys_};
-    self->request(sys_.middleman().actor_handle(), left, caf::connect_atom::value, inv_.host,
-                  inv_.port)
+    self->request(connector(sys_), left, caf::connect_atom::value, inv_.host, inv_.port)
         .receive(
             [&](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
               if (!ptr) {
@@ -323,14 +323,26 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config cfg;
   register_types(cfg);
-  cfg.load<caf::io::middleman>();
-  // The node's middleman settings (node/candled.cpp): the same application
-  // identifier, and heartbeats so a stopped node is noticed.
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{3}});
-  cfg.set("middleman.app-identifiers", std::vector<std::string>{"candle-cluster-1"});
+  // The node's network settings (actors/tls.hpp); mutual TLS with the same
+  // variables a node reads (CANDLE_TLS_CERTIFICATE, _KEY, _CA).
+  auto env = [](const char* n) { return std::string{std::getenv(n) ? std::getenv(n) : ""}; };
+  tls_files tls{env("CANDLE_TLS_CERTIFICATE"), env("CANDLE_TLS_KEY"), env("CANDLE_TLS_CA")};
+  auto given = !tls.certificate.empty() + !tls.key.empty() + !tls.ca.empty();
+  if (given != 0 && given != 3) {
+    std::cerr << "candlectl: set CANDLE_TLS_CERTIFICATE, CANDLE_TLS_KEY and CANDLE_TLS_CA together"
+              << std::endl;
+    finish(2);
+  }
+  configure_network(cfg, tls);
   cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
+  std::optional<caf::actor_system> system;
+  try {
+    system.emplace(cfg);
+  } catch (const std::exception& e) {
+    std::cerr << "candlectl: TLS files: " << e.what() << std::endl;
+    finish(2);
+  }
+  auto& sys = *system;
   session s{sys, *inv};
   if (!inv->cmd) finish(interactive(s));
   finish(run_one(s, *inv->cmd));

@@ -103,6 +103,8 @@ def refused_configurations(candled, mock_path):
         (["--tls.certificate=/tmp/c.pem"], ["tls.certificate", "tls.key", "tls.ca"]),
         (["--tls.ca=/tmp/ca.pem", "--tls.key=/tmp/k.pem"], ["tls.certificate"]),
         (["--admin.token=tooshort-secret"], ["admin.token"]),
+        (["--tls.certificate=/nonexistent/c.pem", "--tls.key=/nonexistent/k.pem",
+          "--tls.ca=/nonexistent/ca.pem"], ["tls.certificate", "cannot read"]),
     ]
     for args, named in cases:
         p = subprocess.run([candled, "--db.dir=/nonexistent/never-created", *args],
