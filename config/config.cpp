@@ -15,7 +15,14 @@ node_config::node_config() {
   auto& v = values;
   opt_group{custom_options_, "http"}
       .add(v.http.host, "host", "REST bridge address")
-      .add(v.http.port, "port", "REST bridge port (0 = pick a free port and print it)");
+      .add(v.http.port, "port", "REST bridge port (0 = pick a free port and print it)")
+      .add(v.http.rate_per_client, "rate-per-client",
+           "requests per second per client address (0 = unlimited); beyond: 429 + Retry-After")
+      .add(v.http.burst_per_client, "burst-per-client",
+           "requests a client may send at once (0 = twice rate-per-client)")
+      .add(v.http.max_connections_per_client, "max-connections-per-client",
+           "open connections per client address (0 = no cap); beyond: 503")
+      .add(v.http.max_connections, "max-connections", "open connections in all (0 = no cap)");
   opt_group{custom_options_, "db"}
       .add(v.db.url, "url", "PostgreSQL URL; empty = embedded PostgreSQL in db.dir")
       .add(v.db.dir, "dir", "data directory of the embedded PostgreSQL")

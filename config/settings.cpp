@@ -3,9 +3,9 @@
 #include "core/security.hpp"
 
 #include <algorithm>
-#include <unistd.h>
 #include <cctype>
 #include <cmath>
+#include <unistd.h>
 
 namespace candle {
 
@@ -26,6 +26,12 @@ std::vector<std::string> validate(const settings& s) {
   using namespace std::chrono;
   std::vector<std::string> out;
   check(out, !s.http.host.empty(), "http.host", "must not be empty");
+  check(out, std::isfinite(s.http.rate_per_client) && s.http.rate_per_client >= 0,
+        "http.rate-per-client", "must be a finite number >= 0");
+  check(out,
+        std::isfinite(s.http.burst_per_client) && s.http.burst_per_client >= 0 &&
+            (s.http.burst_per_client == 0 || s.http.burst_per_client >= 1),
+        "http.burst-per-client", "must be 0 (twice the rate) or at least 1");
   check(out, s.db.url.empty() || s.db.url.rfind("postgres", 0) == 0, "db.url",
         "must be a postgres:// or postgresql:// URL (or empty for the embedded database)");
   check(out, !s.db.dir.empty(), "db.dir", "must not be empty");
@@ -64,10 +70,10 @@ std::vector<std::string> validate(const settings& s) {
                    static_cast<int>(!s.tls.key.empty()) + static_cast<int>(!s.tls.ca.empty());
   check(out, tls_given == 0 || tls_given == 3, "tls",
         "set tls.certificate, tls.key and tls.ca together (or none of them)");
-  for (const auto& [name, file] : {std::pair{"tls.certificate", &s.tls.certificate},
-                                   std::pair{"tls.key", &s.tls.key}, std::pair{"tls.ca", &s.tls.ca}})
-    check(out, file->empty() || ::access(file->c_str(), R_OK) == 0, name,
-          "cannot read " + *file);
+  for (const auto& [name, file] :
+       {std::pair{"tls.certificate", &s.tls.certificate}, std::pair{"tls.key", &s.tls.key},
+        std::pair{"tls.ca", &s.tls.ca}})
+    check(out, file->empty() || ::access(file->c_str(), R_OK) == 0, name, "cannot read " + *file);
   check(out, s.cluster.port == 0 || is_loopback(s.cluster.advertise) || tls_given == 3,
         "cluster.advertise",
         "'" + s.cluster.advertise +

@@ -18,7 +18,11 @@ namespace candle {
 struct settings {
   struct http_group {
     std::string host = "127.0.0.1";
-    uint16_t port = 8080; ///< 0 = pick a free port and print it
+    uint16_t port = 8080;                      ///< 0 = pick a free port and print it
+    double rate_per_client = 0;                ///< requests/s per client address; 0 = unlimited
+    double burst_per_client = 0;               ///< 0 = twice the rate
+    uint32_t max_connections_per_client = 256; ///< 0 = no cap
+    uint32_t max_connections = 1024;           ///< 0 = no cap
   } http;
   struct db_group {
     std::string url;              ///< empty = embedded PostgreSQL in `dir`
@@ -61,7 +65,7 @@ struct settings {
   } console;
   struct admin_group {
     bool fault_injection = false; ///< enables POST /api/v1/admin/crash/{actor}
-    std::string token; ///< bearer token for /api/v1/admin/*; never printed or logged
+    std::string token;            ///< bearer token for /api/v1/admin/*; never printed or logged
   } admin;
   struct tls_group {
     std::string certificate, key, ca; ///< PEM files; all or none

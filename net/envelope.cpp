@@ -37,6 +37,8 @@ std::string_view error_code_for(http::status status) {
     return "UNSUPPORTED_MEDIA_TYPE";
   case http::status::request_header_fields_too_large:
     return "HEADERS_TOO_LARGE";
+  case http::status::too_many_requests:
+    return "TOO_MANY_REQUESTS";
   case http::status::service_unavailable:
     return "UNAVAILABLE";
   default:

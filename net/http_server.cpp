@@ -1,8 +1,11 @@
 #include "net/http_server.hpp"
 
+#include "core/rate_limit.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <mutex>
 #include <optional>
 #include <spdlog/spdlog.h>
 #include <thread>
@@ -16,19 +19,59 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// Options and handler, immutable once the server starts, shared by sessions.
+// Options and handler, immutable once the server starts, and the per-client
+// limits (under their mutex), shared by sessions.
 struct shared_state {
   server_options opts;
   handler h;
+  std::mutex mtx;
+  std::unique_ptr<client_limits> limits;
+
+  int64_t admit_request(const std::string& client) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+                   .count();
+    std::lock_guard<std::mutex> g{mtx};
+    return limits->request(client, now);
+  }
+  bool open(const std::string& client) {
+    std::lock_guard<std::mutex> g{mtx};
+    return limits->open(client);
+  }
+  void close(const std::string& client) {
+    std::lock_guard<std::mutex> g{mtx};
+    limits->close(client);
+  }
 };
+
+std::string client_of(const tcp::socket& s) {
+  beast::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  return ec ? std::string{"?"} : ep.address().to_string();
+}
 
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket socket, std::shared_ptr<const shared_state> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)), opts_(shared_->opts) {}
+  session(tcp::socket socket, std::shared_ptr<shared_state> shared, std::string client,
+          bool counted)
+      : stream_(std::move(socket)), shared_(std::move(shared)), opts_(shared_->opts),
+        client_(std::move(client)), counted_(counted) {}
+
+  ~session() {
+    if (counted_) shared_->close(client_);
+  }
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(true); });
+  }
+
+  /// Over the connection caps: one 503, then closed.
+  void refuse() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->reply_and_close(http::status::service_unavailable,
+                            "too many connections (http.max-connections-per-client, "
+                            "http.max-connections)");
+    });
   }
 
 private:
@@ -73,6 +116,12 @@ private:
     if (ec) return on_error(ec);
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
+    if (auto wait = shared_->admit_request(client_); wait > 0) {
+      auto res = failure(http::status::too_many_requests,
+                         "too many requests from " + client_ + " (http.rate-per-client)", req);
+      res.set(http::field::retry_after, std::to_string((wait + 999) / 1000));
+      return write(std::move(res));
+    }
     auto self = shared_from_this();
     // No timer runs while the handler works: a slow answer is the handler's
     // business, not the client's fault.
@@ -107,10 +156,12 @@ private:
   }
 
   beast::tcp_stream stream_;
-  std::shared_ptr<const shared_state> shared_;
+  std::shared_ptr<shared_state> shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const server_options& opts_; // points into *shared_
+  std::string client_;
+  bool counted_; // holds a place in the connection caps
   bool keep_alive_ = true;
 };
 
@@ -127,13 +178,25 @@ struct http_server::impl {
   void accept() {
     acceptor->async_accept(asio::make_strand(*ctx), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-      if (!ec) std::make_shared<session>(std::move(s), shared)->run();
+      if (!ec) {
+        auto client = client_of(s);
+        bool admitted = shared->open(client);
+        auto ses = std::make_shared<session>(std::move(s), shared, client, admitted);
+        if (admitted)
+          ses->run();
+        else
+          ses->refuse();
+      }
       accept();
     });
   }
 };
 
 http_server::http_server(server_options opts, handler h) : impl_(std::make_unique<impl>()) {
+  auto& o = opts;
+  impl_->shared->limits = std::make_unique<client_limits>(
+      o.rate_per_client, o.burst_per_client > 0 ? o.burst_per_client : 2 * o.rate_per_client,
+      o.max_connections_per_client, o.max_connections);
   impl_->shared->opts = std::move(opts);
   impl_->shared->h = std::move(h);
 }

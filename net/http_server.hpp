@@ -29,6 +29,14 @@ struct server_options {
   std::chrono::milliseconds request_timeout{10'000};
   /// Time a keep-alive connection may sit idle between requests.
   std::chrono::milliseconds idle_timeout{60'000};
+  /// Requests per second per client address (0 = unlimited), and how many
+  /// at once; beyond: 429 with Retry-After, the connection stays open.
+  double rate_per_client = 0;
+  double burst_per_client = 0; ///< 0 = twice the rate
+  /// Open connections per client address and in all (0 = no cap); beyond:
+  /// 503 and the connection is closed.
+  size_t max_connections_per_client = 256;
+  size_t max_connections = 1024;
 };
 
 class http_server {

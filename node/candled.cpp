@@ -151,6 +151,10 @@ int main(int argc, char** argv) {
   http_opts.host = s.http.host;
   http_opts.port = s.http.port;
   http_opts.threads = 2;
+  http_opts.rate_per_client = s.http.rate_per_client;
+  http_opts.burst_per_client = s.http.burst_per_client;
+  http_opts.max_connections_per_client = s.http.max_connections_per_client;
+  http_opts.max_connections = s.http.max_connections;
   // Declared before the actor system: it must outlive every responder an
   // actor may still hold (see http_server.hpp).
   net::http_server server{http_opts, make_routes(ctx)};
@@ -248,8 +252,7 @@ int main(int argc, char** argv) {
             << " cluster="
             << (me.cluster_port == 0 ? std::string{"off"}
                                      : s.cluster.advertise + ":" + std::to_string(me.cluster_port))
-            << " tls=" << (tls.on() ? "mutual" : "off")
-            << " admin="
+            << " tls=" << (tls.on() ? "mutual" : "off") << " admin="
             << (!s.admin.token.empty() ? "token"
                 : ctx.http_loopback    ? "loopback"
                                        : "refused(no admin.token)")

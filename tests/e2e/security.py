@@ -2,8 +2,9 @@
 """The doors of contract.md "Security" that exist today, each tried both
 ways: the admin token on /api/v1/admin/* (401 without, 403 wrong, 200 right)
 and on the console's state changes; no token on a non-loopback listener
-(403); refused configurations (exit 2 naming the options, never echoing a
-secret); the token never in logs, /metrics or --help.
+(403); per-client request rate (429 + Retry-After) and connection caps (503);
+refused configurations (exit 2 naming the options, never echoing a secret);
+the token never in logs, /metrics or --help.
 
 usage: security.py CANDLED MOCK_PROVIDER CANDLECTL
 """
@@ -11,9 +12,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from e2e_lib import MockProvider, Node, check, run_scenarios  # noqa: E402
+from e2e_lib import MockProvider, Node, check, run_scenarios, wait_for  # noqa: E402
 
 CANDLED, MOCK, CTL = sys.argv[1:4]
 TOKEN = "e2e-admin-token-7f3a9c1d2b"
@@ -95,6 +97,41 @@ def no_token_off_loopback(candled, mock_path):
             check(node.req("GET", "/healthz").status == 200, "healthz off loopback")
 
 
+def abuse_limits(candled, mock_path):
+    with MockProvider(mock_path) as mock:
+        with Node(candled, mock, "2027-03-01T00:00:00Z", "--http.rate-per-client=5",
+                  "--http.burst-per-client=5", "--http.max-connections-per-client=3",
+                  partitions=4) as node:
+            # Asking as fast as we can: at most burst + rate x elapsed get in.
+            start, admitted = time.time(), 0
+            r = node.req("GET", "/healthz")
+            while r.status == 200:
+                admitted += 1
+                r = node.req("GET", "/healthz")
+            elapsed = time.time() - start
+            check(admitted <= 5 + 5 * elapsed + 1, f"{admitted} admitted in {elapsed:.2f} s")
+            check(r.status == 429 and code_of(r) == "TOO_MANY_REQUESTS", f"{r.status} {r.text}")
+            after = int(r.headers.get("Retry-After", "0"))
+            check(after >= 1, f"Retry-After {r.headers}")
+            # The connection stays usable and the client is let in again later.
+            wait_for(lambda: node.req("GET", "/healthz").status == 200, after + 5,
+                     "admitted after Retry-After")
+            # Connections: 3 per client; the next gets a 503 and is closed.
+            node.client.conn and node.client.conn.close()
+            node.client.conn = None
+            held = [socket.create_connection(node.address, timeout=5) for _ in range(3)]
+            try:
+                fourth = node.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                check(b" 503 " in fourth.split(b"\r\n")[0] and b"too many connections" in fourth,
+                      f"fourth connection: {fourth[:200]!r}")
+            finally:
+                for s in held:
+                    s.close()
+            wait_for(lambda: b" 200 " in node.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                                   b"Connection: close\r\n\r\n")[:20], 10,
+                     "a connection again once the others closed")
+
+
 def refused_configurations(candled, mock_path):
     del mock_path
     cases = [
@@ -119,4 +156,5 @@ def refused_configurations(candled, mock_path):
 if __name__ == "__main__":
     run_scenarios(CANDLED, MOCK, [("with_token", with_token),
                                   ("no_token_off_loopback", no_token_off_loopback),
+                                  ("abuse_limits", abuse_limits),
                                   ("refused_configurations", refused_configurations)])

@@ -8,15 +8,23 @@ using namespace candle;
 TEST(Security, LoopbackAddresses) {
   for (const char* h : {"127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "[::1]", "localhost"})
     EXPECT_TRUE(is_loopback(h)) << h;
-  for (const char* h : {"0.0.0.0", "10.0.0.1", "128.0.0.1", "127.0.0", "127.0.0.1.2", "127.0.0.256",
-                        "127..0.1", "127.0.0.x", "", "::", "localhost.example.com", "1127.0.0.1",
-                        "127.0.0.1 ", "127.0000.0.1"})
+  for (const char* h :
+       {"0.0.0.0", "10.0.0.1", "128.0.0.1", "127.0.0", "127.0.0.1.2", "127.0.0.256", "127..0.1",
+        "127.0.0.x", "", "::", "localhost.example.com", "1127.0.0.1", "127.0.0.1 ", "127.0000.0.1"})
     EXPECT_FALSE(is_loopback(h)) << h;
 }
 
 TEST(Security, ConstantTimeEqualIsEquality) {
-  const std::string words[] = {"", "a", "b", "ab", "abc", "abd", "abcd", std::string(64, 'x'),
-                               std::string(63, 'x') + "y", std::string("a\0b", 3),
+  const std::string words[] = {"",
+                               "a",
+                               "b",
+                               "ab",
+                               "abc",
+                               "abd",
+                               "abcd",
+                               std::string(64, 'x'),
+                               std::string(63, 'x') + "y",
+                               std::string("a\0b", 3),
                                std::string("a\0c", 3)};
   for (const auto& a : words)
     for (const auto& b : words)

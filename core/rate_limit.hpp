@@ -1,0 +1,50 @@
+// Per-client limits for the REST listener (contract.md "Security"): token
+// buckets for the request rate and counters for open connections. Pure and
+// not thread-safe: the HTTP server holds one under a mutex. Time is the
+// caller's monotonic clock in milliseconds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+namespace candle {
+
+/// `rate` tokens per second, at most `burst` kept; starts full.
+struct token_bucket {
+  double tokens = 0;
+  int64_t at_ms = 0;
+};
+
+/// Takes one token at `now_ms` if there is one: 0, else how many ms until
+/// there will be (at least 1). `rate` > 0, `burst` >= 1.
+int64_t take_token(token_bucket& b, int64_t now_ms, double rate, double burst);
+
+class client_limits {
+public:
+  /// `rate` requests per second per client (0 = no rate limit), `burst`
+  /// requests at once; connections at most `per_client` per client and
+  /// `total` in all (0 = no cap).
+  client_limits(double rate, double burst, size_t per_client, size_t total);
+
+  /// A request from `client` now: 0 = go on, else ms to wait (Retry-After).
+  int64_t request(const std::string& client, int64_t now_ms);
+  /// A new connection: false = refused (then no close() for it).
+  bool open(const std::string& client);
+  void close(const std::string& client);
+
+  size_t connections() const { return total_open_; }
+  size_t tracked_clients() const { return buckets_.size(); }
+
+private:
+  void sweep(int64_t now_ms);
+
+  double rate_, burst_;
+  size_t per_client_, total_;
+  size_t total_open_ = 0;
+  std::unordered_map<std::string, token_bucket> buckets_;
+  std::unordered_map<std::string, size_t> open_;
+  int64_t last_sweep_ms_ = 0;
+};
+
+} // namespace candle
