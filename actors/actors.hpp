@@ -22,10 +22,10 @@ enum class ec : uint8_t {
   overloaded,      ///< a bounded queue is full: try again later
   not_found,       ///< no such user or record
   conflict,        ///< the state forbids the change
-  duplicate,       ///< uniqueness violated (email in use)
   invalid,         ///< bad input that passed the edge's validation
   refused,         ///< a fenced write with a stale lease epoch
   internal,        ///< a bug or an unexpected database error
+  duplicate,       ///< uniqueness violated (email in use); last: codes stay stable
 };
 
 const char* to_string(ec x);

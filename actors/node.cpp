@@ -42,6 +42,7 @@ struct node_state {
   std::mt19937_64 seeds{std::random_device{}()};
   bool leaving = false;
   caf::typed_response_promise<bool> left;
+  int64_t pause_version = 0; // the newest cluster pause applied here
 };
 
 using self_ptr = node_control_actor::stateful_pointer<node_state>;
@@ -313,8 +314,12 @@ upcoming_report first_upcoming(upcoming_report r, uint64_t n) {
 // `done(p)` once all have answered or failed.
 template <class Done> void apply_pause(self_ptr self, pause_state p, bool tell_peers, Done done) {
   auto& st = self->state;
-  if (st.opts.delivery)
+  // An older version arriving late (a slow peer) never undoes a newer one; the
+  // same version again is a timed pause ending (from the MEMBER actor).
+  if (p.version >= st.pause_version && st.opts.delivery) {
+    st.pause_version = p.version;
     caf::anon_send(st.opts.delivery, atom::pause::value, p.paused, p.until_ms, p.by);
+  }
   auto left = std::make_shared<size_t>(1);
   auto one = [p, left, done]() mutable {
     if (--*left == 0) done(p);
@@ -327,6 +332,30 @@ template <class Done> void apply_pause(self_ptr self, pause_state p, bool tell_p
             .then([one](bool) mutable { one(); }, [one](caf::error&) mutable { one(); });
       }
   one();
+}
+
+// Who may ask what. CAF delivers a message to any published-or-known actor
+// over any connection (the console port reaches this actor too), so the
+// state-changing messages check where they come from: the control interface
+// only from this process, the peer ones also from a connected peer's node.
+bool from_here(self_ptr self) {
+  const auto& s = self->current_sender();
+  return !s || s->node() == self->node();
+}
+
+bool from_cluster(self_ptr self) {
+  if (from_here(self)) return true;
+  auto n = self->current_sender()->node();
+  for (const auto& [id, p] : self->state.peers)
+    if (p.handle && p.handle.node() == n) return true;
+  return false;
+}
+
+caf::error not_yours(self_ptr self, const char* what) {
+  const auto& s = self->current_sender();
+  spdlog::warn("event=node.refused what={} from={}", what,
+               s ? to_string(s->node()) : std::string{"?"});
+  return make_error(ec::refused, std::string{what} + " is taken from this node or its peers only");
 }
 
 node_control_actor::behavior_type node(self_ptr self, node_options opts) {
@@ -386,7 +415,9 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
             [=](const partition_actor& h) { return self->request(h, t, a, o); },
             [=](const node_actor& h) { return self->request(h, t, a, o, true); });
       },
-      [self](atom::clock, int64_t sim_ms, int64_t at_ms, double speed, bool tell_peers) {
+      [self](atom::clock, int64_t sim_ms, int64_t at_ms, double speed,
+             bool tell_peers) -> caf::result<bool> {
+        if (!from_cluster(self)) return not_yours(self, "clock");
         auto& st = self->state;
         auto& clock = *st.opts.partition.clock;
         bool ok = clock.adopt_anchor(sim_ms, at_ms, speed, steady_clock::now());
@@ -467,12 +498,15 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
             [rp, n](upcoming_report&& r) mutable { rp.deliver(first_upcoming(std::move(r), n)); });
         return rp;
       },
-      [self](atom::pause, pause_state& p, bool tell_peers) {
+      [self](atom::pause, pause_state& p, bool tell_peers) -> caf::result<bool> {
+        if (!from_cluster(self)) return not_yours(self, "pause");
         auto rp = self->make_response_promise<bool>();
         apply_pause(self, p, tell_peers, [rp](const pause_state&) mutable { rp.deliver(true); });
         return rp;
       },
-      [self](atom::pause, bool paused, int64_t for_ms, std::string& by) {
+      [self](atom::pause, bool paused, int64_t for_ms,
+             std::string& by) -> caf::result<pause_state> {
+        if (!from_here(self)) return not_yours(self, "pause");
         auto rp = self->make_response_promise<pause_state>();
         if (!self->state.member) {
           rp.deliver(make_error(ec::unavailable, "not joined yet"));
@@ -486,9 +520,14 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
                 [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
         return rp;
       },
-      [self](atom::view, cluster_view& v, bool session_lost) { on_view(self, v, session_lost); },
-      [self](atom::view, caf::actor& m) { self->state.member = caf::actor_cast<member_actor>(m); },
-      [self](atom::leave) {
+      [self](atom::view, cluster_view& v, bool session_lost) {
+        if (from_here(self)) on_view(self, v, session_lost);
+      },
+      [self](atom::view, caf::actor& m) {
+        if (from_here(self)) self->state.member = caf::actor_cast<member_actor>(m);
+      },
+      [self](atom::leave) -> caf::result<bool> {
+        if (!from_here(self)) return not_yours(self, "leave");
         auto& st = self->state;
         st.leaving = true;
         st.left = self->make_response_promise<bool>();
@@ -502,7 +541,8 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         maybe_left(self);
         return rp;
       },
-      [self](atom::crash, int32_t p) {
+      [self](atom::crash, int32_t p) -> caf::result<bool> {
+        if (!from_here(self)) return not_yours(self, "crash");
         auto it = self->state.running.find(p);
         if (it == self->state.running.end()) return false;
         spdlog::warn("event=node.fault_injection partition={}", p);
@@ -510,6 +550,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         return true;
       },
       [self](atom::tick t) {
+        if (!from_here(self)) return;
         for (auto& [p, hdl] : self->state.running)
           self->send(hdl, t);
       },
@@ -577,9 +618,10 @@ std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_s
       st.lost = false;
     }
     auto v = st.m->round();
-    caf::anon_send(st.node, atom::view::value, v, false);
+    // The pause first: a restarted node holds before its partitions start.
     if (st.m->pause_changed()) remember_pause(st, st.m->pause());
     tell_pause(st);
+    caf::anon_send(st.node, atom::view::value, v, false);
     if (st.m->clock_changed() && st.clock->is_simulated())
       if (auto c = st.m->clock())
         caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);

@@ -19,6 +19,11 @@ struct tls_files {
   bool on() const { return !certificate.empty() && !key.empty() && !ca.empty(); }
 };
 
+/// Loads the three files as CAF's OpenSSL module will (it loads them only
+/// at the first connection, and an unusable file then ends the process):
+/// "" when they work together, else what is wrong, naming the option.
+std::string check_tls_files(const tls_files& t);
+
 /// Loads the middleman, Candle's middleman settings (heartbeats, application
 /// identifier: the same in candled and candlectl) and, when `t.on()`, the
 /// OpenSSL module with the three files.

@@ -146,6 +146,10 @@ int main(int argc, char** argv) {
   // The middleman carries the cluster and the console: heartbeats on, the
   // same values on every node, mutual TLS with tls.* (actors/tls.hpp).
   tls_files tls{s.tls.certificate, s.tls.key, s.tls.ca};
+  if (auto bad = check_tls_files(tls); !bad.empty()) {
+    std::cerr << "candled: " << bad << '\n';
+    return 2;
+  }
   configure_network(cfg, tls);
   net::server_options http_opts;
   http_opts.host = s.http.host;

@@ -194,11 +194,12 @@ pause_state membership::pause() {
 pause_state membership::set_pause(bool paused, int64_t for_ms, const std::string& by) {
   pqxx::work w{*conn_};
   auto r = w.exec_params1(
-      std::string{"INSERT INTO cluster_pause AS p (singleton, paused, until, by_whom)"
-                  " VALUES (true, $1, CASE WHEN $1 AND $2 > 0 THEN now() + $2 * interval"
-                  " '1 millisecond' END, $3) ON CONFLICT (singleton) DO UPDATE SET"
-                  " paused = EXCLUDED.paused, until = EXCLUDED.until, by_whom = EXCLUDED.by_whom,"
-                  " version = p.version + 1, at = now() RETURNING "} +
+      std::string{
+          "INSERT INTO cluster_pause AS p (singleton, paused, until, by_whom)"
+          " VALUES (true, $1, CASE WHEN $1 AND $2::bigint > 0 THEN now() + $2::bigint * interval"
+          " '1 millisecond' END, $3) ON CONFLICT (singleton) DO UPDATE SET"
+          " paused = EXCLUDED.paused, until = EXCLUDED.until, by_whom = EXCLUDED.by_whom,"
+          " version = p.version + 1, at = now() RETURNING "} +
           pause_columns,
       paused, for_ms, by);
   w.exec("SELECT pg_notify('candle_pause', '')");

@@ -107,9 +107,9 @@ public:
     else if (n == "redrive" && !c.key.empty())
       self->request(console_, left, atom::redrive::value, c.key, who_, token_)
           .receive(on_doc, on_error);
-    else if (n == "redrive")
-      self->request(console_, left, atom::redrive::value, c.statuses.at(0), c.occasion, c.dry_run,
-                    who_, token_)
+    else if (n == "redrive") // one statement over every match: may take longer once connected
+      self->request(console_, c.dry_run ? left : std::max(left, milliseconds{60'000}),
+                    atom::redrive::value, c.statuses.at(0), c.occasion, c.dry_run, who_, token_)
           .receive(on_doc, on_error);
     else if (n == "pause")
       self->request(console_, left, atom::pause::value, true, ms(c.duration), who_, token_)
@@ -331,6 +331,10 @@ int main(int argc, char** argv) {
   if (given != 0 && given != 3) {
     std::cerr << "candlectl: set CANDLE_TLS_CERTIFICATE, CANDLE_TLS_KEY and CANDLE_TLS_CA together"
               << std::endl;
+    finish(2);
+  }
+  if (auto bad = check_tls_files(tls); !bad.empty()) {
+    std::cerr << "candlectl: " << bad << " (CANDLE_TLS_*)" << std::endl;
     finish(2);
   }
   configure_network(cfg, tls);

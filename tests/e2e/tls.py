@@ -80,7 +80,19 @@ def main():
             check(ctl(c, "status", certs=CERTS).returncode == 1,
                   "node-3's console let in a certificate of another CA")
 
-        _run([(f.__name__, f) for f in [two_nodes_over_tls,
+        def unusable_files_are_refused_at_start():
+            # node-1's certificate with node-2's key; a key as the CA.
+            for args, named in [
+                    ([f"--tls.certificate={CERTS}/node-1.pem", f"--tls.key={CERTS}/node-2.key",
+                      f"--tls.ca={CERTS}/ca.pem"], "tls.key"),
+                    ([f"--tls.certificate={CERTS}/node-1.pem", f"--tls.key={CERTS}/node-1.key",
+                      f"--tls.ca={CERTS}/node-1.key"], "tls.ca")]:
+                p = subprocess.run([os.path.join(BUILD, "node", "candled"), "--http.port=0",
+                                    "--console.port=0", "--db.dir=/nonexistent/x", *args],
+                                   capture_output=True, text=True, timeout=20)
+                check(p.returncode == 2 and named in p.stderr, f"{args}: {p.returncode} {p.stderr}")
+
+        _run([(f.__name__, f) for f in [unusable_files_are_refused_at_start, two_nodes_over_tls,
                                         the_console_needs_a_certificate_from_the_ca,
                                         a_node_with_another_ca_gets_no_connection]])
 
