@@ -185,6 +185,8 @@ def test_pause_for_lifts_itself(node):
     wait_for(lambda: not doc_of(node, "status")["pause"]["paused"], 10, "the pause to lift")
     wait_for(lambda: key in node.mock.keys(), 20, "the held greeting sent")
     check(node.mock.keys().count(key) == 1, "held greeting sent twice")
+    q = doc_of(node, "pause", "--for", "30d")  # the longest: beyond 32-bit milliseconds
+    check(q["pause"]["paused"] and q["pause"]["until"], f"{q}")
     q = doc_of(node, "pause")
     check(q["pause"]["paused"] and q["pause"]["until"] is None, f"{q}")
     r = doc_of(node, "resume")
