@@ -344,6 +344,10 @@ int main(int argc, char** argv) {
   so.port = o.port;
   so.threads = 2;
   so.body_limit = 1 << 20;
+  // A provider takes every connection a node opens (up to email.max-in-flight
+  // each, from one address): no per-client caps here.
+  so.max_connections_per_client = 0;
+  so.max_connections = 0;
   net::http_server server{so, r};
   auto port = server.start();
   if (!port) {
