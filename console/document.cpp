@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <date/tz.h>
 
 namespace candle::console {
@@ -42,6 +43,13 @@ json::object pause_json(bool paused, int64_t until, const std::string& by) {
   return {{"paused", paused},
           {"until", paused ? instant(until) : json::value(nullptr)},
           {"by", paused ? opt(by) : json::value(nullptr)}};
+}
+
+json::array strings(const std::vector<std::string>& v, size_t max = SIZE_MAX) {
+  json::array out;
+  for (size_t i = 0; i < v.size() && i < max; ++i)
+    out.push_back(json::value(v[i]));
+  return out;
 }
 
 std::string text(json::object o) {
@@ -171,10 +179,7 @@ std::string partitions_doc(const cluster_status& c, const partitions_report& r,
   auto d = document("partitions");
   d["partitionCount"] = partitions;
   d["partitions"] = std::move(list);
-  json::array unreachable;
-  for (const auto& n : r.unreachable)
-    unreachable.push_back(json::value(n));
-  d["unreachable"] = std::move(unreachable);
+  d["unreachable"] = strings(r.unreachable);
   return text(std::move(d));
 }
 
@@ -227,10 +232,7 @@ std::string upcoming_doc(uint64_t limit, const upcoming_report& r,
                      {"node", i < r.nodes.size() ? opt(r.nodes[i]) : json::value(nullptr)}});
   }
   d["greetings"] = std::move(list);
-  json::array unreachable;
-  for (const auto& n : r.unreachable)
-    unreachable.push_back(json::value(n));
-  d["unreachable"] = std::move(unreachable);
+  d["unreachable"] = strings(r.unreachable);
   return text(std::move(d));
 }
 
@@ -248,10 +250,7 @@ std::vector<send_record> first_records(std::vector<std::vector<send_record>> lis
 std::string failed_doc(const std::vector<std::string>& statuses, uint64_t limit,
                        const std::vector<send_record>& records) {
   auto d = document("failed");
-  json::array st;
-  for (const auto& s : statuses)
-    st.push_back(json::value(s));
-  d["statuses"] = std::move(st);
+  d["statuses"] = strings(statuses);
   d["limit"] = limit;
   json::array recs;
   for (const auto& r : records)
@@ -274,10 +273,7 @@ std::string redrive_bulk_doc(const std::string& status, const std::string& occas
   d["occasion"] = opt(occasion);
   d["dryRun"] = dry_run;
   d["count"] = count;
-  json::array keys;
-  for (size_t i = 0; i < sample.size() && i < 10; ++i)
-    keys.push_back(json::value(sample[i]));
-  d["sample"] = std::move(keys);
+  d["sample"] = strings(sample, 10);
   return text(std::move(d));
 }
 
