@@ -1,5 +1,6 @@
 #include "core/security.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace candle {
@@ -49,6 +50,96 @@ admin_verdict judge_admin(std::string_view token, bool loopback, std::string_vie
       return admin_verdict::unauthorized;
   auto given = authorization.substr(scheme.size());
   return constant_time_equal(given, token) ? admin_verdict::allow : admin_verdict::forbidden;
+}
+
+namespace {
+
+bool secret_key(std::string_view key) {
+  return key == "password" || key == "sslpassword";
+}
+
+// The `?a=b&c=d` part of a URL.
+std::string redact_query(std::string_view q) {
+  std::string out;
+  size_t start = 0;
+  while (start <= q.size()) {
+    auto end = std::min(q.find('&', start), q.size());
+    auto pair = q.substr(start, end - start);
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && secret_key(pair.substr(0, eq)))
+      out.append(pair.substr(0, eq + 1)).append("***");
+    else
+      out.append(pair);
+    if (end == q.size()) break;
+    out += '&';
+    start = end + 1;
+  }
+  return out;
+}
+
+// libpq's URI form: credentials end at the first '@' before any '/'.
+std::string redact_url(std::string_view url, size_t after_scheme) {
+  std::string out{url.substr(0, after_scheme)};
+  auto rest = url.substr(after_scheme);
+  auto stop = rest.find_first_of("@/");
+  if (stop != std::string_view::npos && rest[stop] == '@') {
+    auto userinfo = rest.substr(0, stop);
+    auto colon = userinfo.find(':');
+    out.append(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) out += ":***";
+    rest = rest.substr(stop);
+  }
+  auto q = rest.find('?');
+  out.append(rest.substr(0, q));
+  if (q != std::string_view::npos) out.append("?").append(redact_query(rest.substr(q + 1)));
+  return out;
+}
+
+bool space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
+
+// The `key = value key='quoted \' value'` form; anything it cannot read is
+// not printed at all.
+std::string redact_keywords(std::string_view s) {
+  std::string out;
+  size_t i = 0;
+  auto copy_spaces = [&] {
+    while (i < s.size() && space(s[i]))
+      out += s[i++];
+  };
+  for (;;) {
+    copy_spaces();
+    if (i == s.size()) return out;
+    auto key_start = i;
+    while (i < s.size() && s[i] != '=' && !space(s[i]))
+      ++i;
+    auto key = s.substr(key_start, i - key_start);
+    out.append(key);
+    copy_spaces();
+    if (key.empty() || i == s.size() || s[i] != '=') return "***";
+    out += s[i++];
+    copy_spaces();
+    auto value_start = i;
+    if (i < s.size() && s[i] == '\'') {
+      for (++i; i < s.size() && s[i] != '\''; ++i)
+        if (s[i] == '\\') ++i;
+      if (i >= s.size()) return "***";
+      ++i;
+    } else {
+      while (i < s.size() && !space(s[i]))
+        ++i;
+    }
+    out.append(secret_key(key) ? std::string_view{"***"} : s.substr(value_start, i - value_start));
+  }
+}
+
+} // namespace
+
+std::string redact_conninfo(std::string_view conninfo) {
+  for (std::string_view scheme : {"postgresql://", "postgres://"})
+    if (conninfo.substr(0, scheme.size()) == scheme) return redact_url(conninfo, scheme.size());
+  return redact_keywords(conninfo);
 }
 
 } // namespace candle

@@ -2,6 +2,7 @@
 // the REST bridge asks `judge_admin` for every /api/v1/admin/* request.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace candle {
@@ -22,5 +23,11 @@ enum class admin_verdict {
 /// `token`: admin.token ("" = none); `loopback`: the REST listener's address is
 /// loopback; `authorization`: the request's Authorization header ("" = none).
 admin_verdict judge_admin(std::string_view token, bool loopback, std::string_view authorization);
+
+/// A PostgreSQL connection string fit to print: the password of a URL's
+/// user information (`postgresql://user:***@h1:5432,h2:5432/db`) and every
+/// `password`/`sslpassword` parameter, in a URL's query or in the
+/// `key=value` form, replaced by `***`.
+std::string redact_conninfo(std::string_view conninfo);
 
 } // namespace candle

@@ -33,14 +33,8 @@ using namespace candle;
 namespace http = net::http;
 
 std::string describe_db(const settings& s) {
-  if (!s.db.url.empty()) {
-    // Never print credentials: keep scheme and host part only.
-    auto at = s.db.url.find('@');
-    auto scheme_end = s.db.url.find("://");
-    if (at != std::string::npos && scheme_end != std::string::npos)
-      return s.db.url.substr(0, scheme_end + 3) + "***" + s.db.url.substr(at);
-    return s.db.url;
-  }
+  // Never print credentials (the password of the URL or of its parameters).
+  if (!s.db.url.empty()) return redact_conninfo(s.db.url);
   return "embedded:" + s.db.dir;
 }
 

@@ -76,6 +76,7 @@ class ClusterNode:
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         m = _wait_line(self.proc, r"rest=http://([0-9.]+):(\d+)", self.name, 60)
+        self.startup_line = m.string
         self.client = Client(m.group(1), int(m.group(2)))
         self.rest = f"http://{m.group(1)}:{m.group(2)}"
         return self
@@ -114,14 +115,14 @@ class ClusterNode:
 class Cluster:
     """candle-pg, the mock provider and nodes named node-1, node-2, ..."""
 
-    def __init__(self, build, node_args=(), mock_args=()):
-        self.build = build
+    def __init__(self, build, node_args=(), mock_args=(), db=None):
+        self.build, self.db = build, db  # db: an object like Database (default candle-pg)
         self.node_args, self.mock_args = list(node_args), list(mock_args)
         self.nodes = {}
         self.count = 0
 
     def __enter__(self):
-        self.db = Database(os.path.join(self.build, "tools", "candle-pg")).__enter__()
+        self.db = (self.db or Database(os.path.join(self.build, "tools", "candle-pg"))).__enter__()
         self.mock = MockProvider(os.path.join(self.build, "examples", "candle-mock-provider"),
                                  *self.mock_args).__enter__()
         return self

@@ -65,3 +65,37 @@ TEST(Security, AdminVerdicts) {
           << "'" << r.header << "'";
     }
 }
+
+TEST(Security, ConnectionStringsArePrintedWithoutPasswords) {
+  struct {
+    const char* in;
+    const char* out;
+  } cases[] = {
+      {"postgresql://candle:s3cret@db:5432/candle", "postgresql://candle:***@db:5432/candle"},
+      {"postgres://u:p@h/d", "postgres://u:***@h/d"},
+      {"postgresql://candle@db/candle", "postgresql://candle@db/candle"},
+      {"postgresql://db/candle", "postgresql://db/candle"},
+      {"postgresql://", "postgresql://"},
+      // Multi-host (libpq's fail-over syntax) and parameters.
+      {"postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write",
+       "postgresql://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write"},
+      {"postgresql://h/db?user=u&password=pw&sslmode=require",
+       "postgresql://h/db?user=u&password=***&sslmode=require"},
+      {"postgresql://h/db?sslpassword=k&password=",
+       "postgresql://h/db?sslpassword=***&password=***"},
+      {"postgresql://u:p:q@h", "postgresql://u:***@h"},
+      // '@' after a '/' is not user information (libpq reads it the same way).
+      {"postgresql://h/db?application_name=a@b", "postgresql://h/db?application_name=a@b"},
+      // The key=value form, quoted values with escapes included.
+      {"host=db user=candle password=s3cret dbname=candle",
+       "host=db user=candle password=*** dbname=candle"},
+      {"password = 's3 c\\'ret' host=h", "password = *** host=h"},
+      {"  host=/run/pg  ", "  host=/run/pg  "},
+      {"", ""},
+      // Not readable: nothing of it is shown.
+      {"host=h password='unterminated", "***"},
+      {"host=h garbage", "***"},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(redact_conninfo(c.in), c.out) << c.in;
+}
