@@ -313,7 +313,8 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_status& x) {
   return f(caf::meta::type_name("candle.delivery_status"), x.paused, x.breaker, x.in_flight,
-           x.max_in_flight, x.waiting, x.probes, x.paused_until, x.paused_by);
+           x.max_in_flight, x.waiting, x.probes, x.paused_until, x.paused_by, x.send_rate,
+           x.drain_s);
 }
 
 template <class Inspector>

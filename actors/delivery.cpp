@@ -2,11 +2,14 @@
 
 #include "core/breaker.hpp"
 #include "core/metrics.hpp"
+#include "core/rate_limit.hpp"
 #include "net/provider_client.hpp"
 
-#include <deque>
+#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 namespace candle {
 
@@ -27,13 +30,21 @@ struct item {
   int64_t epoch; // the sender's lease epoch, 0 = not fenced (tests, tools)
 };
 
+// The order greetings leave in when they wait (a rate, the bound, a pause):
+// earliest due first, then as they came (batch by batch, so partitions with
+// greetings due at the same instant take turns as their chunks arrived).
+// For std's heap functions: true when `a` goes after `b`.
+bool goes_after(const item& a, const item& b) {
+  return std::tie(a.o.due_at, a.batch, a.index) > std::tie(b.o.due_at, b.batch, b.index);
+}
+
 struct delivery_state {
   static constexpr const char* name = "delivery";
   delivery_options opts;
   std::unique_ptr<net::provider_client> client;
   std::unique_ptr<breaker> br;
   std::unordered_map<uint64_t, batch_state> batches;
-  std::deque<item> waiting;
+  std::vector<item> waiting; // a heap by goes_after
   uint64_t next_batch = 1;
   size_t in_flight = 0;
   bool paused = false;
@@ -42,7 +53,22 @@ struct delivery_state {
   bool tick_armed = false;
   bool doubt_poll = false; // a look again while held back by the in-doubt bound
   size_t answered = 0;     // answers in batches not complete yet
+  token_bucket bucket;     // email.rate: this node's share
+  bool rate_tick_armed = false;
 };
+
+// This node's pace now (its share follows the partitions it owns).
+send_pace pace_now(const delivery_state& st) {
+  if (st.opts.rate <= 0 || !st.opts.fences) return {};
+  return pace_for(st.opts.rate, st.opts.fences->open_count(std::chrono::steady_clock::now()),
+                  st.opts.fences->partitions());
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Sent (or being sent) and not yet recorded by their partitions.
 bool too_much_in_doubt(const delivery_state& st) {
@@ -57,12 +83,19 @@ bool too_much_in_doubt(const delivery_state& st) {
 
 using self_ptr = delivery_control_actor::stateful_pointer<delivery_state>;
 
+// How long the greetings waiting take at this node's pace (0 without a limit).
+double drain_seconds(const delivery_state& st, const send_pace& pace) {
+  return pace.per_second > 0 ? static_cast<double>(st.waiting.size()) / pace.per_second : 0;
+}
+
 delivery_status status_of(self_ptr self) {
   auto& st = self->state;
+  auto pace = pace_now(st);
   return {st.paused,         to_string(st.br->current(breaker::clock::now())),
           st.in_flight,      st.opts.max_in_flight,
           st.waiting.size(), st.br->probes(),
-          st.paused_until,   st.paused_by};
+          st.paused_until,   st.paused_by,
+          pace.per_second,   drain_seconds(st, pace)};
 }
 
 void publish_gauges(self_ptr self) {
@@ -70,6 +103,7 @@ void publish_gauges(self_ptr self) {
   auto& m = metrics::global();
   m.provider_in_flight.set({}, static_cast<double>(st.in_flight));
   m.delivery_waiting.set({}, static_cast<double>(st.waiting.size()));
+  m.delivery_drain.set({}, drain_seconds(st, pace_now(st)));
   m.delivery_paused.set({}, st.paused ? 1 : 0);
   auto s = st.br->current(breaker::clock::now());
   m.breaker_state.set({}, s == breaker::state::closed ? 0 : s == breaker::state::open ? 1 : 2);
@@ -89,14 +123,23 @@ delivery_status set_paused(self_ptr self, bool on, int64_t until, std::string by
   return status_of(self);
 }
 
-// Starts what may start: not paused, under the bound, admitted by the breaker.
+// Starts what may start: not paused, under the bound, within the rate,
+// admitted by the breaker.
 void pump(self_ptr self) {
   auto& st = self->state;
   auto handle = caf::actor_cast<caf::actor>(self);
+  auto pace = pace_now(st);
+  int64_t rate_wait_ms = 0;
+  auto within_rate = [&] {
+    if (pace.per_second <= 0) return true;
+    rate_wait_ms = take_token(st.bucket, steady_ms(), pace.per_second, pace.burst);
+    return rate_wait_ms == 0;
+  };
   while (!st.paused && !st.waiting.empty() && st.in_flight < st.opts.max_in_flight &&
-         !too_much_in_doubt(st) && st.br->admit(breaker::clock::now())) {
-    auto it = std::move(st.waiting.front());
-    st.waiting.pop_front();
+         !too_much_in_doubt(st) && within_rate() && st.br->admit(breaker::clock::now())) {
+    std::pop_heap(st.waiting.begin(), st.waiting.end(), goes_after);
+    auto it = std::move(st.waiting.back());
+    st.waiting.pop_back();
     ++st.in_flight;
     auto key = it.o.key;
     std::function<bool()> may_send;
@@ -127,6 +170,11 @@ void pump(self_ptr self) {
                           a.seconds);
                       caf::anon_send(handle, atom::done::value, batch, index, std::move(r));
                     });
+  }
+  // Held back by the rate: look again when the next token is there.
+  if (rate_wait_ms > 0 && !st.rate_tick_armed) {
+    st.rate_tick_armed = true;
+    self->delayed_send(self, std::chrono::milliseconds{rate_wait_ms}, atom::tick::value);
   }
   // Held back until partitions record outcomes: they do not tell us, look again.
   if (!st.paused && !st.waiting.empty() && !st.doubt_poll && too_much_in_doubt(st)) {
@@ -164,8 +212,10 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         b.rp = self->make_response_promise<attempt_list>();
         b.results.resize(batch.size());
         b.left = batch.size();
-        for (uint32_t i = 0; i < batch.size(); ++i)
+        for (uint32_t i = 0; i < batch.size(); ++i) {
           st.waiting.push_back({id, i, std::move(batch[i]), epoch});
+          std::push_heap(st.waiting.begin(), st.waiting.end(), goes_after);
+        }
         auto rp = b.rp;
         pump(self);
         return rp;
@@ -200,6 +250,7 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
       [self](atom::tick) {
         self->state.tick_armed = false;
         self->state.doubt_poll = false;
+        self->state.rate_tick_armed = false;
         pump(self);
       },
       [self](atom::pause, bool on) { return set_paused(self, on, 0, {}); },

@@ -3,8 +3,9 @@
 // most `max_in_flight` at once, and answers each batch when all of it has an
 // answer, in the batch's order. A circuit breaker (core/breaker.hpp) holds
 // greetings while the provider is failing, letting single probes through;
-// the kill switch (pause) holds them until resumed. Held greetings are not
-// attempts: nothing is counted or recorded for them until they are sent.
+// the kill switch (pause) holds them until resumed; email.rate paces this
+// node's share. Held greetings are not attempts: nothing is counted or
+// recorded for them until they are sent; they leave earliest due first.
 #pragma once
 
 #include "actors/actors.hpp"
@@ -39,6 +40,10 @@ struct delivery_options {
   /// The partitions' lease deadlines (core/fence.hpp): a greeting goes out
   /// only while its partition's slot is open at the epoch it was sent with.
   std::shared_ptr<const fence_table> fences;
+  /// email.rate: greetings per second for the whole cluster (0 = no limit).
+  /// This node paces its share, rate x partitions open here / partitions
+  /// (send_pace, core/rate_limit.hpp).
+  double rate = 0;
 };
 
 delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);

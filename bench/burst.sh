@@ -93,9 +93,10 @@ claims=$(psql_ -F ' ' -c "SELECT round(extract(epoch FROM min(claimed_at - due_a
                                   round(extract(epoch FROM max(claimed_at - due_at))::numeric, 3)
                            FROM send_records")
 dups=$(mock_stat duplicates)
+worst=$(mock_stat worstSecond) # the most requests the provider saw in any 1 s
 rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$node/status")
 rate=$(( n * 1000 / (drain_ms > 0 ? drain_ms : 1) ))
-line="bench $mode: n=$n drain=${drain_ms}ms rate=${rate}/s lateness_s p50=$p50 p99=$p99 max=$max duplicates=$dups rss=${rss}MB cores=$(nproc)"
+line="bench $mode: n=$n drain=${drain_ms}ms rate=${rate}/s lateness_s p50=$p50 p99=$p99 max=$max duplicates=$dups worst_second=$worst rss=${rss}MB cores=$(nproc)"
 if [ "$summary" = --summary ]; then echo "$line"; exit 0; fi
 machine_line
 echo "config: 256 partitions, claim batch 1000, delivery chunk 250, email.max-in-flight 256, synchronous_commit=on, mock provider on loopback"

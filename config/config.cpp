@@ -32,6 +32,8 @@ node_config::node_config() {
       .add(v.email.url, "url", "provider endpoint")
       .add(v.email.timeout, "timeout", "per-request timeout, e.g. 10s")
       .add(v.email.max_in_flight, "max-in-flight", "concurrent provider requests per node")
+      .add(v.email.rate, "rate",
+           "greetings per second the provider takes from the whole cluster (0 = no limit)")
       .add(v.email.max_attempts, "max-attempts", "attempts before a greeting is dead")
       .add(v.email.breaker_threshold, "breaker-threshold",
            "consecutive provider failures that open the circuit breaker")

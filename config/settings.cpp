@@ -41,6 +41,10 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.db.connections >= 1 && s.db.connections <= 64, "db.connections",
         "must be between 1 and 64");
   check(out, s.email.max_in_flight >= 1, "email.max-in-flight", "must be at least 1");
+  check(out,
+        std::isfinite(s.email.rate) && s.email.rate >= 0 &&
+            (s.email.rate == 0 || s.email.rate >= 1),
+        "email.rate", "must be 0 (no limit) or at least 1 greeting per second");
   check(out, s.email.max_attempts >= 1, "email.max-attempts", "must be at least 1");
   check(out, s.email.breaker_threshold >= 1, "email.breaker-threshold", "must be at least 1");
   check(out, s.email.breaker_cooldown > nanoseconds::zero(), "email.breaker-cooldown",

@@ -439,6 +439,9 @@ std::string render_status(const json::object& doc) {
   for (const char* n : count_names)
     l.add(n, pad(text(counts, n), w) + rate(get(rates, n)));
   l.add("breaker", text(&doc, "breaker"));
+  // email.rate: this node's pace and how long what it holds takes at it.
+  if (const json::value* r = get(&doc, "sendRate"); r && !r->is_null())
+    l.add("rate", text(r) + "/s, held greetings drain in " + text(&doc, "drainSeconds") + " s");
   l.add("delivery", pause_text(get_object(&doc, "pause")));
   return l.str();
 }

@@ -101,6 +101,9 @@ std::string status_doc(const status_input& in) {
   rates["windowSeconds"] = number(std::round(in.rate_window_s));
   d["rates"] = std::move(rates);
   d["breaker"] = in.delivery.breaker;
+  d["sendRate"] =
+      in.delivery.send_rate > 0 ? json::value(number(in.delivery.send_rate)) : json::value(nullptr);
+  d["drainSeconds"] = number(in.delivery.drain_s);
   d["pause"] = pause_json(in.delivery.paused, in.delivery.paused_until, in.delivery.paused_by);
   return text(std::move(d));
 }

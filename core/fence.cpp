@@ -25,4 +25,12 @@ bool fence_table::may_send(int32_t p, int64_t epoch, time_point now) const {
   return s.epoch == epoch && now < s.until;
 }
 
+size_t fence_table::open_count(time_point now) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  size_t n = 0;
+  for (const auto& s : slots_)
+    n += s.epoch != 0 && now < s.until ? 1 : 0;
+  return n;
+}
+
 } // namespace candle

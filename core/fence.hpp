@@ -27,6 +27,9 @@ public:
   /// True when partition `p` is open at exactly `epoch` and `now` is before
   /// its deadline.
   bool may_send(int32_t p, int64_t epoch, time_point now) const;
+  /// Partitions open now (this node's share of the cluster's partitions).
+  size_t open_count(time_point now) const;
+  size_t partitions() const { return slots_.size(); }
 
 private:
   struct slot {

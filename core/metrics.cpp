@@ -200,7 +200,11 @@ candle_metrics::candle_metrics()
       delivery_waiting(reg.add("candle_delivery_waiting",
                                "Greetings held by delivery: paused, breaker open, or at the "
                                "in-flight bound.",
-                               kind::gauge)) {}
+                               kind::gauge)),
+      delivery_drain(reg.add("candle_delivery_drain_seconds",
+                             "Seconds the greetings held take to go out at this node's share of "
+                             "email.rate (0 without a rate).",
+                             kind::gauge)) {}
 
 candle_metrics& global() {
   static candle_metrics m;

@@ -91,6 +91,7 @@ struct candle_metrics {
   family& breaker_state;      ///< gauge: 0 closed, 1 open, 2 half-open
   family& delivery_paused;    ///< gauge: 1 while the kill switch is on
   family& delivery_waiting;   ///< gauge: greetings held by delivery
+  family& delivery_drain;     ///< gauge: seconds the held greetings take at email.rate
   candle_metrics();
 };
 

@@ -37,6 +37,8 @@ struct delivery_status {
   uint64_t probes = 0;      ///< half-open probes so far
   int64_t paused_until = 0; ///< wall-clock ms when a timed pause ends (0 = none)
   std::string paused_by;    ///< who paused ("" = not paused, or by email.paused)
+  double send_rate = 0;     ///< email.rate: this node's pace now, greetings/s (0 = no limit)
+  double drain_s = 0;       ///< the greetings waiting at that pace, in seconds
 };
 
 /// The cluster's delivery pause (the kill switch), as the database keeps it.

@@ -10,6 +10,7 @@
 #include <boost/asio.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -62,7 +63,8 @@ Options (--name=value or --name value):
 
 Endpoints:
   POST   /send-email   {"email","message"} with an Idempotency-Key header -> 200 {"status":"sent"}
-  GET    /stats        {"total","uniqueKeys","duplicates","failed","timedOut","inFlight","maxInFlight"}
+  GET    /stats        {"total","uniqueKeys","duplicates","failed","timedOut","inFlight","maxInFlight",
+                       "worstSecond": the most requests that arrived within any 1 s}
   GET    /requests     every accepted send: key, email, message, agent (User-Agent), at (UTC)
   DELETE /requests     forget every send and reset the counters
   GET    /control      the failure injection in force
@@ -142,7 +144,19 @@ struct book {
   json::array requests;
   uint64_t total = 0, failed = 0, timed_out = 0;
   int64_t in_flight = 0, max_in_flight = 0;
+  // Arrivals at /send-email in the last second, and the most any second
+  // (a sliding window: any 1 s interval, not calendar seconds) has held.
+  std::deque<std::chrono::steady_clock::time_point> last_second;
+  uint64_t worst_second = 0;
   std::mt19937_64 rng{std::random_device{}()};
+
+  void arrived() {
+    auto now = std::chrono::steady_clock::now();
+    while (!last_second.empty() && now - last_second.front() >= std::chrono::seconds{1})
+      last_second.pop_front();
+    last_second.push_back(now);
+    worst_second = std::max<uint64_t>(worst_second, last_second.size());
+  }
 };
 
 net::response plain(const net::request& req, http::status st, json::value body) {
@@ -236,6 +250,7 @@ int main(int argc, char** argv) {
                                  {{"error", "need Idempotency-Key and {email, message}"}}));
           std::unique_lock<std::mutex> g{b.mtx};
           b.max_in_flight = std::max(b.max_in_flight, ++b.in_flight);
+          b.arrived();
           std::uniform_real_distribution<double> u{0, 1};
           std::uniform_int_distribution<int64_t> lat{b.f.latency_min,
                                                      std::max(b.f.latency_min, b.f.latency_max)};
@@ -302,7 +317,8 @@ int main(int argc, char** argv) {
                          {"failed", b.failed},
                          {"timedOut", b.timed_out},
                          {"inFlight", b.in_flight},
-                         {"maxInFlight", b.max_in_flight}}));
+                         {"maxInFlight", b.max_in_flight},
+                         {"worstSecond", b.worst_second}}));
         });
   r.add(http::verb::get, "/requests",
         [&](net::request&& req, const net::path_params&, net::responder respond) {
@@ -317,6 +333,8 @@ int main(int argc, char** argv) {
           b.duplicates = 0;
           b.total = b.failed = b.timed_out = 0;
           b.max_in_flight = b.in_flight;
+          b.last_second.clear();
+          b.worst_second = 0;
           respond(plain(req, http::status::ok, {{"status", "cleared"}}));
         });
   r.add(http::verb::get, "/control",

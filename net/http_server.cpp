@@ -2,9 +2,11 @@
 
 #include "core/rate_limit.hpp"
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <mutex>
 #include <optional>
 #include <spdlog/spdlog.h>
@@ -149,10 +151,25 @@ private:
                       });
   }
 
+  // Our side is done: send FIN, then read and drop what the client still
+  // sends (for at most a second) before closing. Closing a socket with unread
+  // bytes makes the kernel answer with a reset, which can destroy a response
+  // the client has not read yet (a refused connection's 503 is written before
+  // its request is read).
   void close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    stream_.expires_after(std::chrono::seconds{1});
+    drain();
+  }
+
+  void drain() {
+    auto scratch = std::make_shared<std::array<char, 4096>>();
+    stream_.async_read_some(asio::buffer(*scratch),
+                            [self = shared_from_this(), scratch](beast::error_code ec, size_t) {
+                              if (ec) return self->stream_.close();
+                              self->drain();
+                            });
   }
 
   beast::tcp_stream stream_;

@@ -52,6 +52,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.breaker_cooldown =
       std::chrono::duration_cast<std::chrono::milliseconds>(s.email.breaker_cooldown);
   dopt.paused = s.email.paused;
+  dopt.rate = s.email.rate;
   dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
   auto in_doubt = std::make_shared<std::atomic<int64_t>>(0);
   dopt.in_doubt = in_doubt;

@@ -123,7 +123,10 @@ json::object delivery_view(const delivery_status& d) {
           {"inFlight", d.in_flight},
           {"maxInFlight", d.max_in_flight},
           {"waiting", d.waiting},
-          {"probes", d.probes}};
+          {"probes", d.probes},
+          {"sendRate",
+           d.send_rate > 0 ? json::value(std::round(d.send_rate * 10) / 10) : json::value(nullptr)},
+          {"drainSeconds", std::round(d.drain_s * 10) / 10}};
 }
 
 // GET/PUT /api/v1/admin/delivery: the kill switch ({"paused": bool}).

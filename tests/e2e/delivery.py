@@ -6,7 +6,9 @@ real candled, the real candle-mock-provider and the embedded PostgreSQL.
 - provider down for a simulated hour: the breaker holds greetings and
   limits probes; the backlog drains once it is back, once per key;
 - pause / resume (kill switch): nothing is sent while paused; all after;
-- the client never exceeds email.max-in-flight (the mock's own counter).
+- the client never exceeds email.max-in-flight (the mock's own counter);
+- email.rate: no second at the mock holds more, the backlog's drain time is
+  shown, every greeting once.
 
 Usage: delivery.py PATH_TO_CANDLED PATH_TO_MOCK_PROVIDER
 """
@@ -109,7 +111,29 @@ def scenario_bound(candled, mock_path):
         print(f"  bound: {n} sent with at most {s['maxInFlight']} in flight (bound 4)")
 
 
+def scenario_rate(candled, mock_path):
+    n, rate = 600, 150
+    with MockProvider(mock_path) as mock, \
+            Node(candled, mock, START, f"--email.rate={rate}", partitions=8) as node:
+        make_users(node, n, "rate")
+        node.advance(DUE)
+        d = node.wait_for(lambda: (lambda v: v if v["drainSeconds"] > 0 else None)(
+            node.client.json("GET", "/api/v1/admin/delivery")["data"]), 10, "a backlog")
+        # The only node owns every partition: its pace is the whole rate, less the margin.
+        check(0.9 * rate <= d["sendRate"] < rate, f"pace {d}")
+        node.wait_for(lambda: node.count_status("sent") == n, 60, "all sent")
+        s = mock.stats()
+        check(s["uniqueKeys"] == n and s["duplicates"] == 0, f"once per key: {s}")
+        check(s["worstSecond"] <= rate, f"{s['worstSecond']} in one second > email.rate {rate}")
+        check(s["worstSecond"] >= rate // 2, f"the rate was not used: {s}")
+        at = sorted(r["at"] for r in mock.requests())
+        first, last = (time.mktime(time.strptime(x[:19], "%Y-%m-%dT%H:%M:%S")) +
+                       int(x[20:23]) / 1000 for x in (at[0], at[-1]))
+        print(f"  rate: {n} sent in {last - first:.1f} s at email.rate={rate} (N/rate "
+              f"{n / rate:.1f} s), worst second {s['worstSecond']}")
+
+
 if __name__ == "__main__":
     run_scenarios(sys.argv[1], sys.argv[2],
                   [(sc.__name__, sc) for sc in
-                   (scenario_flaky, scenario_down, scenario_pause, scenario_bound)])
+                   (scenario_flaky, scenario_down, scenario_pause, scenario_bound, scenario_rate)])

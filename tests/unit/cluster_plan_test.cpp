@@ -300,3 +300,19 @@ TEST(FenceTable, OnlyTheCurrentEpochBeforeItsDeadlineMaySend) {
   EXPECT_FALSE(t.may_send(-1, 2, t0));
   EXPECT_FALSE(t.may_send(4, 2, t0));
 }
+
+TEST(FenceTable, OpenCountIsThePartitionsThatMaySendNow) {
+  fence_table t{8};
+  steady_clock::time_point t0{seconds{100}};
+  EXPECT_EQ(t.partitions(), 8u);
+  EXPECT_EQ(t.open_count(t0), 0u);
+  t.open(0, 1, t0 + seconds{10});
+  t.open(3, 4, t0 + seconds{20});
+  t.open(7, 2, t0 + seconds{5});
+  EXPECT_EQ(t.open_count(t0), 3u);
+  EXPECT_EQ(t.open_count(t0 + seconds{5}), 2u) << "partition 7's deadline passed";
+  t.close(3, 4);
+  EXPECT_EQ(t.open_count(t0), 2u);
+  t.close(0, 99); // not its epoch: stays open
+  EXPECT_EQ(t.open_count(t0 + seconds{30}), 0u);
+}

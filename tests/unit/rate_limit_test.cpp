@@ -1,5 +1,6 @@
 #include "core/rate_limit.hpp"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <random>
 #include <vector>
@@ -69,4 +70,72 @@ TEST(RateLimit, ConnectionCapsPerClientAndInAll) {
   l.close("c");
   EXPECT_EQ(l.connections(), 0u);
   EXPECT_TRUE(l.open("a"));
+}
+
+TEST(SendPace, ANodesShareFollowsThePartitionsItOwns) {
+  EXPECT_EQ(pace_for(0, 10, 256).per_second, 0) << "no limit";
+  EXPECT_EQ(pace_for(2000, 10, 0).per_second, 0);
+  // burst + per_second = 98 % of the share; the burst is 5 ms of it, at least 2.
+  EXPECT_DOUBLE_EQ(pace_for(2000, 256, 256).burst, 10);
+  EXPECT_DOUBLE_EQ(pace_for(2000, 256, 256).per_second, 1950);
+  EXPECT_DOUBLE_EQ(pace_for(2000, 128, 256).per_second, 975);
+  EXPECT_DOUBLE_EQ(pace_for(2000, 300, 256).per_second, 1950) << "clamped to all partitions";
+  EXPECT_DOUBLE_EQ(pace_for(2560, 0, 256).per_second, 7.8) << "owning nothing: one partition's";
+  EXPECT_DOUBLE_EQ(pace_for(2560, 0, 256).burst, 2);
+  EXPECT_DOUBLE_EQ(pace_for(1, 256, 256).per_second, 0.5) << "tiny shares: half";
+  // From 100/s a share is used to at least 95 % (a backlog drains within 5 %
+  // of N / rate), and the nodes' shares never add up past the rate.
+  for (double rate : {100.0, 150.0, 2000.0, 20000.0, 1e6}) {
+    auto p = pace_for(rate, 256, 256);
+    EXPECT_GE(p.per_second, 0.95 * rate) << rate;
+    EXPECT_LE(p.per_second + p.burst, 0.98 * rate + 1e-9) << rate;
+  }
+  for (double rate : {1.0, 50.0, 2000.0, 100000.0})
+    for (size_t nodes = 1; nodes <= 7; ++nodes) {
+      double sum = 0;
+      for (size_t i = 0; i < nodes; ++i)
+        sum += pace_for(rate, 256 / nodes + (i < 256 % nodes ? 1 : 0), 256).per_second;
+      EXPECT_LE(sum, rate) << rate << " over " << nodes << " nodes";
+    }
+}
+
+// Nodes that always have greetings waiting, pacing their shares on 1 ms
+// ticks, with up to 5 ms of jitter on the way to the provider: no second at
+// the provider holds more than the rate, and each node keeps its pace.
+TEST(SendPace, NoSecondAtTheProviderHoldsMoreThanTheRate) {
+  std::mt19937_64 rng{7};
+  using split = std::vector<size_t>;
+  struct run {
+    double rate;
+    split owned;
+  };
+  std::vector<run> runs;
+  for (double rate : {30.0, 150.0, 2000.0, 20000.0})
+    for (const split& s : {split{256}, split{85, 85, 86}, split{200, 56}})
+      runs.push_back({rate, s});
+  runs.push_back({1.0, split{256}});
+  for (const auto& [rate, owned] : runs) {
+    std::vector<int64_t> arrivals_us;
+    const int64_t run_ms = 10'000;
+    double paced = 0;
+    for (size_t n : owned) {
+      auto pace = pace_for(rate, n, 256);
+      paced += pace.per_second;
+      token_bucket b;
+      for (int64_t now = 1; now <= run_ms; ++now)
+        while (take_token(b, now, pace.per_second, pace.burst) == 0)
+          arrivals_us.push_back(now * 1000 + static_cast<int64_t>(rng() % 5000));
+    }
+    std::sort(arrivals_us.begin(), arrivals_us.end());
+    size_t worst = 0;
+    for (size_t i = 0, j = 0; i < arrivals_us.size(); ++i) {
+      while (arrivals_us[i] - arrivals_us[j] >= 1'000'000)
+        ++j;
+      worst = std::max(worst, i - j + 1);
+    }
+    EXPECT_LE(static_cast<double>(worst), rate) << rate << " over " << owned.size() << " nodes";
+    EXPECT_GE(static_cast<double>(arrivals_us.size()),
+              paced * run_ms / 1000.0 - static_cast<double>(owned.size()))
+        << rate << " over " << owned.size() << " nodes: the pace was not kept";
+  }
 }
