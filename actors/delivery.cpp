@@ -5,11 +5,9 @@
 #include "core/rate_limit.hpp"
 #include "net/provider_client.hpp"
 
-#include <algorithm>
+#include <deque>
 #include <spdlog/spdlog.h>
-#include <tuple>
 #include <unordered_map>
-#include <vector>
 
 namespace candle {
 
@@ -30,21 +28,13 @@ struct item {
   int64_t epoch; // the sender's lease epoch, 0 = not fenced (tests, tools)
 };
 
-// The order greetings leave in when they wait (a rate, the bound, a pause):
-// earliest due first, then as they came (batch by batch, so partitions with
-// greetings due at the same instant take turns as their chunks arrived).
-// For std's heap functions: true when `a` goes after `b`.
-bool goes_after(const item& a, const item& b) {
-  return std::tie(a.o.due_at, a.batch, a.index) > std::tie(b.o.due_at, b.batch, b.index);
-}
-
 struct delivery_state {
   static constexpr const char* name = "delivery";
   delivery_options opts;
   std::unique_ptr<net::provider_client> client;
   std::unique_ptr<breaker> br;
   std::unordered_map<uint64_t, batch_state> batches;
-  std::vector<item> waiting; // a heap by goes_after
+  std::deque<item> waiting;
   uint64_t next_batch = 1;
   size_t in_flight = 0;
   bool paused = false;
@@ -124,35 +114,42 @@ delivery_status set_paused(self_ptr self, bool on, int64_t until, std::string by
 }
 
 // Starts what may start: not paused, under the bound, within the rate,
-// admitted by the breaker.
+// admitted by the breaker. A greeting whose partition's lease may have
+// expired while it waited is answered "fenced" at once and spends neither a
+// token nor a probe.
 void pump(self_ptr self) {
   auto& st = self->state;
   auto handle = caf::actor_cast<caf::actor>(self);
   auto pace = pace_now(st);
   int64_t rate_wait_ms = 0;
-  auto within_rate = [&] {
-    if (pace.per_second <= 0) return true;
-    rate_wait_ms = take_token(st.bucket, steady_ms(), pace.per_second, pace.burst);
-    return rate_wait_ms == 0;
-  };
   while (!st.paused && !st.waiting.empty() && st.in_flight < st.opts.max_in_flight &&
-         !too_much_in_doubt(st) && within_rate() && st.br->admit(breaker::clock::now())) {
-    std::pop_heap(st.waiting.begin(), st.waiting.end(), goes_after);
-    auto it = std::move(st.waiting.back());
-    st.waiting.pop_back();
-    ++st.in_flight;
-    auto key = it.o.key;
+         !too_much_in_doubt(st)) {
+    auto& next = st.waiting.front();
     std::function<bool()> may_send;
-    if (st.opts.fences && it.epoch != 0) {
-      may_send = [f = st.opts.fences, p = it.o.partition, e = it.epoch] {
+    if (st.opts.fences && next.epoch != 0) {
+      may_send = [f = st.opts.fences, p = next.o.partition, e = next.epoch] {
         return f->may_send(p, e, std::chrono::steady_clock::now());
       };
-      if (!may_send()) { // its partition's lease may have expired while it waited
+      if (!may_send()) {
+        auto it = std::move(next);
+        st.waiting.pop_front();
+        ++st.in_flight;
         caf::anon_send(handle, atom::done::value, it.batch, it.index,
-                       attempt{key, attempt::transient, fenced_error, 0});
+                       attempt{it.o.key, attempt::transient, fenced_error, 0});
         continue;
       }
     }
+    // The token is taken only once the breaker lets the greeting go.
+    auto bucket = st.bucket;
+    if (pace.per_second > 0 &&
+        (rate_wait_ms = take_token(bucket, steady_ms(), pace.per_second, pace.burst)) > 0)
+      break;
+    if (!st.br->admit(breaker::clock::now())) break;
+    st.bucket = bucket;
+    auto it = std::move(next);
+    st.waiting.pop_front();
+    ++st.in_flight;
+    auto key = it.o.key;
     st.client->post(std::move(it.o.key), std::move(it.o.email), std::move(it.o.message),
                     std::move(may_send),
                     [handle, batch = it.batch, index = it.index, key](net::provider_answer a) {
@@ -212,10 +209,8 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         b.rp = self->make_response_promise<attempt_list>();
         b.results.resize(batch.size());
         b.left = batch.size();
-        for (uint32_t i = 0; i < batch.size(); ++i) {
+        for (uint32_t i = 0; i < batch.size(); ++i)
           st.waiting.push_back({id, i, std::move(batch[i]), epoch});
-          std::push_heap(st.waiting.begin(), st.waiting.end(), goes_after);
-        }
         auto rp = b.rp;
         pump(self);
         return rp;

@@ -5,7 +5,9 @@
 // greetings while the provider is failing, letting single probes through;
 // the kill switch (pause) holds them until resumed; email.rate paces this
 // node's share. Held greetings are not attempts: nothing is counted or
-// recorded for them until they are sent; they leave earliest due first.
+// recorded for them until they are sent; they leave in the order they came
+// (each partition hands its greetings over earliest due first; a chunk
+// started is finished before the next, which the in-doubt bound relies on).
 #pragma once
 
 #include "actors/actors.hpp"

@@ -106,7 +106,7 @@ private:
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
         ec == asio::error::eof)
-      return close();
+      return stream_.close(); // the client is gone or silent: nothing to linger for
     if (ec.category() == beast::error_code{http::error::bad_target}.category() ||
         ec == http::error::partial_message)
       return reply_and_close(http::status::bad_request, "malformed HTTP request: " + ec.message());
@@ -151,8 +151,8 @@ private:
                       });
   }
 
-  // Our side is done: send FIN, then read and drop what the client still
-  // sends (for at most a second) before closing. Closing a socket with unread
+  // Our side is done first: send FIN, then read and drop what the client
+  // still sends (for at most a second) before closing. Closing a socket with unread
   // bytes makes the kernel answer with a reset, which can destroy a response
   // the client has not read yet (a refused connection's 503 is written before
   // its request is read).

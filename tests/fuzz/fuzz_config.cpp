@@ -30,6 +30,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     in = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
     // NUL cannot be in an argument or a variable.
     std::string s{line.substr(0, line.find('\0'))};
+    // The INI file is ours: an input's own --config-file could name
+    // /dev/zero or standard input (a hang, not a finding).
+    if (s.find("config-file") != std::string::npos) continue;
     (s.rfind("CANDLE_", 0) == 0 ? env : args).push_back(std::move(s));
   }
   int fd = -1;

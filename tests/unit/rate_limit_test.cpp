@@ -75,13 +75,16 @@ TEST(RateLimit, ConnectionCapsPerClientAndInAll) {
 TEST(SendPace, ANodesShareFollowsThePartitionsItOwns) {
   EXPECT_EQ(pace_for(0, 10, 256).per_second, 0) << "no limit";
   EXPECT_EQ(pace_for(2000, 10, 0).per_second, 0);
-  // burst + per_second = 98 % of the share; the burst is 5 ms of it, at least 2.
+  // burst + per_second = 98 % of the share; the burst is 5 ms of it, at
+  // least 2 from 100/s, else 1.
   EXPECT_DOUBLE_EQ(pace_for(2000, 256, 256).burst, 10);
   EXPECT_DOUBLE_EQ(pace_for(2000, 256, 256).per_second, 1950);
   EXPECT_DOUBLE_EQ(pace_for(2000, 128, 256).per_second, 975);
   EXPECT_DOUBLE_EQ(pace_for(2000, 300, 256).per_second, 1950) << "clamped to all partitions";
-  EXPECT_DOUBLE_EQ(pace_for(2560, 0, 256).per_second, 7.8) << "owning nothing: one partition's";
-  EXPECT_DOUBLE_EQ(pace_for(2560, 0, 256).burst, 2);
+  EXPECT_DOUBLE_EQ(pace_for(2560, 0, 256).per_second, 8.8) << "owning nothing: one partition's";
+  EXPECT_DOUBLE_EQ(pace_for(2560, 0, 256).burst, 1);
+  EXPECT_DOUBLE_EQ(pace_for(150, 256, 256).burst, 2);
+  EXPECT_DOUBLE_EQ(pace_for(150, 256, 256).per_second, 145);
   EXPECT_DOUBLE_EQ(pace_for(1, 256, 256).per_second, 0.5) << "tiny shares: half";
   // From 100/s a share is used to at least 95 % (a backlog drains within 5 %
   // of N / rate), and the nodes' shares never add up past the rate.
@@ -113,7 +116,8 @@ TEST(SendPace, NoSecondAtTheProviderHoldsMoreThanTheRate) {
   for (double rate : {30.0, 150.0, 2000.0, 20000.0})
     for (const split& s : {split{256}, split{85, 85, 86}, split{200, 56}})
       runs.push_back({rate, s});
-  runs.push_back({1.0, split{256}});
+  for (double rate : {1.0, 1.5, 3.0})
+    runs.push_back({rate, split{256}});
   for (const auto& [rate, owned] : runs) {
     std::vector<int64_t> arrivals_us;
     const int64_t run_ms = 10'000;
@@ -134,8 +138,9 @@ TEST(SendPace, NoSecondAtTheProviderHoldsMoreThanTheRate) {
       worst = std::max(worst, i - j + 1);
     }
     EXPECT_LE(static_cast<double>(worst), rate) << rate << " over " << owned.size() << " nodes";
+    // (A one-token bucket on 1 ms ticks loses up to a tick's refill per send.)
     EXPECT_GE(static_cast<double>(arrivals_us.size()),
-              paced * run_ms / 1000.0 - static_cast<double>(owned.size()))
+              0.97 * paced * run_ms / 1000.0 - static_cast<double>(owned.size()))
         << rate << " over " << owned.size() << " nodes: the pace was not kept";
   }
 }

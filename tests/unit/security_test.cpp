@@ -84,12 +84,16 @@ TEST(Security, ConnectionStringsArePrintedWithoutPasswords) {
       {"postgresql://h/db?sslpassword=k&password=",
        "postgresql://h/db?sslpassword=***&password=***"},
       {"postgresql://u:p:q@h", "postgresql://u:***@h"},
+      {"postgresql://h/db?pass%77ord=pw&x=%", "postgresql://h/db?pass%77ord=***&x=%"},
+      {"postgresql://h/db?%70assword%3=pw", "postgresql://h/db?%70assword%3=pw"},
       // '@' after a '/' is not user information (libpq reads it the same way).
       {"postgresql://h/db?application_name=a@b", "postgresql://h/db?application_name=a@b"},
       // The key=value form, quoted values with escapes included.
       {"host=db user=candle password=s3cret dbname=candle",
        "host=db user=candle password=*** dbname=candle"},
       {"password = 's3 c\\'ret' host=h", "password = *** host=h"},
+      {"password=ab\\ cd=x host=h", "password=*** host=h"},
+      {"host=h password=ends\\", "host=h password=***"},
       {"  host=/run/pg  ", "  host=/run/pg  "},
       {"", ""},
       // Not readable: nothing of it is shown.
