@@ -23,7 +23,7 @@ int64_t take_token(token_bucket& b, int64_t now_ms, double rate, double burst);
 /// The pace of one node's share of a cluster-wide send rate (email.rate):
 /// `share` = rate x owned / partitions; a bucket of `burst` (5 ms of sends;
 /// at least 2 from 100/s, else 1) refilled at `per_second` admits at most
-/// burst + per_second in any second, kept at 98 % of the share (at least
+/// burst + per_second in any second, kept at 95 % of the share (at least
 /// half of it), so that the nodes together never put more than `rate` into a
 /// second, with room for the network's jitter. Exact while each node's share
 /// is at least 1/s.
