@@ -1,5 +1,7 @@
 #include "core/security.hpp"
 
+#include "core/percent.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -58,29 +60,6 @@ bool secret_key(std::string_view key) {
   return key == "password" || key == "sslpassword";
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// libpq percent-decodes a URL's parameter names too (`pass%77ord`).
-std::string percent_decoded(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    int hi = 0, lo = 0;
-    if (s[i] == '%' && i + 2 < s.size() && (hi = hex_value(s[i + 1])) >= 0 &&
-        (lo = hex_value(s[i + 2])) >= 0) {
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // The `?a=b&c=d` part of a URL.
 std::string redact_query(std::string_view q) {
   std::string out;
@@ -89,7 +68,8 @@ std::string redact_query(std::string_view q) {
     auto end = std::min(q.find('&', start), q.size());
     auto pair = q.substr(start, end - start);
     auto eq = pair.find('=');
-    if (eq != std::string_view::npos && secret_key(percent_decoded(pair.substr(0, eq))))
+    // libpq percent-decodes parameter names too (`pass%77ord`).
+    if (eq != std::string_view::npos && secret_key(percent_decode(pair.substr(0, eq))))
       out.append(pair.substr(0, eq + 1)).append("***");
     else
       out.append(pair);

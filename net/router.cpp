@@ -12,13 +12,6 @@ void router::add(http::verb method, std::string pattern, route_handler h) {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // "/a/b/" -> {"a", "b", ""}; false when `path` does not start with '/'.
 bool split(std::string_view path, std::vector<std::string_view>& out) {
   if (path.empty() || path.front() != '/') return false;
@@ -32,23 +25,6 @@ bool split(std::string_view path, std::vector<std::string_view>& out) {
 }
 
 } // namespace
-
-std::string percent_decode(std::string_view s, bool plus_as_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (plus_as_space && s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-               hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::optional<path_params> router::match(std::string_view pattern, std::string_view path) {
   std::vector<std::string_view> want, have;

@@ -3,6 +3,7 @@
 // an Allow header, both in the contract's error envelope.
 #pragma once
 
+#include "core/percent.hpp"
 #include "net/http_server.hpp"
 
 #include <map>
@@ -12,9 +13,7 @@
 
 namespace candle::net {
 
-/// Decodes %XX escapes (and '+' as a space in query strings); malformed
-/// escapes stay as they are.
-std::string percent_decode(std::string_view s, bool plus_as_space = false);
+using candle::percent_decode; // core/percent.hpp
 
 using path_params = std::map<std::string, std::string, std::less<>>;
 using route_handler = std::function<void(request&&, const path_params&, responder)>;
