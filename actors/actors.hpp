@@ -170,8 +170,10 @@ using delivery_control_actor = delivery_actor::extend<
     // The cluster's pause as the NODE actor hands it on: (paused, until wall ms, by).
     caf::replies_to<atom::pause, bool, int64_t, std::string>::with<delivery_status>,
     caf::replies_to<atom::status>::with<delivery_status>,
-    // Internal: the provider client's answer for (batch, index).
-    caf::reacts_to<atom::done, uint64_t, uint32_t, attempt>,
+    // Internal: the provider client's answer to request `id`: one attempt per
+    // greeting in it, the round trip in microseconds, the verdict on the
+    // provider (see delivery.cpp) and its Retry-After in ms.
+    caf::reacts_to<atom::done, uint64_t, attempt_list, int64_t, int32_t, int64_t>,
     // Internal: the breaker may admit a probe now.
     caf::reacts_to<atom::tick>>;
 
@@ -314,7 +316,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_status& x) {
   return f(caf::meta::type_name("candle.delivery_status"), x.paused, x.breaker, x.in_flight,
            x.max_in_flight, x.waiting, x.probes, x.paused_until, x.paused_by, x.send_rate,
-           x.drain_s);
+           x.drain_s, x.limit, x.greetings_in_flight, x.throttled_ms);
 }
 
 template <class Inspector>

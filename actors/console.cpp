@@ -63,8 +63,7 @@ template <class T> auto fail_to(caf::typed_response_promise<T> rp) {
 using text_promise = caf::typed_response_promise<std::string>;
 
 void status(self_ptr self, text_promise rp) {
-  auto& st = self->state;
-  self->request(st.opts.delivery, ask, atom::status::value)
+  self->request(self->state.opts.delivery, ask, atom::status::value)
       .then(
           [self, rp](delivery_status& d) mutable {
             self->request(self->state.opts.node, ask, atom::partitions::value, false)

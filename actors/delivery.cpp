@@ -1,10 +1,12 @@
 #include "actors/delivery.hpp"
 
 #include "core/breaker.hpp"
+#include "core/concurrency.hpp"
 #include "core/metrics.hpp"
 #include "core/rate_limit.hpp"
 #include "net/provider_client.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <spdlog/spdlog.h>
 #include <unordered_map>
@@ -28,15 +30,51 @@ struct item {
   int64_t epoch; // the sender's lease epoch, 0 = not fenced (tests, tools)
 };
 
+// Where a request's answers go: (batch, index) per greeting, in order.
+struct slot {
+  uint64_t batch;
+  uint32_t index;
+};
+
+// What an answered request says about the provider.
+enum verdict : int32_t {
+  answered = 0,   // it answered (2xx, or a greeting's own 4xx): healthy
+  overloaded = 1, // 5xx, 408, a timeout, a refused connection
+  throttled = 2,  // 429: slow down for its Retry-After
+  fenced = 3,     // not sent: says nothing
+};
+
+// 429 anywhere in the answer throttles; a whole-request failure or every
+// greeting failing transiently is overload; otherwise it answered.
+verdict judge(const std::vector<net::provider_answer>& answers) {
+  bool all_fenced = !answers.empty(), all_transient = !answers.empty();
+  for (const auto& a : answers) {
+    if (a.status == 429) return throttled;
+    all_fenced = all_fenced && a.fenced;
+    all_transient = all_transient && a.result == net::provider_answer::transient;
+  }
+  if (all_fenced) return fenced;
+  return all_transient ? overloaded : answered;
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct delivery_state {
   static constexpr const char* name = "delivery";
   delivery_options opts;
   std::unique_ptr<net::provider_client> client;
   std::unique_ptr<breaker> br;
+  std::unique_ptr<concurrency_limit> limiter;
   std::unordered_map<uint64_t, batch_state> batches;
+  std::unordered_map<uint64_t, std::vector<slot>> requests; // in flight
   std::deque<item> waiting;
   uint64_t next_batch = 1;
-  size_t in_flight = 0;
+  uint64_t next_request = 1;
+  size_t in_flight = 0; // greetings in the requests in flight
   bool paused = false;
   int64_t paused_until = 0; // the cluster pause's end (wall ms), for status
   std::string paused_by;
@@ -45,6 +83,8 @@ struct delivery_state {
   size_t answered = 0;     // answers in batches not complete yet
   token_bucket bucket;     // email.rate: this node's share
   bool rate_tick_armed = false;
+  int64_t throttled_until = 0; // steady ms: a 429's Retry-After
+  bool throttle_tick_armed = false;
 };
 
 // This node's pace now (its share follows the partitions it owns).
@@ -54,19 +94,15 @@ send_pace pace_now(const delivery_state& st) {
                   st.opts.fences->partitions());
 }
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Sent (or being sent) and not yet recorded by their partitions.
-bool too_much_in_doubt(const delivery_state& st) {
+// Sent (or being sent, `adding` more now) and not yet recorded by their
+// partitions, at the bound.
+bool too_much_in_doubt(const delivery_state& st, size_t adding = 0) {
   if (!st.opts.in_doubt) return false;
-  auto unrecorded = static_cast<int64_t>(st.in_flight + st.answered) + st.opts.in_doubt->load();
+  auto unrecorded =
+      static_cast<int64_t>(st.in_flight + st.answered + adding) + st.opts.in_doubt->load();
   // One chunk of slack below twice the bound: answers on their way to a
   // partition are counted by nobody for a moment.
-  auto cap = 2 * static_cast<int64_t>(st.opts.max_in_flight) -
+  auto cap = 2 * static_cast<int64_t>(capacity_of(st.opts)) -
              static_cast<int64_t>(std::max<size_t>(1, st.opts.chunk_hint));
   return unrecorded >= std::max<int64_t>(1, cap);
 }
@@ -78,22 +114,36 @@ double drain_seconds(const delivery_state& st, const send_pace& pace) {
   return pace.per_second > 0 ? static_cast<double>(st.waiting.size()) / pace.per_second : 0;
 }
 
-delivery_status status_of(self_ptr self) {
+delivery_status status_of(self_ptr self, const send_pace& pace) {
   auto& st = self->state;
-  auto pace = pace_now(st);
-  return {st.paused,         to_string(st.br->current(breaker::clock::now())),
-          st.in_flight,      st.opts.max_in_flight,
-          st.waiting.size(), st.br->probes(),
-          st.paused_until,   st.paused_by,
-          pace.per_second,   drain_seconds(st, pace)};
+  delivery_status d;
+  d.paused = st.paused;
+  d.breaker = to_string(st.br->current(breaker::clock::now()));
+  d.in_flight = st.requests.size();
+  d.max_in_flight = st.opts.max_in_flight;
+  d.limit = st.limiter->limit();
+  d.greetings_in_flight = st.in_flight;
+  d.throttled_ms = std::max<int64_t>(0, st.throttled_until - steady_ms());
+  d.waiting = st.waiting.size();
+  d.probes = st.br->probes();
+  d.paused_until = st.paused_until;
+  d.paused_by = st.paused_by;
+  d.send_rate = pace.per_second;
+  d.drain_s = drain_seconds(st, pace);
+  return d;
 }
 
-void publish_gauges(self_ptr self) {
+delivery_status status_of(self_ptr self) {
+  return status_of(self, pace_now(self->state));
+}
+
+void publish_gauges(self_ptr self, const send_pace& pace) {
   auto& st = self->state;
   auto& m = metrics::global();
-  m.provider_in_flight.set({}, static_cast<double>(st.in_flight));
+  m.provider_in_flight.set({}, static_cast<double>(st.requests.size()));
+  m.delivery_limit.set({}, static_cast<double>(st.limiter->limit()));
   m.delivery_waiting.set({}, static_cast<double>(st.waiting.size()));
-  m.delivery_drain.set({}, drain_seconds(st, pace_now(st)));
+  m.delivery_drain.set({}, drain_seconds(st, pace));
   m.delivery_paused.set({}, st.paused ? 1 : 0);
   auto s = st.br->current(breaker::clock::now());
   m.breaker_state.set({}, s == breaker::state::closed ? 0 : s == breaker::state::open ? 1 : 2);
@@ -113,65 +163,158 @@ delivery_status set_paused(self_ptr self, bool on, int64_t until, std::string by
   return status_of(self);
 }
 
-// Starts what may start: not paused, under the bound, within the rate,
-// admitted by the breaker. A greeting whose partition's lease may have
-// expired while it waited is answered "fenced" at once and spends neither a
-// token nor a probe.
+// One greeting's answer into its batch; the batch goes back to its
+// partition when all of it is answered.
+void answer(delivery_state& st, slot s, attempt a) {
+  auto it = st.batches.find(s.batch);
+  if (it == st.batches.end()) return;
+  it->second.results[s.index] = std::move(a);
+  ++st.answered;
+  if (--it->second.left == 0) {
+    // From here the partition counts them, until it has recorded them.
+    st.answered -= it->second.results.size();
+    it->second.rp.deliver(std::move(it->second.results));
+    st.batches.erase(it);
+  }
+}
+
+attempt to_attempt(const std::string& key, net::provider_answer& a) {
+  attempt r;
+  r.key = key;
+  r.result = a.result == net::provider_answer::sent        ? attempt::sent
+             : a.result == net::provider_answer::permanent ? attempt::permanent
+                                                           : attempt::transient;
+  r.error = a.fenced ? fenced_error : std::move(a.error);
+  r.retry_after_ms = a.retry_after_ms;
+  metrics::global().provider_duration.observe({r.result == attempt::sent        ? "sent"
+                                               : r.result == attempt::permanent ? "permanent"
+                                                                                : "transient"},
+                                              a.seconds);
+  return r;
+}
+
+// The front greeting's partition may have lost its lease while it waited:
+// then it is answered "fenced" at once (it spends neither a token nor a
+// probe) and true.
+bool drop_if_fenced(delivery_state& st) {
+  auto& next = st.waiting.front();
+  if (!st.opts.fences || next.epoch == 0 ||
+      st.opts.fences->may_send(next.o.partition, next.epoch, std::chrono::steady_clock::now()))
+    return false;
+  auto it = std::move(next);
+  st.waiting.pop_front();
+  answer(st, {it.batch, it.index}, attempt{it.o.key, attempt::transient, fenced_error, 0});
+  return true;
+}
+
+// The fence of a request: every greeting's partition still holds its slot
+// at the epoch it was sent with (asked again just before it goes out).
+std::function<bool()> fence_of(const delivery_state& st, const std::vector<item>& items) {
+  if (!st.opts.fences) return {};
+  std::vector<std::pair<uint32_t, int64_t>> slots;
+  for (const auto& it : items)
+    if (it.epoch != 0) slots.emplace_back(it.o.partition, it.epoch);
+  if (slots.empty()) return {};
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return [f = st.opts.fences, slots = std::move(slots)] {
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& [p, e] : slots)
+      if (!f->may_send(p, e, now)) return false;
+    return true;
+  };
+}
+
+// Sends one request with `items`; its answer comes back as (done, id, ...).
+void send(self_ptr self, std::vector<item> items) {
+  auto& st = self->state;
+  auto id = st.next_request++;
+  auto& slots = st.requests[id];
+  std::vector<std::string> keys;
+  slots.reserve(items.size());
+  keys.reserve(items.size());
+  for (const auto& it : items) {
+    slots.push_back({it.batch, it.index});
+    keys.push_back(it.o.key);
+  }
+  st.in_flight += items.size();
+  auto may_send = fence_of(st, items);
+  auto handle = caf::actor_cast<caf::actor>(self);
+  auto reply = [handle, id, keys = std::move(keys)](std::vector<net::provider_answer> answers) {
+    double seconds = answers.empty() ? 0 : answers.front().seconds;
+    int64_t retry_after = 0;
+    for (const auto& a : answers)
+      retry_after = std::max(retry_after, a.retry_after_ms);
+    auto v = judge(answers);
+    attempt_list results;
+    results.reserve(answers.size());
+    for (size_t i = 0; i < answers.size() && i < keys.size(); ++i)
+      results.push_back(to_attempt(keys[i], answers[i]));
+    caf::anon_send(handle, atom::done::value, id, std::move(results),
+                   static_cast<int64_t>(seconds * 1e6), static_cast<int32_t>(v), retry_after);
+  };
+  if (!st.opts.batch_api) {
+    auto& o = items.front().o;
+    st.client->post(std::move(o.key), std::move(o.email), std::move(o.message), std::move(may_send),
+                    [reply = std::move(reply)](net::provider_answer a) {
+                      reply(std::vector<net::provider_answer>{std::move(a)});
+                    });
+    return;
+  }
+  std::vector<net::batch_message> messages;
+  messages.reserve(items.size());
+  for (auto& it : items)
+    messages.push_back({std::move(it.o.key), std::move(it.o.email), std::move(it.o.message)});
+  st.client->post_batch(std::move(messages), std::move(may_send), std::move(reply));
+}
+
+// Starts what may start: not paused or throttled, under the adaptive limit
+// and the in-doubt bound, within the rate, admitted by the breaker. A
+// request takes the greeting at the front and, with the batch API, those
+// behind it, as many as the batch size, the rate and the bound allow.
 void pump(self_ptr self) {
   auto& st = self->state;
-  auto handle = caf::actor_cast<caf::actor>(self);
   auto pace = pace_now(st);
   int64_t rate_wait_ms = 0;
-  while (!st.paused && !st.waiting.empty() && st.in_flight < st.opts.max_in_flight &&
+  auto now_ms = steady_ms();
+  bool throttled = now_ms < st.throttled_until;
+  auto limit = st.limiter->limit();
+  while (!st.paused && !throttled && !st.waiting.empty() && st.requests.size() < limit &&
          !too_much_in_doubt(st)) {
-    auto& next = st.waiting.front();
-    std::function<bool()> may_send;
-    if (st.opts.fences && next.epoch != 0) {
-      may_send = [f = st.opts.fences, p = next.o.partition, e = next.epoch] {
-        return f->may_send(p, e, std::chrono::steady_clock::now());
-      };
-      if (!may_send()) {
-        auto it = std::move(next);
-        st.waiting.pop_front();
-        ++st.in_flight;
-        caf::anon_send(handle, atom::done::value, it.batch, it.index,
-                       attempt{it.o.key, attempt::transient, fenced_error, 0});
-        continue;
-      }
-    }
-    // The token is taken only once the breaker lets the greeting go.
+    if (drop_if_fenced(st)) continue;
+    // The token is taken only once the breaker lets the request go.
     auto bucket = st.bucket;
     if (pace.per_second > 0 &&
-        (rate_wait_ms = take_token(bucket, steady_ms(), pace.per_second, pace.burst)) > 0)
+        (rate_wait_ms = take_token(bucket, now_ms, pace.per_second, pace.burst)) > 0)
       break;
     if (!st.br->admit(breaker::clock::now())) break;
     st.bucket = bucket;
-    auto it = std::move(next);
+    std::vector<item> items;
+    items.push_back(std::move(st.waiting.front()));
     st.waiting.pop_front();
-    ++st.in_flight;
-    auto key = it.o.key;
-    st.client->post(std::move(it.o.key), std::move(it.o.email), std::move(it.o.message),
-                    std::move(may_send),
-                    [handle, batch = it.batch, index = it.index, key](net::provider_answer a) {
-                      attempt r;
-                      r.key = key;
-                      r.result = a.result == net::provider_answer::sent        ? attempt::sent
-                                 : a.result == net::provider_answer::permanent ? attempt::permanent
-                                                                               : attempt::transient;
-                      r.error = a.fenced ? fenced_error : std::move(a.error);
-                      r.retry_after_ms = a.retry_after_ms;
-                      metrics::global().provider_duration.observe(
-                          {r.result == attempt::sent        ? "sent"
-                           : r.result == attempt::permanent ? "permanent"
-                                                            : "transient"},
-                          a.seconds);
-                      caf::anon_send(handle, atom::done::value, batch, index, std::move(r));
-                    });
+    auto room = st.opts.batch_api ? std::max<size_t>(1, st.opts.batch_size) : 1;
+    while (items.size() < room && !st.waiting.empty() && !too_much_in_doubt(st, items.size())) {
+      if (drop_if_fenced(st)) continue;
+      if (pace.per_second > 0) {
+        auto b = st.bucket;
+        if ((rate_wait_ms = take_token(b, now_ms, pace.per_second, pace.burst)) > 0) break;
+        st.bucket = b;
+      }
+      items.push_back(std::move(st.waiting.front()));
+      st.waiting.pop_front();
+    }
+    send(self, std::move(items));
   }
   // Held back by the rate: look again when the next token is there.
   if (rate_wait_ms > 0 && !st.rate_tick_armed) {
     st.rate_tick_armed = true;
     self->delayed_send(self, std::chrono::milliseconds{rate_wait_ms}, atom::tick::value);
+  }
+  // Held back by a 429: look again when its Retry-After is over.
+  if (throttled && !st.waiting.empty() && !st.throttle_tick_armed) {
+    st.throttle_tick_armed = true;
+    self->delayed_send(self, std::chrono::milliseconds{st.throttled_until - now_ms},
+                       atom::tick::value);
   }
   // Held back until partitions record outcomes: they do not tell us, look again.
   if (!st.paused && !st.waiting.empty() && !st.doubt_poll && too_much_in_doubt(st)) {
@@ -185,10 +328,69 @@ void pump(self_ptr self) {
     st.tick_armed = true;
     self->delayed_send(self, st.br->reopens_at() - now, atom::tick::value);
   }
-  publish_gauges(self);
+  publish_gauges(self, pace);
+}
+
+// A request's answer: the breaker, the adaptive limit and a 429's hold
+// learn from it, then each greeting's answer goes to its batch.
+void on_done(self_ptr self, uint64_t id, attempt_list& results, int64_t rtt_us, int32_t v,
+             int64_t retry_after_ms) {
+  auto& st = self->state;
+  auto it = st.requests.find(id);
+  if (it == st.requests.end()) return;
+  auto slots = std::move(it->second);
+  auto out = st.requests.size();
+  st.requests.erase(it);
+  st.in_flight -= slots.size();
+  auto now = breaker::clock::now();
+  auto now_ms = steady_ms();
+  auto before = st.br->current(now);
+  auto limit_before = st.limiter->limit();
+  switch (v) {
+  case answered:
+    st.br->success();
+    st.limiter->on_answer(static_cast<double>(rtt_us) / 1e6, out, now_ms);
+    break;
+  case overloaded:
+    st.br->failure(now);
+    st.limiter->on_overload(now_ms);
+    break;
+  case throttled: {
+    // The provider said how long; without a Retry-After, a second.
+    auto wait = retry_after_ms > 0 ? retry_after_ms : 1000;
+    if (now_ms + wait > st.throttled_until) {
+      if (now_ms >= st.throttled_until)
+        spdlog::warn("event=delivery.throttled retry_after_ms={} waiting={}", wait,
+                     st.waiting.size());
+      st.throttled_until = now_ms + wait;
+    }
+    st.limiter->on_overload(now_ms);
+    metrics::global().provider_throttled.add({});
+    break;
+  }
+  default: // fenced: says nothing about the provider
+    break;
+  }
+  auto after = st.br->current(now);
+  if (before != after)
+    spdlog::warn("event=delivery.breaker state={} error=\"{}\"", to_string(after),
+                 results.empty() ? std::string{} : results.front().error);
+  if (st.limiter->limit() < limit_before && limit_before >= 2 * st.limiter->limit())
+    spdlog::info("event=delivery.limit from={} to={}", limit_before, st.limiter->limit());
+  for (size_t i = 0; i < slots.size(); ++i)
+    answer(st, slots[i],
+           i < results.size()
+               ? std::move(results[i])
+               : attempt{{}, attempt::transient, "no answer from the provider client", 0});
+  pump(self);
 }
 
 } // namespace
+
+size_t capacity_of(const delivery_options& o) {
+  return std::max<size_t>(1, o.max_in_flight) *
+         (o.batch_api ? std::max<size_t>(1, o.batch_size) : 1);
+}
 
 delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options opts) {
   auto& init = self->state;
@@ -199,7 +401,11 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
       init.opts.url, init.opts.timeout, init.opts.max_in_flight, init.opts.user_agent);
   init.br = std::make_unique<breaker>(init.opts.breaker_threshold, init.opts.breaker_cooldown,
                                       init.opts.breaker_max_cooldown);
-  publish_gauges(self);
+  concurrency_options co;
+  co.ceiling = init.opts.max_in_flight;
+  if (init.opts.initial_concurrency > 0) co.initial = init.opts.initial_concurrency;
+  init.limiter = std::make_unique<concurrency_limit>(co);
+  publish_gauges(self, pace_now(init));
   return {
       [self](atom::send, occurrence_list& batch, int64_t epoch) -> caf::result<attempt_list> {
         auto& st = self->state;
@@ -215,37 +421,13 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         pump(self);
         return rp;
       },
-      [self](atom::done, uint64_t batch, uint32_t index, attempt& a) {
-        auto& st = self->state;
-        --st.in_flight;
-        auto now = breaker::clock::now();
-        auto before = st.br->current(now);
-        if (a.error != fenced_error) { // a fenced greeting says nothing about the provider
-          if (a.result == attempt::transient)
-            st.br->failure(now);
-          else
-            st.br->success();
-        }
-        auto after = st.br->current(now);
-        if (before != after)
-          spdlog::warn("event=delivery.breaker state={} error=\"{}\"", to_string(after), a.error);
-        auto it = st.batches.find(batch);
-        if (it != st.batches.end()) {
-          it->second.results[index] = std::move(a);
-          ++st.answered;
-          if (--it->second.left == 0) {
-            // From here the partition counts them, until it has recorded them.
-            st.answered -= it->second.results.size();
-            it->second.rp.deliver(std::move(it->second.results));
-            st.batches.erase(it);
-          }
-        }
-        pump(self);
-      },
+      [self](atom::done, uint64_t id, attempt_list& results, int64_t rtt_us, int32_t v,
+             int64_t retry_after_ms) { on_done(self, id, results, rtt_us, v, retry_after_ms); },
       [self](atom::tick) {
         self->state.tick_armed = false;
         self->state.doubt_poll = false;
         self->state.rate_tick_armed = false;
+        self->state.throttle_tick_armed = false;
         pump(self);
       },
       [self](atom::pause, bool on) { return set_paused(self, on, 0, {}); },

@@ -4,10 +4,13 @@
 // answer, in the batch's order. A circuit breaker (core/breaker.hpp) holds
 // greetings while the provider is failing, letting single probes through;
 // the kill switch (pause) holds them until resumed; email.rate paces this
-// node's share. Held greetings are not attempts: nothing is counted or
-// recorded for them until they are sent; they leave in the order they came
-// (each partition hands its greetings over earliest due first; a chunk
-// started is finished before the next, which the in-doubt bound relies on).
+// node's share; an adaptive limit (core/concurrency.hpp) keeps as many
+// requests in flight as the provider's latency calls for, up to
+// max_in_flight, and a 429 stops every request for its Retry-After. With the
+// batch API one request carries many greetings. Held greetings are not attempts: nothing is counted
+// or recorded for them until they are sent; they leave in the order they came (each partition hands
+// its greetings over earliest due first; a chunk started is finished before the next, which the
+// in-doubt bound relies on).
 #pragma once
 
 #include "actors/actors.hpp"
@@ -32,9 +35,10 @@ struct delivery_options {
   /// Greetings answered to this node's partitions and not yet recorded by
   /// them (they keep it). No request starts while those sent and not yet
   /// recorded (in flight, answered in a batch not complete yet, and this
-  /// count) reach 2 x max_in_flight less one chunk: what a crash can leave
-  /// sent but unrecorded, and so re-sent by the next owner, stays under
-  /// twice the in-flight bound.
+  /// count) reach 2 x capacity less one chunk (capacity: the greetings
+  /// max_in_flight requests carry): what a crash can leave sent but
+  /// unrecorded, and so re-sent by the next owner, stays under twice the
+  /// in-flight bound.
   std::shared_ptr<std::atomic<int64_t>> in_doubt;
   /// The partitions' delivery chunk (they are answered whole): the slack kept
   /// under the in-doubt bound.
@@ -42,11 +46,20 @@ struct delivery_options {
   /// The partitions' lease deadlines (core/fence.hpp): a greeting goes out
   /// only while its partition's slot is open at the epoch it was sent with.
   std::shared_ptr<const fence_table> fences;
+  /// email.api=batch: up to `batch_size` greetings per request to {url}/batch
+  /// (max_in_flight then counts requests, each carrying up to batch_size).
+  bool batch_api = false;
+  size_t batch_size = 500;
+  /// The adaptive limit's first value (core/concurrency.hpp); 0 = 16.
+  size_t initial_concurrency = 0;
   /// email.rate: greetings per second for the whole cluster (0 = no limit).
   /// This node paces its share, rate x partitions open here / partitions
   /// (send_pace, core/rate_limit.hpp).
   double rate = 0;
 };
+
+/// Greetings that max_in_flight requests carry: the in-flight bound.
+size_t capacity_of(const delivery_options& o);
 
 delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);
 

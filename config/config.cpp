@@ -31,7 +31,10 @@ node_config::node_config() {
   opt_group{custom_options_, "email"}
       .add(v.email.url, "url", "provider endpoint")
       .add(v.email.timeout, "timeout", "per-request timeout, e.g. 10s")
-      .add(v.email.max_in_flight, "max-in-flight", "concurrent provider requests per node")
+      .add(v.email.max_in_flight, "max-in-flight",
+           "concurrent provider requests per node (the adaptive limit's ceiling)")
+      .add(v.email.api, "api", "single (one POST per greeting) or batch (many per POST)")
+      .add(v.email.batch_size, "batch-size", "greetings per request with email.api=batch")
       .add(v.email.rate, "rate",
            "greetings per second the provider takes from the whole cluster (0 = no limit)")
       .add(v.email.max_attempts, "max-attempts", "attempts before a greeting is dead")

@@ -41,6 +41,10 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.db.connections >= 1 && s.db.connections <= 64, "db.connections",
         "must be between 1 and 64");
   check(out, s.email.max_in_flight >= 1, "email.max-in-flight", "must be at least 1");
+  check(out, s.email.api == "single" || s.email.api == "batch", "email.api",
+        "'" + s.email.api + "' is not a provider API (single or batch)");
+  check(out, s.email.batch_size >= 1 && s.email.batch_size <= 10000, "email.batch-size",
+        "must be between 1 and 10000");
   check(out,
         std::isfinite(s.email.rate) && s.email.rate >= 0 &&
             (s.email.rate == 0 || s.email.rate >= 1),

@@ -33,7 +33,9 @@ struct settings {
     std::string url = "http://127.0.0.1:8025/send-email";
     std::chrono::nanoseconds timeout = std::chrono::seconds{10};
     uint32_t max_in_flight = 256;
-    double rate = 0; ///< greetings per second for the whole cluster; 0 = no limit
+    std::string api = "single"; ///< single | batch (contract.md "Email provider")
+    uint32_t batch_size = 500;  ///< greetings per request with api = batch
+    double rate = 0;            ///< greetings per second for the whole cluster; 0 = no limit
     uint32_t max_attempts = 12;
     uint32_t breaker_threshold = 5;
     std::chrono::nanoseconds breaker_cooldown = std::chrono::seconds{1};

@@ -436,6 +436,15 @@ std::string render_status(const json::object& doc) {
                           text(parts, "total") + " owned");
   l.add("queued", pad(text(&doc, "queued"), w) + "held " + text(&doc, "held") + "   in flight " +
                       text(&doc, "inFlight") + "/" + text(&doc, "maxInFlight"));
+  // The adaptive limit, the greetings those requests carry, a 429's hold.
+  if (get(&doc, "concurrencyLimit")) {
+    std::string provider = "limit " + text(&doc, "concurrencyLimit") + ", " +
+                           text(&doc, "greetingsInFlight") + " greetings in flight";
+    if (const json::value* t = get(&doc, "throttledSeconds");
+        t && t->is_number() && t->to_number<double>() > 0)
+      provider += ", throttled (429) for " + text(t) + " s";
+    l.add("provider", provider);
+  }
   for (const char* n : count_names)
     l.add(n, pad(text(counts, n), w) + rate(get(rates, n)));
   l.add("breaker", text(&doc, "breaker"));

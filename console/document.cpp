@@ -96,6 +96,9 @@ std::string status_doc(const status_input& in) {
   d["held"] = in.delivery.waiting;
   d["inFlight"] = in.delivery.in_flight;
   d["maxInFlight"] = in.delivery.max_in_flight;
+  d["concurrencyLimit"] = in.delivery.limit;
+  d["greetingsInFlight"] = in.delivery.greetings_in_flight;
+  d["throttledSeconds"] = number(static_cast<double>(in.delivery.throttled_ms) / 1000);
   d["counts"] = counts_json(in.totals);
   auto rates = counts_json(in.rates);
   rates["windowSeconds"] = number(std::round(in.rate_window_s));

@@ -204,7 +204,15 @@ candle_metrics::candle_metrics()
       delivery_drain(reg.add("candle_delivery_drain_seconds",
                              "Seconds the greetings held take to go out at this node's share of "
                              "email.rate (0 without a rate).",
-                             kind::gauge)) {}
+                             kind::gauge)),
+      delivery_limit(reg.add("candle_delivery_concurrency_limit",
+                             "Provider requests allowed in flight now: the adaptive limit, at "
+                             "most email.max-in-flight.",
+                             kind::gauge)),
+      provider_throttled(reg.add("candle_provider_throttled_total",
+                                 "Provider answers 429 (too many requests); each stops new "
+                                 "requests for its Retry-After.",
+                                 kind::counter)) {}
 
 candle_metrics& global() {
   static candle_metrics m;

@@ -92,6 +92,8 @@ struct candle_metrics {
   family& delivery_paused;    ///< gauge: 1 while the kill switch is on
   family& delivery_waiting;   ///< gauge: greetings held by delivery
   family& delivery_drain;     ///< gauge: seconds the held greetings take at email.rate
+  family& delivery_limit;     ///< gauge: provider requests allowed in flight now (adaptive)
+  family& provider_throttled; ///< counter: 429 answers (each holds sending for its Retry-After)
   candle_metrics();
 };
 

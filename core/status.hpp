@@ -30,15 +30,18 @@ struct partition_status {
 /// What the DELIVERY actor reports about itself (admin API, console).
 struct delivery_status {
   bool paused = false;
-  std::string breaker;    ///< closed | open | half-open
-  uint64_t in_flight = 0; ///< provider requests running
-  uint64_t max_in_flight = 0;
-  uint64_t waiting = 0;     ///< greetings held: paused, breaker open, or at the bound
-  uint64_t probes = 0;      ///< half-open probes so far
-  int64_t paused_until = 0; ///< wall-clock ms when a timed pause ends (0 = none)
-  std::string paused_by;    ///< who paused ("" = not paused, or by email.paused)
-  double send_rate = 0;     ///< email.rate: this node's pace now, greetings/s (0 = no limit)
-  double drain_s = 0;       ///< the greetings waiting at that pace, in seconds
+  std::string breaker;              ///< closed | open | half-open
+  uint64_t in_flight = 0;           ///< provider requests running
+  uint64_t max_in_flight = 0;       ///< email.max-in-flight: the ceiling
+  uint64_t limit = 0;               ///< requests allowed in flight now (adaptive)
+  uint64_t greetings_in_flight = 0; ///< in those requests (more than one each with email.api=batch)
+  int64_t throttled_ms = 0;         ///< left of the provider's Retry-After (429): nothing starts
+  uint64_t waiting = 0;             ///< greetings held: paused, breaker open, or at the bound
+  uint64_t probes = 0;              ///< half-open probes so far
+  int64_t paused_until = 0;         ///< wall-clock ms when a timed pause ends (0 = none)
+  std::string paused_by;            ///< who paused ("" = not paused, or by email.paused)
+  double send_rate = 0; ///< email.rate: this node's pace now, greetings/s (0 = no limit)
+  double drain_s = 0;   ///< the greetings waiting at that pace, in seconds
 };
 
 /// The cluster's delivery pause (the kill switch), as the database keeps it.

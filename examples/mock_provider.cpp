@@ -31,12 +31,15 @@ namespace {
 struct faults {
   double error_rate = 0; ///< fraction answered with error_status
   unsigned error_status = 500;
-  double timeout_rate = 0;   ///< fraction never answered in time (held for hang_ms)
-  int64_t hang_ms = 60'000;  ///< how long a "timed out" request is held, then dropped
-  int64_t latency_min = 0;   ///< every answer is delayed by a uniform draw
-  int64_t latency_max = 0;   ///< from [latency_min, latency_max] ms
-  bool down = false;         ///< answer 503 to every send
-  std::string reject_suffix; ///< emails ending in it get a permanent 400
+  double timeout_rate = 0;       ///< fraction never answered in time (held for hang_ms)
+  int64_t hang_ms = 60'000;      ///< how long a "timed out" request is held, then dropped
+  int64_t latency_min = 0;       ///< every answer is delayed by a uniform draw
+  int64_t latency_max = 0;       ///< from [latency_min, latency_max] ms
+  bool down = false;             ///< answer 503 to every send
+  std::string reject_suffix;     ///< emails ending in it get a permanent 400
+  double request_error_rate = 0; ///< fraction of batch requests failed whole (error_status)
+  uint64_t quota = 0;            ///< most greetings taken in any 1 s (0 = none); then 429
+  int64_t retry_after_s = 0;     ///< Retry-After on 429 answers (0 = none)
 };
 
 struct options {
@@ -59,17 +62,24 @@ Options (--name=value or --name value):
   --latency MIN[-MAX]    delay every answer by MIN..MAX ms, uniformly (default 0)
   --down                 answer every send with 503 until told otherwise
   --reject-suffix S      emails ending in S get 400 "mailbox unavailable" (permanent)
+  --request-error-rate R fraction of batch requests failed whole with --error-status (default 0)
+  --quota N              take at most N greetings in any 1 s, answer 429 beyond (default 0 = none)
+  --retry-after S        send Retry-After: S with every 429 (default 0 = no header)
   --help                 this text
 
 Endpoints:
   POST   /send-email   {"email","message"} with an Idempotency-Key header -> 200 {"status":"sent"}
+  POST   /send-email/batch  {"messages":[{"key","email","message"},...]} -> 200 {"results":
+                       [{"key","status","error"?},...]}; --error-rate and --reject-suffix act per
+                       greeting, --down, --quota, --timeout-rate, --request-error-rate per request
   GET    /stats        {"total","uniqueKeys","duplicates","failed","timedOut","inFlight","maxInFlight",
-                       "worstSecond": the most requests that arrived within any 1 s}
+                       "batches", "worstSecond": the most greetings that arrived within any 1 s}
   GET    /requests     every accepted send: key, email, message, agent (User-Agent), at (UTC)
   DELETE /requests     forget every send and reset the counters
   GET    /control      the failure injection in force
   PUT    /control      change it: {"errorRate","errorStatus","timeoutRate","hangMs",
-                       "latencyMs":[min,max],"down","rejectSuffix"} (any subset)
+                       "latencyMs":[min,max],"down","rejectSuffix","requestErrorRate","quota",
+                       "retryAfterS"} (any subset)
 A repeated Idempotency-Key is answered 200 again and counted in "duplicates".
 )";
 
@@ -129,6 +139,13 @@ bool parse(int argc, char** argv, options& o) {
         return false;
     } else if (key == "--reject-suffix") {
       o.f.reject_suffix = value();
+    } else if (key == "--request-error-rate") {
+      if (!parse_rate(value(), o.f.request_error_rate)) return false;
+    } else if (key == "--quota") {
+      if (!parse_int(value(), 0, 100'000'000, n)) return false;
+      o.f.quota = static_cast<uint64_t>(n);
+    } else if (key == "--retry-after") {
+      if (!parse_int(value(), 0, 3600, o.f.retry_after_s)) return false;
     } else {
       return false;
     }
@@ -150,11 +167,21 @@ struct book {
   uint64_t worst_second = 0;
   std::mt19937_64 rng{std::random_device{}()};
 
-  void arrived() {
-    auto now = std::chrono::steady_clock::now();
+  uint64_t batches = 0;
+
+  void forget_old(std::chrono::steady_clock::time_point now) {
     while (!last_second.empty() && now - last_second.front() >= std::chrono::seconds{1})
       last_second.pop_front();
-    last_second.push_back(now);
+  }
+  uint64_t last_second_count() {
+    forget_old(std::chrono::steady_clock::now());
+    return last_second.size();
+  }
+  // `n` greetings arrived now (a batch request carries many).
+  void arrived(size_t n) {
+    auto now = std::chrono::steady_clock::now();
+    forget_old(now);
+    last_second.insert(last_second.end(), n, now);
     worst_second = std::max<uint64_t>(worst_second, last_second.size());
   }
 };
@@ -170,7 +197,10 @@ json::object control_view(const faults& f) {
           {"hangMs", f.hang_ms},
           {"latencyMs", json::array{f.latency_min, f.latency_max}},
           {"down", f.down},
-          {"rejectSuffix", f.reject_suffix}};
+          {"rejectSuffix", f.reject_suffix},
+          {"requestErrorRate", f.request_error_rate},
+          {"quota", f.quota},
+          {"retryAfterS", f.retry_after_s}};
 }
 
 // Applies a PUT /control body to a copy of `f`; "" or the problem.
@@ -207,6 +237,13 @@ std::string apply_control(const json::object& body, faults& f) {
     } else if (k == "rejectSuffix") {
       if (!v.is_string()) return "rejectSuffix must be a string";
       f.reject_suffix = std::string{v.as_string()};
+    } else if (k == "requestErrorRate") {
+      if (!rate(v, f.request_error_rate)) return "requestErrorRate must be a number in [0, 1]";
+    } else if (k == "quota") {
+      if (!integer(v, 0, 100'000'000, n)) return "quota must be 0..100000000";
+      f.quota = static_cast<uint64_t>(n);
+    } else if (k == "retryAfterS") {
+      if (!integer(v, 0, 3600, f.retry_after_s)) return "retryAfterS must be 0..3600";
     } else {
       return "unknown field " + std::string{k};
     }
@@ -239,6 +276,81 @@ int main(int argc, char** argv) {
     t->async_wait([t, fn = std::move(fn)](const boost::system::error_code&) { fn(); });
   };
   net::router r;
+  // The answer to one request, after the configured latency; a 429 carries
+  // Retry-After when --retry-after is set.
+  auto answer = [&](std::shared_ptr<net::request> req, net::responder respond, int64_t delay,
+                    http::status st, json::value v) {
+    later(delay, [&b, req, respond, st, v = std::move(v)]() mutable {
+      auto res = plain(*req, st, std::move(v));
+      {
+        std::lock_guard<std::mutex> g{b.mtx};
+        --b.in_flight;
+        if (st == http::status::too_many_requests && b.f.retry_after_s > 0)
+          res.set(http::field::retry_after, std::to_string(b.f.retry_after_s));
+      }
+      respond(std::move(res));
+    });
+  };
+  // What happens to a request as a whole before its greetings are looked at
+  // (under the lock): down, over the quota, held past any timeout, or (a
+  // batch only: a single send's error is per greeting) an injected error.
+  struct whole {
+    enum { go, fail, hang } what = go;
+    http::status status = http::status::ok;
+    const char* error = "";
+  };
+  auto judge_request = [&](size_t greetings, bool batch) {
+    std::uniform_real_distribution<double> u{0, 1};
+    b.max_in_flight = std::max(b.max_in_flight, ++b.in_flight);
+    auto before = b.last_second_count();
+    b.arrived(greetings);
+    whole w;
+    if (b.f.down) {
+      w = {whole::fail, http::status::service_unavailable, "provider down"};
+    } else if (b.f.quota > 0 && before + greetings > b.f.quota) {
+      w = {whole::fail, http::status::too_many_requests, "over the quota"};
+    } else if (b.f.timeout_rate > 0 && u(b.rng) < b.f.timeout_rate) {
+      ++b.timed_out;
+      w.what = whole::hang;
+    } else if (batch && b.f.request_error_rate > 0 && u(b.rng) < b.f.request_error_rate) {
+      w = {whole::fail, static_cast<http::status>(b.f.error_status), "injected"};
+    }
+    if (w.what == whole::fail) b.failed += greetings;
+    return w;
+  };
+  // One greeting's fate (under the lock): an injected error, a rejected
+  // mailbox, or accepted and remembered.
+  auto judge_greeting = [&](const std::string& key, const std::string& email,
+                            const json::value& message, std::string_view agent,
+                            std::string& error) {
+    std::uniform_real_distribution<double> u{0, 1};
+    if (b.f.error_rate > 0 && u(b.rng) < b.f.error_rate) {
+      ++b.failed;
+      error = "injected";
+      return static_cast<unsigned>(b.f.error_status);
+    }
+    const auto& sfx = b.f.reject_suffix;
+    if (!sfx.empty() && email.size() >= sfx.size() &&
+        email.compare(email.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      ++b.failed;
+      error = "mailbox unavailable";
+      return 400u;
+    }
+    ++b.total;
+    if (++b.per_key[key] > 1) ++b.duplicates;
+    b.requests.push_back({{"key", key},
+                          {"email", email},
+                          {"agent", std::string{agent}},
+                          {"message", message},
+                          {"at", format_instant(date::floor<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now()))}});
+    return 200u;
+  };
+  auto latency = [&] {
+    std::uniform_int_distribution<int64_t> lat{b.f.latency_min,
+                                               std::max(b.f.latency_min, b.f.latency_max)};
+    return lat(b.rng);
+  };
   r.add(http::verb::post, "/send-email",
         [&](net::request&& req, const net::path_params&, net::responder respond) {
           auto key = std::string{req["Idempotency-Key"]};
@@ -248,64 +360,75 @@ int main(int argc, char** argv) {
               !body.as_object().contains("message") || !body.as_object().at("email").is_string())
             return respond(plain(req, http::status::bad_request,
                                  {{"error", "need Idempotency-Key and {email, message}"}}));
-          std::unique_lock<std::mutex> g{b.mtx};
-          b.max_in_flight = std::max(b.max_in_flight, ++b.in_flight);
-          b.arrived();
-          std::uniform_real_distribution<double> u{0, 1};
-          std::uniform_int_distribution<int64_t> lat{b.f.latency_min,
-                                                     std::max(b.f.latency_min, b.f.latency_max)};
-          auto delay = lat(b.rng);
           auto shared = std::make_shared<net::request>(std::move(req));
-          auto finish = [&b, respond, shared](http::status st, json::value v) {
-            {
-              std::lock_guard<std::mutex> g2{b.mtx};
-              --b.in_flight;
-            }
-            respond(plain(*shared, st, std::move(v)));
-          };
-          std::string email{body.as_object().at("email").as_string()};
-          if (b.f.down) {
-            ++b.failed;
-            g.unlock();
-            return later(delay, [finish] {
-              finish(http::status::service_unavailable, {{"error", "provider down"}});
-            });
+          std::unique_lock<std::mutex> g{b.mtx};
+          auto delay = latency();
+          auto w = judge_request(1, false);
+          if (w.what == whole::hang) {
+            g.unlock(); // held past any sane client timeout, then answered 504
+            return answer(shared, respond, b.f.hang_ms, http::status::gateway_timeout,
+                          {{"error", "injected timeout"}});
           }
-          if (b.f.timeout_rate > 0 && u(b.rng) < b.f.timeout_rate) {
-            ++b.timed_out;
-            auto hang = b.f.hang_ms;
+          if (w.what == whole::fail) {
             g.unlock();
-            // Held past any sane client timeout; then answered 504, which
-            // the client has long stopped waiting for.
-            return later(hang, [finish] {
-              finish(http::status::gateway_timeout, {{"error", "injected timeout"}});
-            });
+            return answer(shared, respond, delay, w.status, {{"error", w.error}});
           }
-          if (b.f.error_rate > 0 && u(b.rng) < b.f.error_rate) {
-            ++b.failed;
-            auto st = static_cast<http::status>(b.f.error_status);
-            g.unlock();
-            return later(delay, [finish, st] { finish(st, {{"error", "injected"}}); });
-          }
-          const auto& sfx = b.f.reject_suffix;
-          if (!sfx.empty() && email.size() >= sfx.size() &&
-              email.compare(email.size() - sfx.size(), sfx.size(), sfx) == 0) {
-            ++b.failed;
-            g.unlock();
-            return later(delay, [finish] {
-              finish(http::status::bad_request, {{"error", "mailbox unavailable"}});
-            });
-          }
-          ++b.total;
-          if (++b.per_key[key] > 1) ++b.duplicates;
-          b.requests.push_back({{"key", key},
-                                {"email", email},
-                                {"agent", std::string{(*shared)[http::field::user_agent]}},
-                                {"message", body.as_object().at("message")},
-                                {"at", format_instant(date::floor<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now()))}});
+          std::string error;
+          auto st = judge_greeting(key, std::string{body.as_object().at("email").as_string()},
+                                   body.as_object().at("message"),
+                                   (*shared)[http::field::user_agent], error);
           g.unlock();
-          later(delay, [finish] { finish(http::status::ok, {{"status", "sent"}}); });
+          if (st == 200)
+            return answer(shared, respond, delay, http::status::ok, {{"status", "sent"}});
+          answer(shared, respond, delay, static_cast<http::status>(st), {{"error", error}});
+        });
+  r.add(http::verb::post, "/send-email/batch",
+        [&](net::request&& req, const net::path_params&, net::responder respond) {
+          json::error_code ec;
+          auto body = json::parse(req.body(), ec);
+          const json::array* messages = nullptr;
+          if (!ec && body.is_object())
+            if (auto* m = body.as_object().if_contains("messages")) messages = m->if_array();
+          auto bad = [&](std::string why) {
+            respond(plain(req, http::status::bad_request, {{"error", std::move(why)}}));
+          };
+          if (!messages || messages->empty())
+            return bad("need {\"messages\": [{key, email, message}, ...]}, not empty");
+          for (size_t i = 0; i < messages->size(); ++i) {
+            const auto* m = (*messages)[i].if_object();
+            if (!m || !m->contains("key") || !m->at("key").is_string() ||
+                m->at("key").as_string().empty() || !m->contains("email") ||
+                !m->at("email").is_string() || !m->contains("message"))
+              return bad("messages[" + std::to_string(i) + "] needs key, email and message");
+          }
+          auto shared = std::make_shared<net::request>(std::move(req));
+          std::unique_lock<std::mutex> g{b.mtx};
+          ++b.batches;
+          auto delay = latency();
+          auto w = judge_request(messages->size(), true);
+          if (w.what == whole::hang) {
+            g.unlock();
+            return answer(shared, respond, b.f.hang_ms, http::status::gateway_timeout,
+                          {{"error", "injected timeout"}});
+          }
+          if (w.what == whole::fail) {
+            g.unlock();
+            return answer(shared, respond, delay, w.status, {{"error", w.error}});
+          }
+          json::array results;
+          results.reserve(messages->size());
+          auto agent = (*shared)[http::field::user_agent];
+          for (const auto& v : *messages) {
+            const auto& m = v.as_object();
+            std::string key{m.at("key").as_string()}, error;
+            auto st = judge_greeting(key, std::string{m.at("email").as_string()}, m.at("message"),
+                                     agent, error);
+            json::object one{{"key", key}, {"status", st}};
+            if (st != 200) one["error"] = error;
+            results.push_back(std::move(one));
+          }
+          g.unlock();
+          answer(shared, respond, delay, http::status::ok, {{"results", std::move(results)}});
         });
   r.add(http::verb::get, "/stats",
         [&](net::request&& req, const net::path_params&, net::responder respond) {
@@ -318,6 +441,7 @@ int main(int argc, char** argv) {
                          {"timedOut", b.timed_out},
                          {"inFlight", b.in_flight},
                          {"maxInFlight", b.max_in_flight},
+                         {"batches", b.batches},
                          {"worstSecond", b.worst_second}}));
         });
   r.add(http::verb::get, "/requests",
@@ -331,7 +455,7 @@ int main(int argc, char** argv) {
           b.requests.clear();
           b.per_key.clear();
           b.duplicates = 0;
-          b.total = b.failed = b.timed_out = 0;
+          b.total = b.failed = b.timed_out = b.batches = 0;
           b.max_in_flight = b.in_flight;
           b.last_second.clear();
           b.worst_second = 0;

@@ -10,11 +10,13 @@
 #include <curl/curl.h>
 #include <deque>
 #include <mutex>
+#include <string_view>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 namespace candle::net {
@@ -26,10 +28,20 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// A single send's answer is read for its error message only; a batch's
+// carries a result per greeting (~100 bytes each).
+constexpr size_t single_body_cap = 4096;
+constexpr size_t batch_body_cap = 16 << 20;
+
+struct response_body {
+  std::string text;
+  size_t cap = single_body_cap;
+};
+
 size_t on_body(char* data, size_t size, size_t n, void* out) {
-  auto* body = static_cast<std::string*>(out);
-  if (body->size() < 4096) // enough for an error message
-    body->append(data, std::min(size * n, 4096 - body->size()));
+  auto* body = static_cast<response_body*>(out);
+  if (body->text.size() < body->cap)
+    body->text.append(data, std::min(size * n, body->cap - body->text.size()));
   return size * n;
 }
 
@@ -48,19 +60,24 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+// The answer and the whole response body (a batch reads its results from it).
+using raw_callback = std::function<void(provider_answer, std::string)>;
+
 struct job {
-  std::string key, body;
+  std::string key, body;          // key: the Idempotency-Key header; empty for a batch
+  bool batch = false;             // POST {url}/batch
   std::function<bool()> may_send; // empty = always
-  provider_client::callback done;
+  raw_callback done;
 };
 
 // One transfer: its easy handle (reused across transfers) and buffers.
 struct transfer {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  std::string body, response;
+  std::string body;
+  response_body response;
   int64_t retry_after = 0;
-  provider_client::callback done;
+  raw_callback done;
   std::chrono::steady_clock::time_point start;
   std::function<bool()> may_send; // empty = always
   bool fenced = false;            // may_send() said no just before the request
@@ -104,11 +121,64 @@ provider_answer::kind classify(long status) {
   return provider_answer::permanent;
 }
 
+std::vector<provider_answer> read_batch_results(const std::string& body,
+                                                const std::vector<std::string>& keys) {
+  std::vector<provider_answer> out(keys.size());
+  auto unreadable = [&](const std::string& why) {
+    for (auto& a : out) {
+      a = {};
+      a.error = "batch answer unreadable: " + why;
+    }
+    return out;
+  };
+  boost::json::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec) return unreadable(ec.message());
+  const auto* obj = v.if_object();
+  const auto* results = obj ? obj->if_contains("results") : nullptr;
+  if (!results || !results->is_array()) return unreadable("no \"results\" array");
+  std::unordered_map<std::string_view, size_t> index;
+  for (size_t i = 0; i < keys.size(); ++i)
+    index.emplace(keys[i], i);
+  std::vector<char> seen(keys.size(), 0);
+  for (const auto& r : results->get_array()) {
+    const auto* ro = r.if_object();
+    const auto* key = ro ? ro->if_contains("key") : nullptr;
+    const auto* status = ro ? ro->if_contains("status") : nullptr;
+    if (!key || !key->is_string()) continue; // names no greeting of ours
+    auto it = index.find(std::string_view{key->get_string().data(), key->get_string().size()});
+    if (it == index.end()) continue;
+    auto& a = out[it->second];
+    provider_answer next;
+    if (!status || !status->is_int64() || status->get_int64() < 100 || status->get_int64() > 599) {
+      next.error = "batch answer: no valid status for this greeting";
+    } else {
+      next.status = static_cast<long>(status->get_int64());
+      next.result = classify(next.status);
+      if (next.result != provider_answer::sent) {
+        next.error = "HTTP " + std::to_string(next.status);
+        const auto* e = ro->if_contains("error");
+        if (e && e->is_string()) next.error += ": " + std::string{e->get_string()};
+      }
+    }
+    if (seen[it->second] && (a.result != next.result || a.status != next.status)) {
+      a = {};
+      a.error = "batch answer: contradicting results for this greeting";
+    } else if (!seen[it->second]) {
+      a = std::move(next);
+    }
+    seen[it->second] = 1;
+  }
+  for (size_t i = 0; i < out.size(); ++i)
+    if (!seen[i]) out[i].error = "batch answer: no result for this greeting";
+  return out;
+}
+
 // libcurl's socket interface on epoll: each wake-up touches only the sockets
 // that are ready (curl_multi_perform + poll walk every transfer, which cost
 // O(in-flight) per answer at 256 in flight; seen with perf in bench/burst.sh).
 struct provider_client::impl {
-  std::string url;
+  std::string url, batch_url;
   std::string user_agent;
   long timeout_ms;
   size_t max_in_flight;
@@ -134,7 +204,6 @@ struct provider_client::impl {
     auto t = std::make_unique<transfer>();
     t->easy = curl_easy_init();
     auto* c = t->easy;
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -153,7 +222,7 @@ struct provider_client::impl {
       provider_answer a;
       a.error = "fenced: the sender's lease may have expired";
       a.fenced = true;
-      j.done(std::move(a));
+      j.done(std::move(a), {});
       return;
     }
     auto t = take_idle();
@@ -161,14 +230,16 @@ struct provider_client::impl {
     t->fenced = false;
     if (t->headers) curl_slist_free_all(t->headers);
     t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    t->headers = curl_slist_append(t->headers, ("Idempotency-Key: " + j.key).c_str());
+    if (!j.batch) t->headers = curl_slist_append(t->headers, ("Idempotency-Key: " + j.key).c_str());
     t->headers = curl_slist_append(t->headers, "Expect:"); // no 100-continue round trip
     t->body = std::move(j.body);
-    t->response.clear();
+    t->response.text.clear();
+    t->response.cap = j.batch ? batch_body_cap : single_body_cap;
     t->retry_after = 0;
     t->done = std::move(j.done);
     t->start = std::chrono::steady_clock::now();
     auto* c = t->easy;
+    curl_easy_setopt(c, CURLOPT_URL, j.batch ? batch_url.c_str() : url.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
     t->body_sent = 0;
     curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -198,9 +269,11 @@ struct provider_client::impl {
       a.retry_after_ms = t->retry_after;
       if (a.result != provider_answer::sent)
         a.error =
-            "HTTP " + std::to_string(a.status) + (t->response.empty() ? "" : ": " + t->response);
+            "HTTP " + std::to_string(a.status) +
+            (t->response.text.empty() ? "" : ": " + t->response.text.substr(0, single_body_cap));
     }
     auto done = std::move(t->done);
+    auto response = std::move(t->response.text);
     for (auto it = active.begin(); it != active.end(); ++it)
       if (it->get() == t) {
         idle.push_back(std::move(*it));
@@ -208,7 +281,7 @@ struct provider_client::impl {
         break;
       }
     --running;
-    done(std::move(a));
+    done(std::move(a), std::move(response));
   }
 
   static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
@@ -229,6 +302,18 @@ struct provider_client::impl {
     self->timer_set = ms >= 0;
     if (ms >= 0) self->timer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds{ms};
     return 0;
+  }
+
+  void enqueue(job j) {
+    bool was_empty = false;
+    {
+      std::lock_guard<std::mutex> g{mtx};
+      was_empty = queue.empty();
+      queue.push_back(std::move(j));
+    }
+    // A non-empty queue is drained before the thread waits again (or waits
+    // for a slot, which an answer frees): one wake-up per burst of posts.
+    if (was_empty) notify();
   }
 
   void notify() {
@@ -294,12 +379,12 @@ struct provider_client::impl {
       curl_multi_remove_handle(multi, t->easy);
       provider_answer a;
       a.error = "shutdown";
-      if (t->done) t->done(std::move(a));
+      if (t->done) t->done(std::move(a), {});
     }
     for (auto& j : queue) {
       provider_answer a;
       a.error = "shutdown";
-      j.done(std::move(a));
+      j.done(std::move(a), {});
     }
     for (auto* list : {&active, &idle})
       for (auto& t : *list) {
@@ -317,6 +402,7 @@ provider_client::provider_client(std::string url, std::chrono::milliseconds time
     : impl_(std::make_unique<impl>()) {
   global_init();
   impl_->url = std::move(url);
+  impl_->batch_url = impl_->url + "/batch";
   impl_->user_agent = std::move(user_agent);
   impl_->timeout_ms = static_cast<long>(timeout.count());
   impl_->max_in_flight = std::max<size_t>(1, max_in_flight);
@@ -351,15 +437,35 @@ void provider_client::post(std::string key, std::string email, std::string messa
 void provider_client::post(std::string key, std::string email, std::string message,
                            std::function<bool()> may_send, callback done) {
   auto body = boost::json::serialize(boost::json::object{{"email", email}, {"message", message}});
-  bool was_empty = false;
-  {
-    std::lock_guard<std::mutex> g{impl_->mtx};
-    was_empty = impl_->queue.empty();
-    impl_->queue.push_back({std::move(key), std::move(body), std::move(may_send), std::move(done)});
+  impl_->enqueue(
+      job{std::move(key), std::move(body), false, std::move(may_send),
+          [done = std::move(done)](provider_answer a, std::string) { done(std::move(a)); }});
+}
+
+void provider_client::post_batch(std::vector<batch_message> messages,
+                                 std::function<bool()> may_send, batch_callback done) {
+  boost::json::array list;
+  list.reserve(messages.size());
+  std::vector<std::string> keys;
+  keys.reserve(messages.size());
+  for (auto& m : messages) {
+    list.push_back(boost::json::object{{"key", m.key}, {"email", m.email}, {"message", m.message}});
+    keys.push_back(std::move(m.key));
   }
-  // A non-empty queue is drained before the client thread waits again (or
-  // waits for a slot, which an answer frees): one wake-up per burst of posts.
-  if (was_empty) impl_->notify();
+  auto body = boost::json::serialize(boost::json::object{{"messages", std::move(list)}});
+  impl_->enqueue(job{
+      {},
+      std::move(body),
+      true,
+      std::move(may_send),
+      [keys = std::move(keys), done = std::move(done)](provider_answer a, std::string response) {
+        if (a.result != provider_answer::sent) // the whole request failed
+          return done(std::vector<provider_answer>(keys.size(), a));
+        auto each = read_batch_results(response, keys);
+        for (auto& r : each)
+          r.seconds = a.seconds;
+        done(std::move(each));
+      }});
 }
 
 size_t provider_client::in_flight() const {

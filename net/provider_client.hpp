@@ -1,5 +1,6 @@
 // The email provider client: POST {email, message} with the greeting's
-// Idempotency-Key and classify the answer. Asynchronous: one thread drives a
+// Idempotency-Key and classify the answer, or many greetings in one POST to
+// {url}/batch (contract.md, "Email provider"). Asynchronous: one thread drives a
 // libcurl multi handle with at most `max_in_flight` transfers at once (more
 // wait in a queue), reusing connections (keep-alive) and easy handles; every
 // request has `timeout`. TLS works for https:// providers. Answers arrive on
@@ -11,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace candle::net {
 
@@ -25,6 +27,18 @@ struct provider_answer {
 
 /// 2xx sent; 408, 429 and 5xx transient; any other status permanent.
 provider_answer::kind classify(long status);
+
+/// One greeting of a batch request.
+struct batch_message {
+  std::string key, email, message;
+};
+
+/// Per-greeting answers from a batch response body (`{"results": [{"key",
+/// "status", "error"?}]}`, any order), in `keys`' order. A greeting the body
+/// does not answer, or answers twice differently, is transient; an unreadable
+/// body makes every greeting transient.
+std::vector<provider_answer> read_batch_results(const std::string& body,
+                                                const std::vector<std::string>& keys);
 
 class provider_client {
 public:
@@ -44,6 +58,13 @@ public:
   /// before the request is written, on the client's thread.
   void post(std::string key, std::string email, std::string message, std::function<bool()> may_send,
             callback done);
+
+  /// Many greetings in one POST to {url}/batch. `done` is called exactly once
+  /// with one answer per message, in order: a whole-request failure (non-2xx,
+  /// timeout, transport, fenced) is every message's answer.
+  using batch_callback = std::function<void(std::vector<provider_answer>)>;
+  void post_batch(std::vector<batch_message> messages, std::function<bool()> may_send,
+                  batch_callback done);
 
   /// Transfers running now.
   size_t in_flight() const;

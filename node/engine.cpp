@@ -53,11 +53,13 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
       std::chrono::duration_cast<std::chrono::milliseconds>(s.email.breaker_cooldown);
   dopt.paused = s.email.paused;
   dopt.rate = s.email.rate;
+  dopt.batch_api = s.email.api == "batch";
+  dopt.batch_size = s.email.batch_size;
   dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
   auto in_doubt = std::make_shared<std::atomic<int64_t>>(0);
   dopt.in_doubt = in_doubt;
   dopt.chunk_hint = std::min<size_t>(partition_options{}.delivery_chunk,
-                                     std::max<uint32_t>(1, s.email.max_in_flight / 2));
+                                     std::max<size_t>(1, capacity_of(dopt) / 2));
   auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
   dopt.fences = fences;
   e.delivery = spawn_delivery(sys, dopt);
