@@ -18,10 +18,12 @@ bench_cleanup() {
   rm -rf "$work"
 }
 
-# start_mock: candle-mock-provider on a free loopback port, no failures;
-# sets mock, email_url and mock_base.
+# start_mock: candle-mock-provider on a free loopback port, no failures
+# (BENCH_MOCK_ARGS: its options, e.g. --latency=150-250); sets mock,
+# email_url and mock_base.
 start_mock() {
-  "$build/examples/candle-mock-provider" --port=0 >"$work/mock.out" &
+  # shellcheck disable=SC2086 # BENCH_MOCK_ARGS is a list of options
+  "$build/examples/candle-mock-provider" --port=0 ${BENCH_MOCK_ARGS:-} >"$work/mock.out" &
   mock=$!
   for _ in $(seq 100); do grep -q listening "$work/mock.out" && break; sleep 0.05; done
   email_url=$(grep -o 'http://[0-9.:]*/send-email' "$work/mock.out")

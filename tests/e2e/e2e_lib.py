@@ -218,6 +218,12 @@ class Node:
             if cursor is None:
                 return n
 
+    def log_count(self, text):
+        """Lines of the node's log (all its runs) that contain `text`."""
+        self.log.flush()
+        with open(os.path.join(self.work, "node.log")) as f:
+            return sum(text in line for line in f)
+
     def set_speed(self, speed):
         r = self.req("PUT", "/api/v1/admin/clock", {"speed": speed})
         check(r.status == 200, f"speed {speed}: {r.status} {r.text}")
