@@ -279,8 +279,9 @@ void pump(self_ptr self) {
   auto now_ms = steady_ms();
   bool throttled = now_ms < st.throttled_until;
   auto limit = st.limiter->limit();
+  auto capacity = capacity_of(st.opts);
   while (!st.paused && !throttled && !st.waiting.empty() && st.requests.size() < limit &&
-         !too_much_in_doubt(st)) {
+         st.in_flight < capacity && !too_much_in_doubt(st)) {
     if (drop_if_fenced(st)) continue;
     // The token is taken only once the breaker lets the request go.
     auto bucket = st.bucket;
@@ -292,7 +293,9 @@ void pump(self_ptr self) {
     std::vector<item> items;
     items.push_back(std::move(st.waiting.front()));
     st.waiting.pop_front();
-    auto room = st.opts.batch_api ? std::max<size_t>(1, st.opts.batch_size) : 1;
+    auto room = st.opts.batch_api
+                    ? std::min(std::max<size_t>(1, st.opts.batch_size), capacity - st.in_flight)
+                    : 1;
     while (items.size() < room && !st.waiting.empty() && !too_much_in_doubt(st, items.size())) {
       if (drop_if_fenced(st)) continue;
       if (pace.per_second > 0) {
@@ -388,8 +391,8 @@ void on_done(self_ptr self, uint64_t id, attempt_list& results, int64_t rtt_us, 
 } // namespace
 
 size_t capacity_of(const delivery_options& o) {
-  return std::max<size_t>(1, o.max_in_flight) *
-         (o.batch_api ? std::max<size_t>(1, o.batch_size) : 1);
+  auto requests = std::max<size_t>(1, o.max_in_flight);
+  return o.batch_api ? std::max(requests, 2 * std::max<size_t>(1, o.batch_size)) : requests;
 }
 
 delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options opts) {

@@ -46,8 +46,10 @@ struct delivery_options {
   /// The partitions' lease deadlines (core/fence.hpp): a greeting goes out
   /// only while its partition's slot is open at the epoch it was sent with.
   std::shared_ptr<const fence_table> fences;
-  /// email.api=batch: up to `batch_size` greetings per request to {url}/batch
-  /// (max_in_flight then counts requests, each carrying up to batch_size).
+  /// email.api=batch: up to `batch_size` greetings per request to {url}/batch.
+  /// max_in_flight still counts requests; the greetings in them are bounded
+  /// by capacity_of() (below), not by requests x batch size: that bound is
+  /// also how far sending may run ahead of recording.
   bool batch_api = false;
   size_t batch_size = 500;
   /// The adaptive limit's first value (core/concurrency.hpp); 0 = 16.
@@ -58,7 +60,12 @@ struct delivery_options {
   double rate = 0;
 };
 
-/// Greetings that max_in_flight requests carry: the in-flight bound.
+/// Greetings in flight at most: max_in_flight (one per request), with the
+/// batch API at least two full batches. Not max_in_flight x batch_size: with
+/// 256 x 500 in flight a 1M burst ran 256k greetings ahead of recording, the
+/// database fell behind, lease renewals timed out, partitions fenced and
+/// their successors re-sent 137,776 greetings (bench/burst.sh, this machine).
+size_t capacity_of(const delivery_options& o);
 size_t capacity_of(const delivery_options& o);
 
 delivery_control_actor spawn_delivery(caf::actor_system& sys, delivery_options opts);

@@ -13,6 +13,8 @@ bench_init() {
 
 bench_cleanup() {
   [ -n "$node" ] && kill -TERM "$node" 2>/dev/null && wait "$node" 2>/dev/null || true
+  # BENCH_KEEP_LOG=FILE keeps the node's log (warnings and up) for a look after.
+  if [ -n "${BENCH_KEEP_LOG:-}" ] && [ -f "$work/log" ]; then cp "$work/log" "$BENCH_KEEP_LOG"; fi
   [ -n "$mock" ] && kill "$mock" 2>/dev/null || true
   if [ -f "$work/pg/cluster-location" ]; then rm -rf "$(cat "$work/pg/cluster-location")"; fi
   rm -rf "$work"

@@ -40,7 +40,10 @@ void concurrency_limit::on_answer(double rtt_s, size_t in_flight, int64_t now_ms
   } else {
     short_ += (rtt_s - short_) * short_weight;
     if (now_ms - half_started_ms_ >= o_.window_ms / 2) {
-      min_before_ = min_now_;
+      // The least latency may rise by a quarter per half window: a provider
+      // that got slower is learnt in minutes, while our own queue, kept up
+      // for longer than a window, does not become the new normal at once.
+      min_before_ = std::min(min_now_, base_rtt_s() * 1.25);
       min_now_ = rtt_s;
       half_started_ms_ = now_ms;
     }

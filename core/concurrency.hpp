@@ -9,9 +9,12 @@
 //  - queueing: when the short-term latency (the last ~10 answers) exceeds
 //    `tolerance` x the least latency seen in the last `window` plus `slack`,
 //    the limit shrinks by that ratio (at most halved). The least latency is
-//    what the provider takes without our queue (Vegas, BBR); the slack
-//    forgives the milliseconds a busy host's scheduler adds to round trips
-//    that are themselves under a millisecond (a provider on loopback);
+//    what the provider takes without our queue (Vegas, BBR). The slack is
+//    there because fewer requests in flight are not free: on a provider a
+//    millisecond away, 256 in flight run at 3x the greetings/s of 30 (each
+//    wake-up of the client and of the provider serves many answers; measured
+//    with bench/burst.sh), though the round trip grows from 0.3 to 20 ms.
+//    Latency is a reason to back off only once it doubles and is tens of ms;
 //  - overload (429, 5xx, a timeout, a refused connection): x `backoff`;
 //  - at most one decrease per short-term round trip, so the answers of one
 //    window of requests count as one signal, not hundreds;
@@ -28,10 +31,11 @@ struct concurrency_options {
   size_t ceiling = 256;
   size_t initial = 16;
   size_t floor = 1;
-  double tolerance = 1.5;
-  double slack_s = 0.005;
+  double tolerance = 2.0;
+  double slack_s = 0.050;
   double backoff = 0.75;
-  int64_t window_ms = 60'000; ///< how long the least latency is remembered
+  int64_t window_ms = 60'000; ///< how long the least latency is remembered (it may then
+                              ///< rise by 25 % per half window)
 };
 
 class concurrency_limit {

@@ -68,7 +68,7 @@ TEST(Concurrency, SlowStartReachesTheCeilingAtConstantLatency) {
 // already at its most, instead of piling requests into its queue.
 TEST(Concurrency, SettlesNearTheKneeOfAQueueingProvider) {
   for (size_t cap : {20u, 100u, 500u}) {
-    concurrency_limit c{{4096, 16, 1}};
+    concurrency_limit c{{4096, 16, 1, 1.5, 0.0}}; // tolerance 1.5, no slack
     sim s{c};
     auto latency = [cap](size_t n) {
       return 0.05 * std::max(1.0, static_cast<double>(n) / static_cast<double>(cap));
@@ -88,6 +88,31 @@ TEST(Concurrency, SettlesNearTheKneeOfAQueueingProvider) {
     // Throughput at least 90 % of the provider's best (cap / 0.05 s).
     double best = static_cast<double>(cap) / 0.05;
     EXPECT_GE((s.sent - sent0) / (s.seconds - t0), 0.9 * best) << "cap " << cap;
+  }
+}
+
+// The defaults let a near provider's round trip grow from 0.3 ms to tens of
+// ms as more requests go out (they amortise wake-ups: more greetings/s), and
+// still back off from a far one that doubles its latency.
+TEST(Concurrency, DefaultsForgiveMillisecondsButNotADoubling) {
+  {
+    concurrency_limit c{{256, 16, 1}};
+    sim s{c};
+    for (int i = 0; i < 100; ++i) // 0.3 ms + 0.1 ms per 1.3 requests out
+      s.round([](size_t n) { return 0.0003 + static_cast<double>(n) * 0.00008; }, never);
+    EXPECT_EQ(c.limit(), 256u); // 20 ms at 256: not a reason to cut
+  }
+  {
+    concurrency_limit c{{4096, 16, 1}};
+    sim s{c};
+    auto latency = [](size_t n) { return 0.2 * std::max(1.0, static_cast<double>(n) / 300); };
+    for (int i = 0; i < 100; ++i) // ~45 s: within the window
+      s.round(latency, never);
+    EXPECT_LT(c.limit(), 900u); // queueing from 300 on: held near 2.25 x, not the ceiling
+    EXPECT_GE(c.limit(), 300u);
+    for (int i = 0; i < 200; ++i) // three more half windows: the base may creep up 25 % each
+      s.round(latency, never);
+    EXPECT_LT(c.limit(), 1800u);
   }
 }
 

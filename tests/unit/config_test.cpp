@@ -52,6 +52,8 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(s.email.url, "http://127.0.0.1:8025/send-email");
   EXPECT_EQ(s.email.timeout, std::chrono::seconds{10});
   EXPECT_EQ(s.email.max_in_flight, 256u);
+  EXPECT_EQ(s.email.api, "single");
+  EXPECT_EQ(s.email.batch_size, 500u);
   EXPECT_EQ(s.email.max_attempts, 12u);
   EXPECT_EQ(s.schedule.partitions, 256u);
   EXPECT_EQ(s.schedule.lookahead, std::chrono::hours{48});
@@ -161,6 +163,9 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
       {{"--schedule.feb29=feb30"}, {}, "schedule.feb29"},
       {{"--occasions.birthday.send-at=25:00"}, {}, "occasions.birthday.send-at"},
       {{"--email.max-in-flight=0"}, {}, "email.max-in-flight"},
+      {{"--email.api=bulk"}, {}, "email.api"},
+      {{"--email.batch-size=0"}, {}, "email.batch-size"},
+      {{"--email.batch-size=10001"}, {}, "email.batch-size"},
       {{"--email.url=ftp://x"}, {}, "email.url"},
       {{"--schedule.partitions=0"}, {}, "schedule.partitions"},
       {{"--db.connections=0"}, {}, "db.connections"},
