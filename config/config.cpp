@@ -12,6 +12,11 @@
 namespace candle {
 
 node_config::node_config() {
+  // CAF's work-stealing scheduler polls: an idle node spent 8.6 % of a core
+  // on it here, 2.0 % with the sharing policy (a condition variable), and
+  // bursts ran as fast either way (docs/benchmarks.md). --scheduler.policy
+  // (or [scheduler] policy in the file) still chooses.
+  set("scheduler.policy", caf::atom("sharing"));
   auto& v = values;
   opt_group{custom_options_, "http"}
       .add(v.http.host, "host", "REST bridge address")
