@@ -132,13 +132,6 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::horizon, int32_t, int64_t, int64_t>::with<bool>,
     // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
     caf::replies_to<atom::renew, int32_t, std::string, int64_t, int64_t>::with<bool>,
-    // The same for many in one statement: (node, [partition, epoch, ...],
-    // ttl seconds) -> the partitions still ours. The front gathers single
-    // renewals into these (one commit each instead of one per partition).
-    caf::replies_to<atom::renew, std::string, std::vector<int64_t>,
-                    int64_t>::with<std::vector<int64_t>>,
-    // Internal to the front: send the renewals gathered so far.
-    caf::reacts_to<atom::renew>,
     // Hand a held lease back at once and notify peers: (partition, node, epoch) -> was ours?
     caf::replies_to<atom::unlease, int32_t, std::string, int64_t>::with<bool>,
     // Users.

@@ -2,9 +2,7 @@
 
 #include "core/metrics.hpp"
 
-#include <map>
 #include <pqxx/pqxx>
-#include <set>
 #include <spdlog/spdlog.h>
 #include <thread>
 
@@ -161,16 +159,6 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.renew_lease(p, node, epoch, std::chrono::seconds{ttl});
         }));
       },
-      [&st](atom::renew, std::string& node, std::vector<int64_t>& pairs, int64_t ttl) {
-        return finish(st.attempt("renew_leases", [&](pg::store& s, bool) {
-          std::vector<std::pair<int32_t, int64_t>> leases;
-          for (size_t i = 0; i + 1 < pairs.size(); i += 2)
-            leases.emplace_back(static_cast<int32_t>(pairs[i]), pairs[i + 1]);
-          auto held = s.renew_leases(node, leases, std::chrono::seconds{ttl});
-          return std::vector<int64_t>(held.begin(), held.end());
-        }));
-      },
-      [](atom::renew) {}, // the front's own flush message; a worker has none to send
       [&st](atom::unlease, int32_t p, std::string& node, int64_t epoch) {
         // Idempotent: a replay finds the lease released and reports false.
         return finish(st.attempt(
@@ -245,18 +233,6 @@ struct front_state {
   /// Own connection for leases and pings: a renewal must never wait behind a
   /// burst's claims (a lease that expires under load restarts partitions).
   persistence_actor control;
-  /// Renewals waiting for the next flush: sent as one statement per (node,
-  /// ttl) when the front has read what its mailbox holds (the flush message
-  /// comes after them), so a burst of 256 partitions' renewals is one
-  /// commit, not 256 behind a loaded disk.
-  struct renewal {
-    int32_t partition;
-    std::string node;
-    int64_t epoch, ttl;
-    caf::typed_response_promise<bool> rp;
-  };
-  std::vector<renewal> renewals;
-  bool flush_armed = false;
   size_t limit = 0;
   size_t in_flight = 0;
   size_t rejected = 0;
@@ -299,37 +275,6 @@ caf::typed_response_promise<R> relay(front_pointer self, size_t route, Ts&&... x
             rp.deliver(std::move(e));
           });
   return rp;
-}
-
-// Sends the gathered renewals, one request per (node, ttl), and answers each.
-void flush_renewals(front_pointer self) {
-  auto& st = self->state;
-  st.flush_armed = false;
-  auto all = std::move(st.renewals);
-  st.renewals.clear();
-  std::map<std::pair<std::string, int64_t>, std::vector<front_state::renewal>> groups;
-  for (auto& r : all)
-    groups[{r.node, r.ttl}].push_back(std::move(r));
-  for (auto& [key, group] : groups) {
-    std::vector<int64_t> pairs;
-    for (const auto& r : group) {
-      pairs.push_back(r.partition);
-      pairs.push_back(r.epoch);
-    }
-    auto shared = std::make_shared<std::vector<front_state::renewal>>(std::move(group));
-    self->request(st.control, caf::infinite, atom::renew::value, key.first, std::move(pairs),
-                  key.second)
-        .then(
-            [shared](std::vector<int64_t>& held) {
-              std::set<int64_t> ours(held.begin(), held.end());
-              for (auto& r : *shared)
-                r.rp.deliver(ours.count(r.partition) > 0);
-            },
-            [shared](caf::error& e) {
-              for (auto& r : *shared)
-                r.rp.deliver(e);
-            });
-  }
 }
 
 size_t route_of(const std::string& s) {
@@ -382,22 +327,9 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       [self](atom::horizon a, int32_t p, int64_t e, int64_t to) {
         return relay<bool>(self, p, a, p, e, to);
       },
-      [self](atom::renew, int32_t p, std::string& node, int64_t e,
-             int64_t ttl) -> caf::result<bool> {
-        auto& st = self->state;
-        auto rp = self->make_response_promise<bool>();
-        st.renewals.push_back({p, std::move(node), e, ttl, rp});
-        if (!st.flush_armed) {
-          st.flush_armed = true;
-          self->send(self, atom::renew::value); // after what the mailbox holds now
-        }
-        return rp;
+      [self](atom::renew a, int32_t p, std::string& node, int64_t e, int64_t ttl) {
+        return relay<bool>(self, control_route, a, p, std::move(node), e, ttl);
       },
-      [self](atom::renew, std::string& node, std::vector<int64_t>& pairs, int64_t ttl) {
-        return relay<std::vector<int64_t>>(self, control_route, atom::renew::value, std::move(node),
-                                           std::move(pairs), ttl);
-      },
-      [self](atom::renew) { flush_renewals(self); },
       [self](atom::unlease a, int32_t p, std::string& node, int64_t e) {
         return relay<bool>(self, control_route, a, p, std::move(node), e);
       },

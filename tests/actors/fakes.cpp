@@ -141,15 +141,6 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         if (st->renew_fails) return make_error(ec::unavailable, "database unreachable");
         return epoch == st->epoch && !st->released;
       },
-      [st](atom::renew, std::string&, std::vector<int64_t>& pairs,
-           int64_t) -> caf::result<std::vector<int64_t>> {
-        if (st->renew_fails) return make_error(ec::unavailable, "database unreachable");
-        std::vector<int64_t> held;
-        for (size_t i = 0; i + 1 < pairs.size(); i += 2)
-          if (pairs[i + 1] == st->epoch && !st->released) held.push_back(pairs[i]);
-        return held;
-      },
-      [](atom::renew) {},
       [st](atom::unlease, int32_t, std::string&, int64_t epoch) {
         if (epoch != st->epoch || st->released) return false;
         st->released = true;

@@ -4,7 +4,6 @@
 #include "actors/persistence.hpp"
 #include "pg_fixture.hpp"
 
-#include <map>
 #include <set>
 #include <thread>
 
@@ -83,36 +82,6 @@ TEST_F(PersistenceActor, AnswersRequestsAndMapsErrors) {
   EXPECT_EQ(marked->size(), 1u);
   auto ok = ask<bool>(*env.sys, db, atom::ping::value);
   ASSERT_TRUE(ok);
-  anon_send_exit(db, caf::exit_reason::user_shutdown);
-}
-
-// Renewals arriving together go out as one statement, and each still gets
-// its own answer: ours at the current epoch, not ours at a stale one.
-TEST_F(PersistenceActor, RenewalsArrivingTogetherAreAnsweredEachAsItsOwn) {
-  actor_env env;
-  auto db = spawn_persistence(*env.sys, {conninfo});
-  std::map<int32_t, int64_t> epochs;
-  for (int32_t p = 20; p < 30; ++p) {
-    auto e = ask<int64_t>(*env.sys, db, atom::lease::value, p, std::string{"n"}, int64_t{60});
-    ASSERT_TRUE(e && *e > 0);
-    epochs[p] = *e;
-  }
-  caf::scoped_actor self{*env.sys};
-  // All sent before any answer is read: the front gathers them.
-  std::vector<std::pair<int32_t, bool>> want;
-  for (const auto& [p, e] : epochs) {
-    bool stale = p % 3 == 0;
-    want.emplace_back(p, !stale);
-    self->send(db, atom::renew::value, p, std::string{"n"}, stale ? e - 1 : e, int64_t{60});
-  }
-  std::vector<bool> answers;
-  for (size_t i = 0; i < want.size(); ++i)
-    self->receive([&](bool held) { answers.push_back(held); },
-                  caf::after(std::chrono::seconds{10}) >> [&] { FAIL() << "no answer"; });
-  ASSERT_EQ(answers.size(), want.size());
-  // Answers come back in the order the renewals were sent.
-  for (size_t i = 0; i < want.size(); ++i)
-    EXPECT_EQ(answers[i], want[i].second) << "partition " << want[i].first;
   anon_send_exit(db, caf::exit_reason::user_shutdown);
 }
 
