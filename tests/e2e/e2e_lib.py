@@ -232,6 +232,25 @@ class Node:
         return wait_for(fn, timeout, what)
 
 
+def kill_mid_burst(node, mock, n, sending, clock, pause_s=0):
+    """kill -9 once the provider holds `sending` greetings, restart the node at
+    `clock`, wait until all `n` are recorded sent and check every key reached
+    the provider and nothing is left claimed or retrying. Returns (sends at
+    the kill, the mock's stats)."""
+    node.wait_for(lambda: mock.stats()["total"] >= sending, 60, "sending under way")
+    node.stop(9)
+    at_kill = mock.stats()["total"]
+    if pause_s:
+        time.sleep(pause_s)
+    node.clock = clock
+    node.start()
+    node.wait_for(lambda: node.count_status("sent") == n, 120, "every greeting recorded sent")
+    s = mock.stats()
+    check(s["uniqueKeys"] == n, f"every key reached the provider: {s}")
+    check(node.count_status("claimed") == 0 and node.count_status("retrying") == 0, "settled")
+    return at_kill, s
+
+
 def wait_for(fn, timeout, what):
     """Polls fn until it returns something true (returned), or fails."""
     deadline = time.time() + timeout

@@ -18,7 +18,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import Client, MockProvider, Node, check, run_scenarios  # noqa: E402
+from e2e_lib import Client, MockProvider, Node, check, kill_mid_burst, run_scenarios  # noqa: E402
 
 START = "2026-06-15T07:00:00.000Z"
 DUE = "2026-06-15T08:00:00.000Z"  # 09:00 in Europe/London (BST)
@@ -77,15 +77,7 @@ def scenario_batch_crash(candled, mock_path):
             node.create_user(firstName=f"F{i}", lastName="bcrash", email=f"bcrash{i}@example.com",
                              timezone="UTC", birthdayDate="1990-07-15")
         node.advance("2027-07-15T09:00:00.000Z")
-        node.wait_for(lambda: mock.stats()["total"] >= 300, 60, "sending under way")
-        node.stop(9)
-        at_kill = mock.stats()["total"]
-        node.clock = "2027-07-15T09:01:00.000Z"
-        node.start()
-        node.wait_for(lambda: node.count_status("sent") == n, 120, "every greeting recorded sent")
-        s = mock.stats()
-        check(s["uniqueKeys"] == n, f"every key reached the provider: {s}")
-        check(node.count_status("claimed") == 0 and node.count_status("retrying") == 0, "settled")
+        at_kill, s = kill_mid_burst(node, mock, n, 300, "2027-07-15T09:01:00.000Z")
         # What may be in doubt at a kill: twice the greetings in flight, which
         # are at most max(email.max-in-flight, 2 x email.batch-size).
         bound = 2 * max(requests, 2 * batch)

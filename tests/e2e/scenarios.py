@@ -23,7 +23,7 @@ import time
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import MockProvider, Node, check, run_scenarios  # noqa: E402
+from e2e_lib import MockProvider, Node, check, kill_mid_burst, run_scenarios  # noqa: E402
 
 UTC = dt.timezone.utc
 
@@ -79,16 +79,7 @@ def scenario_crash(candled, mock_path):
         for i in range(n):
             user(node, i, "crash", "UTC", "1990-07-15")
         node.advance("2027-07-15T09:00:00.000Z")
-        node.wait_for(lambda: mock.stats()["total"] >= 400, 60, "sending under way")
-        node.stop(9)
-        at_kill = mock.stats()["total"]
-        time.sleep(0.5)
-        node.clock = "2027-07-15T09:01:00.000Z"
-        node.start()
-        node.wait_for(lambda: node.count_status("sent") == n, 120, "every greeting recorded sent")
-        s = mock.stats()
-        check(s["uniqueKeys"] == n, f"every key reached the provider: {s}")
-        check(node.count_status("claimed") == 0 and node.count_status("retrying") == 0, "settled")
+        at_kill, s = kill_mid_burst(node, mock, n, 400, "2027-07-15T09:01:00.000Z", pause_s=0.5)
         # Only keys answered but not yet recorded when the node died are sent
         # again: at most one delivery chunk (250) plus what was in flight (32).
         check(s["duplicates"] <= 250 + 32, f"resent keys bounded: {s}")
