@@ -191,8 +191,11 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<atom::resume, occurrence>::with<bool>,
     // Timer, or the engine clock changed: process what is due, re-arm.
     caf::reacts_to<atom::tick>,
-    // Real-time timer: extend the lease (a lost lease ends the actor).
+    // Real-time timer: extend the lease (a lost lease ends the actor). Only
+    // without a LEASE KEEPER (tests); with one, the keeper renews.
     caf::reacts_to<atom::renew>,
+    // The LEASE KEEPER found the lease at this epoch no longer ours.
+    caf::reacts_to<atom::renew, int64_t>,
     // Hand the partition off: stop claiming and sending, wait for what is in
     // flight to be recorded, release the lease, answer, quit.
     caf::replies_to<atom::handoff>::with<bool>,
@@ -200,6 +203,23 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<atom::status>::with<partition_status>,
     // The N earliest occurrences in memory, by fire instant then key.
     caf::replies_to<atom::upcoming, uint64_t>::with<occurrence_list>>;
+
+/// The LEASE KEEPER, one per node, on its own thread and database
+/// connection: renews every lease this node's partitions hold, in one
+/// statement every third of the TTL, and moves each partition's fence
+/// deadline after each renewal. Lease renewal is apart from the partitions'
+/// work (Kafka's KIP-62 lesson: heartbeats on their own thread), so a node
+/// whose scheduler is saturated — 1M users loading, a burst's claims — keeps
+/// its leases. A lease found lost closes its fence slot and is told to its
+/// partition, which ends.
+using lease_keeper_actor = caf::typed_actor<
+    // Keep (partition, epoch) renewed for this partition actor (monitored:
+    // a partition that ends is forgotten).
+    caf::reacts_to<atom::renew, int32_t, int64_t, caf::actor>,
+    // Stop renewing (partition, epoch): handed off or fenced.
+    caf::reacts_to<atom::unlease, int32_t, int64_t>,
+    // The keeper's own timer.
+    caf::reacts_to<atom::tick>>;
 
 /// The NODE actor, one per node, published on `cluster.port`: decides which
 /// partitions run here (plan_round over the membership view), starts and

@@ -36,8 +36,19 @@ caf::actor_clock::time_point fence_at(self_ptr self) {
 // The lease ran from the start of its last successful renewal; past the
 // deadline it may have expired and been taken over, whatever this process
 // believes (it may just have been paused). Nothing more leaves from here.
+// With a LEASE KEEPER the deadline is the fence slot's, which the keeper
+// moves after each renewal (and which closes when this partition fences).
 bool lease_may_have_expired(self_ptr self) {
+  auto& st = self->state;
+  if (st.opts.keeper) return !st.opts.fences->may_send(st.opts.id, st.epoch, self->clock().now());
   return self->clock().now() >= fence_at(self);
+}
+
+// No more renewals for this epoch (handed off or fenced).
+void forget_lease(self_ptr self) {
+  auto& st = self->state;
+  if (st.opts.keeper && st.epoch != 0)
+    self->anon_send(st.opts.keeper, atom::unlease::value, st.opts.id, st.epoch);
 }
 
 // Publishes the lease deadline for delivery (after a take or a renewal).
@@ -55,6 +66,7 @@ void close_fence(self_ptr self) {
 void fence(self_ptr self) {
   auto& st = self->state;
   close_fence(self);
+  forget_lease(self);
   spdlog::warn("event=partition.fenced partition={} epoch={} reason=\"the lease may have expired;"
                " nothing more is sent\"",
                st.opts.id, st.epoch);
@@ -79,6 +91,7 @@ void finish_handoff(self_ptr self) {
     return;
   }
   close_fence(self);
+  forget_lease(self);
   auto epoch = std::exchange(st.epoch, 0); // once
   self->request(st.opts.db, seconds{5}, atom::unlease::value, st.opts.id, st.opts.node, epoch)
       .then(
@@ -581,7 +594,11 @@ void acquire(self_ptr self) {
             }
             self->state.epoch = epoch;
             open_fence(self);
-            self->delayed_send(self, wait, atom::renew::value);
+            if (self->state.opts.keeper)
+              self->anon_send(self->state.opts.keeper, atom::renew::value, self->state.opts.id,
+                              epoch, caf::actor_cast<caf::actor>(self));
+            else
+              self->delayed_send(self, wait, atom::renew::value);
             if (self->state.draining) return finish_handoff(self);
             load(self);
           },
@@ -671,14 +688,24 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
                                      seconds{std::max<int64_t>(1, self->state.opts.lease_ttl / 3)},
                                      atom::renew::value);
                 },
-                [self](caf::error& e) {
+                [self, started](caf::error& e) {
                   // Keep trying while the lease may still be valid; the fence
                   // stops our writes anyway once it is not.
-                  spdlog::warn("event=partition.renew_failed partition={} error=\"{}\"",
-                               self->state.opts.id, self->system().render(e));
+                  auto waited =
+                      std::chrono::duration_cast<milliseconds>(self->clock().now() - started);
+                  spdlog::warn(
+                      "event=partition.renew_failed partition={} waited_ms={} error=\"{}\"",
+                      self->state.opts.id, waited.count(), self->system().render(e));
                   if (lease_may_have_expired(self)) return fence(self);
                   self->delayed_send(self, seconds{1}, atom::renew::value);
                 });
+      },
+      [self](atom::renew, int64_t epoch) {
+        auto& s = self->state;
+        if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile
+        close_fence(self);
+        if (s.draining) s.handoff.deliver(false);
+        self->quit(make_error(ec::refused, "partition lease lost"));
       },
       [self](atom::handoff) {
         auto& s = self->state;

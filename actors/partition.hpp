@@ -38,6 +38,9 @@ struct partition_options {
   std::shared_ptr<std::atomic<int64_t>> in_doubt;
   /// Where this partition publishes its lease deadline for delivery.
   std::shared_ptr<fence_table> fences;
+  /// Renews the lease once taken (moving the deadline in `fences`, which
+  /// must then be set); without one the partition renews its own.
+  lease_keeper_actor keeper;
   schedule_rules rules = default_rules();
   uint64_t seed = 0; ///< for retry jitter
 };

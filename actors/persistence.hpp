@@ -3,9 +3,11 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "core/fence.hpp"
 #include "persistence/store.hpp"
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace candle {
@@ -21,5 +23,15 @@ struct persistence_options {
 };
 
 persistence_actor spawn_persistence(caf::actor_system& sys, persistence_options opts);
+
+struct lease_keeper_options {
+  std::string conninfo;
+  std::string node;
+  int64_t lease_ttl = 30; ///< seconds; renewed every third
+  std::shared_ptr<fence_table> fences;
+};
+
+/// The LEASE KEEPER (actors.hpp), detached, with its own connection.
+lease_keeper_actor spawn_lease_keeper(caf::actor_system& sys, lease_keeper_options opts);
 
 } // namespace candle

@@ -1,5 +1,7 @@
 #include "core/fence.hpp"
 
+#include <algorithm>
+
 namespace candle {
 
 void fence_table::open(int32_t p, int64_t epoch, time_point until) {
@@ -9,6 +11,15 @@ void fence_table::open(int32_t p, int64_t epoch, time_point until) {
   if (epoch < s.epoch) return; // an older incarnation's late renewal
   s.epoch = epoch;
   s.until = until;
+}
+
+bool fence_table::extend(int32_t p, int64_t epoch, time_point until) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (p < 0 || static_cast<size_t>(p) >= slots_.size()) return false;
+  auto& s = slots_[static_cast<size_t>(p)];
+  if (s.epoch != epoch || s.until == time_point{}) return false;
+  s.until = std::max(s.until, until);
+  return true;
 }
 
 void fence_table::close(int32_t p, int64_t epoch) {

@@ -22,6 +22,10 @@ public:
 
   /// Partition `p` at `epoch` may send until `until`.
   void open(int32_t p, int64_t epoch, time_point until);
+  /// Moves the deadline of partition `p` at `epoch` forward to `until` (a
+  /// renewal), unless the slot was closed or belongs to another epoch: a
+  /// closed slot stays closed. True when extended.
+  bool extend(int32_t p, int64_t epoch, time_point until);
   /// Partition `p` at `epoch` sends nothing more (a newer epoch is left alone).
   void close(int32_t p, int64_t epoch);
   /// True when partition `p` is open at exactly `epoch` and `now` is before

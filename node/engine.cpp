@@ -80,6 +80,13 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   o.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(s.cluster.lease_ttl).count();
   o.in_doubt = in_doubt;
   o.fences = fences;
+  lease_keeper_options ko;
+  ko.conninfo = conninfo;
+  ko.node = e.node_id;
+  ko.lease_ttl = o.lease_ttl;
+  ko.fences = fences;
+  e.keeper = spawn_lease_keeper(sys, std::move(ko));
+  o.keeper = e.keeper;
   // A chunk is answered whole: at most half the in-flight bound, so the
   // in-doubt bound (2 x in flight less a chunk) always lets a started chunk
   // finish.
@@ -115,11 +122,13 @@ void stop_engine(engine& e) {
   if (e.node) caf::anon_send_exit(e.node, caf::exit_reason::user_shutdown);
   if (e.delivery) caf::anon_send_exit(e.delivery, caf::exit_reason::user_shutdown);
   if (e.db) caf::anon_send_exit(e.db, caf::exit_reason::user_shutdown);
+  if (e.keeper) caf::anon_send_exit(e.keeper, caf::exit_reason::user_shutdown);
   e.console = nullptr;
   e.member = nullptr;
   e.node = nullptr;
   e.delivery = nullptr;
   e.db = nullptr;
+  e.keeper = nullptr;
 }
 
 } // namespace candle

@@ -23,6 +23,7 @@ struct engine {
   int32_t partitions = 0;
   std::shared_ptr<engine_clock> clock;
   persistence_actor db;
+  lease_keeper_actor keeper;
   delivery_control_actor delivery;
   node_control_actor node;
   member_actor member;

@@ -98,6 +98,11 @@ void prepare(pqxx::connection& c) {
   c.prepare("renew_lease", "UPDATE partition_leases SET expires_at = now() + $4 * interval '1 "
                            "second' WHERE partition = $1 AND owner = $2 AND epoch = $3"
                            " AND expires_at > now() RETURNING 1");
+  c.prepare("renew_leases",
+            "UPDATE partition_leases l SET expires_at = now() + $2 * interval '1 second'"
+            " FROM unnest($3::int[], $4::bigint[]) AS t(p, e)"
+            " WHERE l.partition = t.p AND l.owner = $1 AND l.epoch = t.e AND l.expires_at > now()"
+            " RETURNING l.partition");
   c.prepare("claim",
             "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
             " due_at, status, attempts, owner_epoch, claimed_at)"
@@ -353,6 +358,24 @@ bool store::renew_lease(int32_t partition, const std::string& node, int64_t epoc
                         std::chrono::seconds ttl) {
   auto r = exec("renew_lease", partition, node, epoch, static_cast<int64_t>(ttl.count()));
   return !r.empty();
+}
+
+std::vector<int32_t> store::renew_leases(const std::string& node,
+                                         const std::vector<std::pair<int32_t, int64_t>>& leases,
+                                         std::chrono::seconds ttl) {
+  if (leases.empty()) return {};
+  std::vector<int64_t> partitions, epochs;
+  for (const auto& [p, e] : leases) {
+    partitions.push_back(p);
+    epochs.push_back(e);
+  }
+  auto r = exec("renew_leases", node, static_cast<int64_t>(ttl.count()), array_literal(partitions),
+                array_literal(epochs));
+  std::vector<int32_t> out;
+  out.reserve(r.size());
+  for (const auto& row : r)
+    out.push_back(row[0].as<int32_t>());
+  return out;
 }
 
 namespace {

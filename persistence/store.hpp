@@ -52,6 +52,11 @@ public:
   /// Extends a lease we hold at `epoch`; false when it is no longer ours.
   bool renew_lease(int32_t partition, const std::string& node, int64_t epoch,
                    std::chrono::seconds ttl);
+  /// Extends many of `node`'s leases, each at its epoch, in one statement
+  /// (and one commit): the partitions still ours, in no particular order.
+  std::vector<int32_t> renew_leases(const std::string& node,
+                                    const std::vector<std::pair<int32_t, int64_t>>& leases,
+                                    std::chrono::seconds ttl);
 
   /// The partition's horizon (epoch ms), 0 when none was ever recorded.
   int64_t horizon(int32_t partition);

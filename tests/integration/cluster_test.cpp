@@ -6,6 +6,7 @@
 #include "persistence/membership.hpp"
 #include "pg_fixture.hpp"
 
+#include <algorithm>
 #include <thread>
 
 using namespace candle;
@@ -83,6 +84,23 @@ TEST_F(Cluster, RenewalIsConditionedOnOwnerAndEpoch) {
   // An expired lease is not renewed: it may have been taken meanwhile.
   auto e2 = s.acquire_lease(5, "node-a", seconds{0});
   EXPECT_FALSE(s.renew_lease(5, "node-a", e2, seconds{60}));
+}
+
+// Many renewals in one statement keep exactly the conditions of one.
+TEST_F(Cluster, BatchedRenewalIsConditionedOnOwnerEpochAndExpiryPerLease) {
+  pg::membership a{conninfo, node("node-a"), seconds{15}};
+  ASSERT_TRUE(a.join());
+  pg::store s{conninfo};
+  auto e7 = s.acquire_lease(7, "node-a", seconds{60});
+  auto e8 = s.acquire_lease(8, "node-a", seconds{60});
+  auto e9 = s.acquire_lease(9, "node-a", seconds{0}); // expired at once
+  auto held = s.renew_leases("node-a", {{7, e7}, {8, e8 - 1}, {9, e9}, {10, 1}}, seconds{60});
+  EXPECT_EQ(held, std::vector<int32_t>{7}) << "only the current, unexpired, own lease";
+  EXPECT_TRUE(s.renew_leases("node-b", {{7, e7}}, seconds{60}).empty()) << "another owner";
+  EXPECT_TRUE(s.renew_leases("node-a", {}, seconds{60}).empty());
+  held = s.renew_leases("node-a", {{8, e8}, {7, e7}}, seconds{60});
+  std::sort(held.begin(), held.end());
+  EXPECT_EQ(held, (std::vector<int32_t>{7, 8}));
 }
 
 TEST_F(Cluster, ReleaseHandsTheLeaseOverAtOnceAndNotifiesPeers) {

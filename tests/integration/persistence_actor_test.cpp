@@ -2,8 +2,10 @@
 // queue while the database is down, reconnecting by itself, and a server
 // crash under load that loses and doubles nothing.
 #include "actors/persistence.hpp"
+#include "persistence/membership.hpp"
 #include "pg_fixture.hpp"
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -83,6 +85,72 @@ TEST_F(PersistenceActor, AnswersRequestsAndMapsErrors) {
   auto ok = ask<bool>(*env.sys, db, atom::ping::value);
   ASSERT_TRUE(ok);
   anon_send_exit(db, caf::exit_reason::user_shutdown);
+}
+
+// Polls `f` every 50 ms for up to 15 s.
+template <class F> bool eventually(F f) {
+  for (int i = 0; i < 300; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(milliseconds{50});
+  }
+  return false;
+}
+
+// The LEASE KEEPER renews what it is given past the TTL and moves the fence
+// deadline; a lease taken away closes its slot and is told to its partition;
+// a forgotten lease, or one whose partition ended, runs out.
+TEST_F(PersistenceActor, LeaseKeeperRenewsPastTheTtlAndLetsGoOfWhatItIsNotGiven) {
+  actor_env env;
+  pg::node_info me;
+  me.id = "n";
+  me.address = "127.0.0.1";
+  me.version = "test";
+  pg::membership alive{conninfo, me, seconds{15}}; // "n" is a live node
+  ASSERT_TRUE(alive.join());
+  pg::store s{conninfo};
+  auto ttl = seconds{3}; // renewed every second
+  std::map<int32_t, int64_t> e;
+  auto fences = std::make_shared<fence_table>(32);
+  auto t0 = steady_clock::now();
+  for (int32_t p : {20, 21, 22}) {
+    e[p] = s.acquire_lease(p, "n", ttl);
+    ASSERT_GT(e[p], 0);
+    fences->open(p, e[p], t0 + milliseconds{2700});
+  }
+  auto keeper = spawn_lease_keeper(*env.sys, {conninfo, "n", ttl.count(), fences});
+  caf::scoped_actor part{*env.sys}; // stands in for partitions 20 and 21
+  auto doomed = env.sys->spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](int) {}};
+  }); // partition 22's, ended below
+  caf::anon_send(keeper, atom::renew::value, int32_t{20}, e[20], caf::actor{part});
+  caf::anon_send(keeper, atom::renew::value, int32_t{21}, e[21], caf::actor{part});
+  caf::anon_send(keeper, atom::renew::value, int32_t{22}, e[22], doomed);
+
+  // Renewed: the deadline moves past the first one, and after the TTL another
+  // node still cannot take the lease.
+  EXPECT_TRUE(eventually([&] { return fences->may_send(20, e[20], t0 + seconds{3}); }));
+  std::this_thread::sleep_until(t0 + ttl + seconds{1});
+  EXPECT_EQ(s.acquire_lease(20, "other", ttl), 0) << "kept past its TTL";
+  EXPECT_TRUE(fences->may_send(20, e[20], steady_clock::now()));
+
+  // Taken away (a newer epoch): the slot closes and the partition hears it.
+  scalar<int64_t>("UPDATE partition_leases SET epoch = epoch + 1 WHERE partition = 21"
+                  " RETURNING epoch");
+  int64_t lost = 0;
+  part->receive([&](atom::renew, int64_t epoch) { lost = epoch; },
+                caf::after(seconds{10}) >> [] {});
+  EXPECT_EQ(lost, e[21]);
+  EXPECT_FALSE(fences->may_send(21, e[21], steady_clock::now()));
+
+  // Forgotten, or its partition ended: the lease runs out and another node
+  // takes it.
+  caf::anon_send(keeper, atom::unlease::value, int32_t{20}, e[20]);
+  caf::anon_send_exit(doomed, caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(eventually([&] { return s.acquire_lease(20, "other", ttl) > 0; }));
+  EXPECT_TRUE(eventually([&] { return s.acquire_lease(22, "other", ttl) > 0; }));
+  // A closed slot stays closed even if a renewal would succeed.
+  EXPECT_FALSE(fences->extend(21, e[21], steady_clock::now() + seconds{10}));
+  caf::anon_send_exit(keeper, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(PersistenceActor, BoundedQueueRefusesWhileTheDatabaseIsDownThenReconnects) {
