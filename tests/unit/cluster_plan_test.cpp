@@ -301,6 +301,30 @@ TEST(FenceTable, OnlyTheCurrentEpochBeforeItsDeadlineMaySend) {
   EXPECT_FALSE(t.may_send(4, 2, t0));
 }
 
+// The LEASE KEEPER's renewals extend what the partition opened, never
+// reopen what it closed, never touch another epoch, and never move back.
+TEST(FenceTable, ExtendMovesAnOpenSlotForwardOnly) {
+  fence_table t{4};
+  steady_clock::time_point t0{seconds{100}};
+  EXPECT_FALSE(t.extend(1, 1, t0 + seconds{10})) << "never opened";
+  EXPECT_FALSE(t.may_send(1, 1, t0));
+  t.open(1, 1, t0 + seconds{10});
+  EXPECT_TRUE(t.extend(1, 1, t0 + seconds{20}));
+  EXPECT_TRUE(t.may_send(1, 1, t0 + seconds{15}));
+  EXPECT_TRUE(t.extend(1, 1, t0 + seconds{12})) << "an older renewal's answer";
+  EXPECT_TRUE(t.may_send(1, 1, t0 + seconds{15})) << "the deadline does not move back";
+  EXPECT_FALSE(t.extend(1, 2, t0 + seconds{30})) << "another epoch";
+  EXPECT_FALSE(t.may_send(1, 2, t0));
+  // Past its deadline but not closed: a renewal that started in time extends it.
+  EXPECT_TRUE(t.extend(1, 1, t0 + seconds{40}));
+  EXPECT_TRUE(t.may_send(1, 1, t0 + seconds{30}));
+  t.close(1, 1);
+  EXPECT_FALSE(t.extend(1, 1, t0 + seconds{60})) << "closed stays closed";
+  EXPECT_FALSE(t.may_send(1, 1, t0));
+  EXPECT_FALSE(t.extend(-1, 1, t0 + seconds{60}));
+  EXPECT_FALSE(t.extend(4, 1, t0 + seconds{60}));
+}
+
 TEST(FenceTable, OpenCountIsThePartitionsThatMaySendNow) {
   fence_table t{8};
   steady_clock::time_point t0{seconds{100}};
