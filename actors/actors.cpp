@@ -60,6 +60,12 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<partitions_report>("candle.partitions_report");
   cfg.add_message_type<upcoming_report>("candle.upcoming_report");
   cfg.add_message_type<redrive_batch>("candle.redrive_batch");
+  cfg.add_message_type<delivery_event>("candle.delivery_event");
+  cfg.add_message_type<event_list>("candle.event_list");
+  cfg.add_message_type<suppression>("candle.suppression");
+  cfg.add_message_type<suppression_list>("candle.suppression_list");
+  cfg.add_message_type<ingest_report>("candle.ingest_report");
+  cfg.add_message_type<greeting_detail>("candle.greeting_detail");
   cfg.add_message_type<std::vector<partition_status>>("candle.partition_status_list");
   cfg.add_error_category(caf::atom("candle"), render_error);
 }

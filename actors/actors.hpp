@@ -76,6 +76,10 @@ using partitions = caf::atom_constant<caf::atom("partitions")>;
 using upcoming = caf::atom_constant<caf::atom("upcoming")>;
 using nodes = caf::atom_constant<caf::atom("nodes")>;
 using failed = caf::atom_constant<caf::atom("failed")>;
+using ingest = caf::atom_constant<caf::atom("ingest")>;
+using greeting = caf::atom_constant<caf::atom("greeting")>;
+using suppress = caf::atom_constant<caf::atom("suppress")>;
+using unsuppress = caf::atom_constant<caf::atom("unsuppress")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -99,6 +103,22 @@ struct redrive_batch {
   uint64_t count = 0;
   key_list sample;          ///< the first keys, at most 10
   occurrence_list redriven; ///< the greetings to reclaim (empty on a dry run)
+};
+
+using event_list = std::vector<delivery_event>;
+using suppression_list = std::vector<suppression>;
+
+/// What one ingestion request stored.
+struct ingest_report {
+  uint64_t stored = 0;     ///< new events
+  uint64_t duplicates = 0; ///< ids already stored (or twice in the request)
+  uint64_t unknown = 0;    ///< new events for keys without a send record
+};
+
+/// A greeting's send record with its delivery events, oldest first.
+struct greeting_detail {
+  send_record record;
+  event_list events;
 };
 
 // -- interfaces -----------------------------------------------------------------
@@ -304,6 +324,22 @@ using console_actor = caf::typed_actor<
     // Internal: sample the counters for rates.
     caf::reacts_to<atom::tick>>;
 
+/// The EVENTS actor: delivery events in and out of the database on its own
+/// connection. Concurrent ingestion requests are written together: while one
+/// statement runs, the requests that arrive wait and then go in one
+/// statement and one commit; each is answered after its events are committed.
+using events_actor = caf::typed_actor<
+    // Store events once by id and move each greeting's delivery state forward.
+    caf::replies_to<atom::ingest, event_list>::with<ingest_report>,
+    // A greeting's record and timeline: (key) -> detail, or not_found.
+    caf::replies_to<atom::greeting, std::string>::with<greeting_detail>,
+    // Suppressed addresses by email: (limit, after email).
+    caf::replies_to<atom::suppress, uint64_t, std::string>::with<suppression_list>,
+    // Lift one: (email) -> was suppressed?
+    caf::replies_to<atom::unsuppress, std::string>::with<bool>,
+    // Internal: write what is pending.
+    caf::reacts_to<atom::tick>>;
+
 // -- serialization ----------------------------------------------------------------
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, user& x) {
@@ -325,7 +361,26 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, send_record& x) {
   return f(caf::meta::type_name("candle.send_record"), x.key, x.user_id, x.occasion, x.year,
            x.due_at, x.status, x.attempts, x.last_error, x.sent_at, x.next_attempt_at,
-           x.owner_epoch, x.partition);
+           x.owner_epoch, x.partition, x.delivery, x.claimed_by, x.claimed_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_event& x) {
+  return f(caf::meta::type_name("candle.delivery_event"), x.id, x.type, x.key, x.at, x.reason,
+           x.received_at);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, suppression& x) {
+  return f(caf::meta::type_name("candle.suppression"), x.email, x.reason, x.type, x.key, x.at);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, ingest_report& x) {
+  return f(caf::meta::type_name("candle.ingest_report"), x.stored, x.duplicates, x.unknown);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, greeting_detail& x) {
+  return f(caf::meta::type_name("candle.greeting_detail"), x.record, x.events);
 }
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, attempt& x) {

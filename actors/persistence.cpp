@@ -421,8 +421,7 @@ std::chrono::milliseconds renew_all(keeper_pointer self) {
     ours = st.db->renew_leases(st.opts.node, want, seconds{st.opts.lease_ttl});
   } catch (const std::exception& e) {
     // The deadlines run out by themselves if this keeps failing.
-    spdlog::warn(
-        "event=partition.renew_failed partitions={} error=\"{}\"", want.size(), e.what());
+    spdlog::warn("event=partition.renew_failed partitions={} error=\"{}\"", want.size(), e.what());
     st.db.reset();
     return seconds{1};
   }
@@ -469,7 +468,126 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, lease_keeper_optio
   };
 }
 
+// -- events ----------------------------------------------------------------------
+
+struct events_state {
+  static constexpr const char* name = "events";
+  worker_state io; // its store and the retry loop of the persistence workers
+  struct waiting {
+    event_list events;
+    caf::typed_response_promise<ingest_report> rp;
+  };
+  std::vector<waiting> queue;
+  bool flush_sent = false;
+};
+
+using events_pointer = events_actor::stateful_pointer<events_state>;
+
+// Most events written in one statement; the queue beyond waits for the next.
+constexpr size_t events_per_statement = 4000;
+
+// Writes what is queued (up to the bound), then answers each request after
+// the commit. Requests that arrive meanwhile queue in the mailbox and go in
+// the next statement: one commit for however many arrived.
+void flush_events(events_pointer self) {
+  auto& st = self->state;
+  st.flush_sent = false;
+  std::vector<events_state::waiting> batch;
+  size_t n = 0;
+  auto take = st.queue.begin();
+  while (take != st.queue.end() &&
+         (batch.empty() || n + take->events.size() <= events_per_statement)) {
+    n += take->events.size();
+    batch.push_back(std::move(*take++));
+  }
+  st.queue.erase(st.queue.begin(), take);
+  if (!st.queue.empty()) {
+    st.flush_sent = true;
+    self->send(self, atom::tick::value);
+  }
+  event_list all;
+  all.reserve(n);
+  for (const auto& w : batch)
+    all.insert(all.end(), w.events.begin(), w.events.end());
+  auto got = st.io.attempt("ingest_events", [&](pg::store& s, bool) {
+    // A replay after a lost commit finds the stored ids and stores nothing
+    // twice; their requests are answered as duplicates.
+    return s.ingest_events(all);
+  });
+  if (!got) {
+    for (auto& w : batch)
+      w.rp.deliver(got.error());
+    return;
+  }
+  metrics::global().persistence_batch.observe({"events"}, static_cast<double>(all.size()));
+  if (got->suppressed > 0)
+    metrics::global().suppressions.add({}, static_cast<double>(got->suppressed));
+  auto& m = metrics::global();
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::set<std::string> counted; // an id twice in the batch is stored once
+  for (auto& w : batch) {
+    ingest_report r;
+    for (const auto& e : w.events) {
+      if (got->stored.count(e.id) && counted.insert(e.id).second) {
+        ++r.stored;
+        bool unknown = got->unknown.count(e.id) > 0;
+        r.unknown += unknown ? 1 : 0;
+        m.delivery_events.add({e.type, unknown ? "unknown" : "stored"});
+        m.event_lag.observe({}, std::max<double>(0, static_cast<double>(now_ms - e.at) / 1000.0));
+      } else {
+        ++r.duplicates;
+        m.delivery_events.add({e.type, "duplicate"});
+      }
+    }
+    w.rp.deliver(r);
+  }
+}
+
+events_actor::behavior_type events(events_pointer self, persistence_options opts) {
+  self->state.io.db = std::make_unique<pg::store>(opts.conninfo);
+  self->state.io.opts = std::move(opts);
+  auto& st = self->state;
+  return {
+      [self](atom::ingest, event_list& evs) -> caf::result<ingest_report> {
+        auto& st = self->state;
+        if (evs.empty()) return ingest_report{};
+        auto rp = self->make_response_promise<ingest_report>();
+        st.queue.push_back({std::move(evs), rp});
+        if (!st.flush_sent) {
+          st.flush_sent = true;
+          self->send(self, atom::tick::value);
+        }
+        return rp;
+      },
+      [self](atom::tick) { flush_events(self); },
+      [&st](atom::greeting, const std::string& key) {
+        return finish(st.io.attempt("greeting", [&](pg::store& s, bool) -> result<greeting_detail> {
+          greeting_detail d;
+          auto r = s.greeting(key, d.events);
+          if (!r) return r.err();
+          d.record = std::move(*r);
+          return d;
+        }));
+      },
+      [&st](atom::suppress, uint64_t limit, const std::string& after) {
+        return finish(st.io.attempt("suppressions", [&](pg::store& s, bool) {
+          return s.suppressions(static_cast<size_t>(limit), after);
+        }));
+      },
+      [&st](atom::unsuppress, const std::string& email) {
+        return finish(
+            st.io.attempt("unsuppress", [&](pg::store& s, bool) { return s.unsuppress(email); }));
+      },
+  };
+}
+
 } // namespace
+
+events_actor spawn_events(caf::actor_system& sys, persistence_options opts) {
+  return sys.spawn<caf::detached>(events, std::move(opts));
+}
 
 persistence_actor spawn_persistence(caf::actor_system& sys, persistence_options opts) {
   return sys.spawn(front, std::move(opts));

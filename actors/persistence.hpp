@@ -24,6 +24,10 @@ struct persistence_options {
 
 persistence_actor spawn_persistence(caf::actor_system& sys, persistence_options opts);
 
+/// The EVENTS actor (actors.hpp), detached, with its own connection
+/// (`opts.conninfo`, `opts.retry_for`).
+events_actor spawn_events(caf::actor_system& sys, persistence_options opts);
+
 struct lease_keeper_options {
   std::string conninfo;
   std::string node;

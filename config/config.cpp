@@ -78,6 +78,9 @@ node_config::node_config() {
            "enable POST /api/v1/admin/crash/{actor} (tests only)")
       .add(v.admin.token, "token",
            "bearer token for /api/v1/admin/* (empty: admin routes on a loopback http.host only)");
+  opt_group{custom_options_, "webhooks"}.add(
+      v.webhooks.secret, "secret",
+      "Standard Webhooks secret(s) whsec_... for provider delivery events (empty: endpoint off)");
   opt_group{custom_options_, "tls"}
       .add(v.tls.certificate, "certificate", "PEM certificate for cluster and console traffic")
       .add(v.tls.key, "key", "PEM private key of tls.certificate")
@@ -88,7 +91,7 @@ node_config::node_config() {
 const std::vector<std::string>& node_config::groups() {
   static const std::vector<std::string> all{"http",      "db",    "email",   "schedule",
                                             "occasions", "clock", "cluster", "console",
-                                            "admin",     "tls",   "log"};
+                                            "admin",     "tls",   "log",     "webhooks"};
   return all;
 }
 

@@ -1,6 +1,7 @@
 #include "config/settings.hpp"
 
 #include "core/security.hpp"
+#include "core/webhook.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -89,6 +90,8 @@ std::vector<std::string> validate(const settings& s) {
             "(tls.certificate, tls.key, tls.ca)");
   check(out, s.admin.token.empty() || s.admin.token.size() >= 16, "admin.token",
         "must be at least 16 characters");
+  if (!s.webhooks.secret.empty())
+    check_result(out, webhook::parse_secrets(s.webhooks.secret), "webhooks.secret");
   check(out, s.cluster.port == 0 || !s.db.url.empty(), "cluster.port",
         "a cluster needs a shared database: set db.url (the embedded one is this node's alone)");
   check(out,

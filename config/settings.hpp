@@ -70,6 +70,9 @@ struct settings {
     bool fault_injection = false; ///< enables POST /api/v1/admin/crash/{actor}
     std::string token;            ///< bearer token for /api/v1/admin/*; never printed or logged
   } admin;
+  struct webhooks_group {
+    std::string secret; ///< whsec_… (several: rotation); "" = the endpoint is off; never printed
+  } webhooks;
   struct tls_group {
     std::string certificate, key, ca; ///< PEM files; all or none
   } tls;

@@ -212,7 +212,21 @@ candle_metrics::candle_metrics()
       provider_throttled(reg.add("candle_provider_throttled_total",
                                  "Provider answers 429 (too many requests); each stops new "
                                  "requests for its Retry-After.",
-                                 kind::counter)) {}
+                                 kind::counter)),
+      delivery_events(reg.add("candle_delivery_events_total",
+                              "Provider delivery events received, by type and outcome: stored, "
+                              "duplicate (an id already stored), unknown (stored; no such "
+                              "greeting).",
+                              kind::counter, {"type", "outcome"})),
+      webhook_rejected(reg.add("candle_webhook_rejected_total",
+                               "Webhook requests refused, by reason: missing, malformed, stale, "
+                               "no_match (signature), invalid (body), unavailable.",
+                               kind::counter, {"reason"})),
+      event_lag(reg.add("candle_delivery_event_lag_seconds",
+                        "From an event's instant (the provider's `at`) to its storing.",
+                        kind::histogram, {}, lateness_buckets())),
+      suppressions(reg.add("candle_suppressions_added_total",
+                           "Addresses suppressed by a bounce or complaint.", kind::counter)) {}
 
 candle_metrics& global() {
   static candle_metrics m;

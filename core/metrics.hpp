@@ -94,6 +94,10 @@ struct candle_metrics {
   family& delivery_drain;     ///< gauge: seconds the held greetings take at email.rate
   family& delivery_limit;     ///< gauge: provider requests allowed in flight now (adaptive)
   family& provider_throttled; ///< counter: 429 answers (each holds sending for its Retry-After)
+  family& delivery_events;    ///< {type, outcome}: stored, duplicate, unknown
+  family& webhook_rejected;   ///< {reason}: signature verdicts, invalid, unavailable
+  family& event_lag;          ///< histogram: event instant -> stored
+  family& suppressions;       ///< counter: addresses suppressed
   candle_metrics();
 };
 

@@ -48,6 +48,8 @@ inline constexpr const char* retrying = "retrying";
 inline constexpr const char* dead = "dead";
 inline constexpr const char* expired = "expired";
 inline constexpr const char* cancelled = "cancelled";
+/// Not sent: the address is suppressed (a hard bounce or complaint).
+inline constexpr const char* suppressed = "suppressed";
 } // namespace status
 
 /// A row of send_records, as the API shows it.
@@ -64,6 +66,28 @@ struct send_record {
   int64_t next_attempt_at = 0;
   int64_t owner_epoch = 0;
   int32_t partition = 0;
+  std::string delivery;   ///< latest delivery state (core/delivery_state.hpp), "" before sent
+  std::string claimed_by; ///< the node whose partition claimed it last
+  int64_t claimed_at = 0;
+};
+
+/// A delivery event the provider reported (contract.md, "Delivery events").
+struct delivery_event {
+  std::string id;   ///< the provider's event id: stored once
+  std::string type; ///< deferred | delivered | bounced | complained
+  std::string key;  ///< the greeting's idempotency key
+  int64_t at = 0;   ///< when it happened, per the provider
+  std::string reason;
+  int64_t received_at = 0; ///< when Candle stored it (PostgreSQL's clock)
+};
+
+/// An address Candle does not send to.
+struct suppression {
+  std::string email;
+  std::string reason;
+  std::string type; ///< the event type that suppressed it
+  std::string key;  ///< the greeting whose event did
+  int64_t at = 0;
 };
 
 /// The result of one delivery attempt, to be recorded.

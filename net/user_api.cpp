@@ -102,6 +102,13 @@ std::string_view view(const json::string& s) {
   return {s.data(), s.size()};
 }
 
+bool email_local_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view{"!#$%&'*+/=?^_`{|}~.-"}.find(c) != std::string_view::npos;
+}
+
+} // namespace
+
 json::value opt(const std::string& s) {
   return s.empty() ? json::value(nullptr) : json::value(s);
 }
@@ -111,15 +118,8 @@ json::value instant(int64_t ms) {
                  : json::value(format_instant(sys_millis{std::chrono::milliseconds{ms}}));
 }
 
-bool email_local_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view{"!#$%&'*+/=?^_`{|}~.-"}.find(c) != std::string_view::npos;
-}
-
-} // namespace
-
-std::variant<json::object, field_errors> parse_object(std::string_view body) {
-  if (trim(body).empty()) return body_error("a JSON object is required");
+std::variant<json::value, field_errors> parse_json(std::string_view body) {
+  if (trim(body).empty()) return body_error("a JSON body is required");
   json::parse_options opts;
   opts.max_depth = max_depth;
   json::error_code ec;
@@ -132,6 +132,14 @@ std::variant<json::object, field_errors> parse_object(std::string_view body) {
   if (ec) return body_error("malformed JSON: " + ec.message());
   auto v = json::parse(json::string_view{body.data(), body.size()}, ec, {}, opts);
   if (ec) return body_error("malformed JSON: " + ec.message());
+  return v;
+}
+
+std::variant<json::object, field_errors> parse_object(std::string_view body) {
+  if (trim(body).empty()) return body_error("a JSON object is required");
+  auto parsed = parse_json(body);
+  if (auto* errors = std::get_if<field_errors>(&parsed)) return std::move(*errors);
+  auto& v = std::get<json::value>(parsed);
   if (!v.is_object()) return body_error("must be a JSON object");
   return std::move(v.as_object());
 }
@@ -310,7 +318,10 @@ json::object record_json(const send_record& r) {
           {"attempts", r.attempts},
           {"lastError", opt(r.last_error)},
           {"sentAt", instant(r.sent_at)},
-          {"nextAttemptAt", instant(r.next_attempt_at)}};
+          {"nextAttemptAt", instant(r.next_attempt_at)},
+          {"delivery", opt(r.delivery)},
+          {"claimedBy", opt(r.claimed_by)},
+          {"claimedAt", instant(r.claimed_at)}};
 }
 
 std::map<std::string, std::string, std::less<>> parse_query(std::string_view target) {

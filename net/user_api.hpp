@@ -25,6 +25,8 @@ using field_errors = std::vector<field_error>;
 /// malformed JSON, invalid UTF-8, nesting deeper than 32, duplicate keys at
 /// any level, and anything but an object at the top.
 std::variant<boost::json::object, field_errors> parse_object(std::string_view body);
+/// The same checks for any JSON value at the top.
+std::variant<boost::json::value, field_errors> parse_json(std::string_view body);
 
 /// The user fields a request sets. Absent = unchanged; for the optional
 /// fields an empty string means "cleared" (the request sent null).
@@ -50,6 +52,11 @@ std::string check_date(std::string_view s, sys_millis now);
 
 /// Trims ASCII white space at both ends.
 std::string_view trim(std::string_view s);
+
+/// A text field as JSON: null when empty.
+boost::json::value opt(const std::string& s);
+/// An instant (ms since the epoch) as ISO-8601: null when 0.
+boost::json::value instant(int64_t ms);
 
 boost::json::object user_json(const user& u);
 boost::json::object record_json(const send_record& r);

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "core/security.hpp"
+#include "core/webhook.hpp"
 #include "core/time.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
@@ -136,6 +137,7 @@ int main(int argc, char** argv) {
   ctx.fault_injection = s.admin.fault_injection;
   ctx.admin_token = s.admin.token;
   ctx.http_loopback = is_loopback(s.http.host);
+  if (!s.webhooks.secret.empty()) ctx.webhook_keys = *webhook::parse_secrets(s.webhooks.secret);
   register_types(cfg);
   // The middleman carries the cluster and the console: heartbeats on, the
   // same values on every node, mutual TLS with tls.* (actors/tls.hpp).

@@ -44,6 +44,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   po.rules = rules;
   po.workers = s.db.connections;
   e.db = spawn_persistence(sys, po);
+  e.events = spawn_events(sys, po);
   delivery_options dopt;
   dopt.url = s.email.url;
   dopt.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout);
@@ -123,12 +124,14 @@ void stop_engine(engine& e) {
   if (e.delivery) caf::anon_send_exit(e.delivery, caf::exit_reason::user_shutdown);
   if (e.db) caf::anon_send_exit(e.db, caf::exit_reason::user_shutdown);
   if (e.keeper) caf::anon_send_exit(e.keeper, caf::exit_reason::user_shutdown);
+  if (e.events) caf::anon_send_exit(e.events, caf::exit_reason::user_shutdown);
   e.console = nullptr;
   e.member = nullptr;
   e.node = nullptr;
   e.delivery = nullptr;
   e.db = nullptr;
   e.keeper = nullptr;
+  e.events = nullptr;
 }
 
 } // namespace candle

@@ -176,32 +176,6 @@ void delivery_route(node_context& ctx, net::request&& req, net::responder respon
   });
 }
 
-// /api/v1/admin/*: Authorization: Bearer {admin.token} when a token is set
-// (401 without one, 403 with a wrong one); without a token only on a
-// loopback listener (contract.md "Security", core/security.hpp).
-template <class F> auto admin_only(node_context& ctx, F f) {
-  return [&ctx, f](net::request&& req, const net::path_params& p, net::responder respond) {
-    auto auth = req[http::field::authorization];
-    switch (judge_admin(ctx.admin_token, ctx.http_loopback, {auth.data(), auth.size()})) {
-    case admin_verdict::allow:
-      return f(std::move(req), p, std::move(respond));
-    case admin_verdict::unauthorized: {
-      auto res = net::failure(http::status::unauthorized,
-                              "admin routes need Authorization: Bearer <admin.token>", req);
-      res.set(http::field::www_authenticate, "Bearer");
-      return respond(std::move(res));
-    }
-    case admin_verdict::forbidden:
-      return respond(net::failure(
-          http::status::forbidden,
-          ctx.admin_token.empty()
-              ? "admin routes are served on a loopback http.host only unless admin.token is set"
-              : "wrong admin token",
-          req));
-    }
-  };
-}
-
 } // namespace
 
 net::router make_routes(node_context& ctx) {

@@ -1,10 +1,14 @@
 // The user API (contract.md, "REST API"): users, their greetings, greetings by
-// status, redrive. Validation is pure (net/user_api); writes go to
+// status and by key, redrive; and the provider's delivery events with the
+// suppressions they cause ("Delivery events"). Validation is pure (net/user_api); writes go to
 // PERSISTENCE and then to the owning PARTITION through typed requests, so a
 // change is scheduled before the response is sent. Everything runs in
 // short-lived actors (bridge.hpp): the HTTP threads never wait.
 #include "core/ids.hpp"
+#include "core/metrics.hpp"
 #include "core/partition.hpp"
+#include "core/webhook.hpp"
+#include "net/event_api.hpp"
 #include "net/user_api.hpp"
 #include "node/bridge.hpp"
 #include "node/routes.hpp"
@@ -269,7 +273,7 @@ void user_greetings(node_context& ctx, net::request&& request, const std::string
 
 bool known_status(std::string_view s) {
   for (const char* k : {status::claimed, status::sent, status::retrying, status::dead,
-                        status::expired, status::cancelled})
+                        status::expired, status::cancelled, status::suppressed})
     if (s == k) return true;
   return false;
 }
@@ -285,7 +289,8 @@ void greetings_by_status(node_context& ctx, net::request&& request, net::respond
     status_filter = it->second;
     if (!known_status(status_filter))
       problems.push_back(
-          {"status", "must be one of claimed, sent, retrying, dead, expired, cancelled"});
+          {"status",
+           "must be one of claimed, sent, retrying, dead, expired, cancelled, suppressed"});
   }
   std::string cursor;
   if (auto it = q.find("cursor"); it != q.end()) {
@@ -328,6 +333,142 @@ void redrive(node_context& ctx, net::request&& request, const std::string& key,
                                      *req));
               };
               tell_owner(self, ctx, done, atom::resume::value, o);
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+// GET /api/v1/greetings/{key}: the record with its event timeline.
+void greeting(node_context& ctx, net::request&& request, const std::string& key,
+              net::responder respond) {
+  if (!api::is_greeting_key(key))
+    return respond(net::failure(http::status::bad_request, "invalid greeting key", request,
+                                {{"key", "must be a greeting key {userId}:{occasion}:{year}"}}));
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, key](self_ptr self) {
+    self->request(ctx.eng->events, db_timeout, atom::greeting::value, key)
+        .then(
+            [=](greeting_detail& d) {
+              auto out = api::record_json(d.record);
+              json::array events;
+              for (const auto& e : d.events)
+                events.push_back(api::event_json(e));
+              out["events"] = std::move(events);
+              respond(net::success(http::status::ok, std::move(out), *req));
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+// Seconds since the Unix epoch on the system clock: webhook timestamps are
+// the sender's real time, whatever the engine's clock says.
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// POST /api/v1/webhooks/provider (contract.md, "Delivery events"): the
+// signature over the raw body first, then the body; 200 only once the
+// events are committed.
+void provider_events(node_context& ctx, net::request&& request, net::responder respond) {
+  auto& m = metrics::global();
+  if (ctx.webhook_keys.empty())
+    return respond(net::failure(http::status::not_found,
+                                "delivery events are off: set webhooks.secret", request));
+  auto header = [&](const char* name) {
+    auto v = request[name];
+    return std::string_view{v.data(), v.size()};
+  };
+  auto verdict =
+      webhook::verify(ctx.webhook_keys, header("webhook-id"), header("webhook-timestamp"),
+                      header("webhook-signature"), request.body(), unix_now());
+  if (verdict != webhook::verdict::ok) {
+    m.webhook_rejected.add({webhook::to_string(verdict)});
+    spdlog::info("event=webhook.rejected reason={}", webhook::to_string(verdict));
+    const char* why = verdict == webhook::verdict::missing
+                          ? "webhook-id, webhook-timestamp and webhook-signature are required"
+                      : verdict == webhook::verdict::malformed
+                          ? "webhook-timestamp must be Unix seconds"
+                      : verdict == webhook::verdict::stale
+                          ? "webhook-timestamp is more than 5 minutes away from now"
+                          : "no webhook-signature matches";
+    return respond(net::failure(http::status::unauthorized, why, request));
+  }
+  auto parsed = api::read_events(request.body());
+  if (auto* errors = std::get_if<api::field_errors>(&parsed)) {
+    m.webhook_rejected.add({"invalid"});
+    return respond(
+        net::failure(http::status::bad_request, "invalid delivery events", request, *errors));
+  }
+  auto events = std::move(std::get<std::vector<delivery_event>>(parsed));
+  auto n = events.size();
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, n, events = std::move(events)](self_ptr self) {
+    self->request(ctx.eng->events, db_timeout, atom::ingest::value, events)
+        .then(
+            [=](ingest_report& r) {
+              respond(net::success(http::status::ok,
+                                   json::object{{"received", n},
+                                                {"stored", r.stored},
+                                                {"duplicates", r.duplicates},
+                                                {"unknown", r.unknown}},
+                                   *req));
+            },
+            [=, &ctx](caf::error& e) {
+              metrics::global().webhook_rejected.add({"unavailable"});
+              respond(error_response(e, *req, *ctx.sys));
+            });
+  });
+}
+
+// GET /api/v1/suppressions?limit=&cursor= (admin): by email.
+void list_suppressions(node_context& ctx, net::request&& request, net::responder respond) {
+  auto q = api::parse_query(std::string_view{request.target().data(), request.target().size()});
+  std::vector<net::field_error> problems;
+  std::string problem;
+  auto limit = api::read_limit(q, default_limit, max_limit, problem);
+  if (!limit) problems.push_back({"limit", problem});
+  std::string cursor;
+  if (auto it = q.find("cursor"); it != q.end()) {
+    cursor = it->second;
+    if (cursor.size() > 255 || !api::check_email(cursor).empty())
+      problems.push_back({"cursor", "must be a nextCursor from a previous page"});
+  }
+  if (!problems.empty())
+    return respond(net::failure(http::status::bad_request, "invalid query", request, problems));
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, n = *limit, cursor](self_ptr self) {
+    self->request(ctx.eng->events, db_timeout, atom::suppress::value, static_cast<uint64_t>(n),
+                  cursor)
+        .then(
+            [=](suppression_list& list) {
+              respond(net::success(http::status::ok,
+                                   page_json("suppressions", list, n, api::suppression_json,
+                                             [](const suppression& s) { return s.email; }),
+                                   *req));
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+// DELETE /api/v1/suppressions/{email} (admin): the address is sent to again.
+void lift_suppression(node_context& ctx, net::request&& request, const std::string& email,
+                      net::responder respond) {
+  if (auto problem = api::check_email(email); !problem.empty())
+    return respond(
+        net::failure(http::status::bad_request, "invalid email", request, {{"email", problem}}));
+  auto req = std::make_shared<const net::request>(std::move(request));
+  run_async(*ctx.sys, [&ctx, req, respond, email](self_ptr self) {
+    self->request(ctx.eng->events, db_timeout, atom::unsuppress::value, email)
+        .then(
+            [=](bool was) {
+              if (!was)
+                return respond(
+                    net::failure(http::status::not_found, email + " is not suppressed", *req));
+              spdlog::info("event=suppression.lifted");
+              respond(net::success(http::status::ok,
+                                   json::object{{"email", email}, {"suppressed", false}}, *req));
             },
             fail_with(ctx, req, respond));
   });
@@ -381,6 +522,22 @@ void add_user_routes(net::router& r, node_context& ctx) {
         [&ctx](net::request&& req, const path_params& p, net::responder respond) {
           redrive(ctx, std::move(req), p.at("key"), std::move(respond));
         });
+  r.add(http::verb::get, "/api/v1/greetings/{key}",
+        [&ctx](net::request&& req, const path_params& p, net::responder respond) {
+          greeting(ctx, std::move(req), p.at("key"), std::move(respond));
+        });
+  r.add(http::verb::post, "/api/v1/webhooks/provider",
+        [&ctx](net::request&& req, const path_params&, net::responder respond) {
+          provider_events(ctx, std::move(req), std::move(respond));
+        });
+  r.add(http::verb::get, "/api/v1/suppressions",
+        admin_only(ctx, [&ctx](net::request&& req, const path_params&, net::responder respond) {
+          list_suppressions(ctx, std::move(req), std::move(respond));
+        }));
+  r.add(http::verb::delete_, "/api/v1/suppressions/{email}",
+        admin_only(ctx, [&ctx](net::request&& req, const path_params& p, net::responder respond) {
+          lift_suppression(ctx, std::move(req), p.at("email"), std::move(respond));
+        }));
   // The original assignment's paths.
   r.add(http::verb::post, "/user", create);
   r.add(http::verb::put, "/user/{id}", update);

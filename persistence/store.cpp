@@ -1,9 +1,11 @@
 #include "persistence/store.hpp"
 
+#include "core/delivery_state.hpp"
 #include "core/ids.hpp"
 #include "core/occasion.hpp"
 #include "persistence/cluster_sql.hpp"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <set>
 #include <spdlog/spdlog.h>
@@ -18,6 +20,9 @@ namespace {
 
 // The lease check every fenced write carries; share-locks the lease row so a
 // takeover (which updates it) waits for the write and then sees its result.
+// The node that holds partition $1 (evaluated once per statement).
+#define CLAIMER "(SELECT owner FROM partition_leases WHERE partition = $1)"
+
 #define FENCE                                                                                      \
   "EXISTS (SELECT 1 FROM partition_leases l WHERE l.partition = $1 AND l.epoch = $2"               \
   " AND l.expires_at > now() FOR SHARE)"
@@ -32,7 +37,11 @@ constexpr const char* user_columns =
 constexpr const char* record_columns = "idempotency_key, user_id::text, occasion, year, " MS(
     "due_at") ", status, attempts,"
               " coalesce(last_error, ''), coalesce(" MS("sent_at") ", 0), coalesce(" MS(
-                  "next_attempt_at") ", 0), owner_epoch, partition";
+                  "next_attempt_at") ", 0), owner_epoch, partition,"
+                                     // A sent greeting without events is `sent`.
+                                     " coalesce(delivery, CASE WHEN status = 'sent' THEN 'sent' "
+                                     "ELSE '' END),"
+                                     " coalesce(claimed_by, ''), coalesce(" MS("claimed_at") ", 0)";
 
 user user_of(const pqxx::row& r) {
   user u;
@@ -66,6 +75,9 @@ send_record record_of(const pqxx::row& r) {
   s.next_attempt_at = r[9].as<int64_t>();
   s.owner_epoch = r[10].as<int64_t>();
   s.partition = r[11].as<int32_t>();
+  s.delivery = r[12].as<std::string>();
+  s.claimed_by = r[13].as<std::string>();
+  s.claimed_at = r[14].as<int64_t>();
   return s;
 }
 
@@ -75,6 +87,51 @@ std::vector<std::string> keys_of(const pqxx::result& r) {
   for (const auto& row : r)
     keys.push_back(row[0].as<std::string>());
   return keys;
+}
+
+// Delivery events (contract.md, "Delivery events"): one statement stores a
+// batch once by id, moves each greeting's state to the highest ranked new
+// event if that is ahead of it (core/delivery_state.hpp, re-checked on the
+// current row under concurrent writers), suppresses the addresses of bounces
+// and complaints, and returns the stored ids with whether their key is known.
+void prepare_events(pqxx::connection& c) {
+  std::string suppressing;
+  for (auto st : delivery::all_states)
+    if (delivery::suppresses(st))
+      suppressing +=
+          std::string{suppressing.empty() ? "" : ", "} + "'" + delivery::to_string(st) + "'";
+  c.prepare("ingest_events",
+            "WITH ev AS (INSERT INTO delivery_events (id, key, type, at, reason)"
+            " SELECT t.i, t.k, t.t, " TS(
+                "t.a") ", NULLIF(t.r, '')"
+                       " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])"
+                       "   AS t(i, t, k, a, r) ORDER BY t.i"
+                       " ON CONFLICT (id) DO NOTHING RETURNING id, key, type, at, reason),"
+                       " best AS (SELECT DISTINCT ON (key) key, type, at FROM ev ORDER BY key, " +
+                delivery::rank_sql("type") +
+                " DESC, at),"
+                " moved AS (UPDATE send_records r SET delivery = b.type, delivery_at = b.at,"
+                " updated_at = now() FROM best b WHERE r.idempotency_key = b.key AND " +
+                delivery::rank_sql("b.type") + " > " +
+                delivery::rank_sql("coalesce(r.delivery, 'sent')") +
+                " RETURNING 1),"
+                " sup AS (INSERT INTO suppressions (email, reason, type, key)"
+                " SELECT DISTINCT ON (u.email) u.email, coalesce(e.reason, e.type), e.type, e.key"
+                " FROM ev e JOIN send_records r ON r.idempotency_key = e.key"
+                " JOIN users u ON u.id = r.user_id WHERE e.type IN (" +
+                suppressing +
+                ") ORDER BY u.email, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)"
+                " SELECT e.id, EXISTS (SELECT 1 FROM send_records r WHERE r.idempotency_key ="
+                " e.key), (SELECT count(*) FROM moved), (SELECT count(*) FROM sup) FROM ev e");
+  c.prepare("greeting", std::string{"SELECT "} + record_columns +
+                            " FROM send_records WHERE idempotency_key = $1");
+  c.prepare("events_of", "SELECT id, type, key, " MS("at") ", coalesce(reason, ''), " MS(
+                             "received_at") " FROM delivery_events WHERE key = $1"
+                                            " ORDER BY at, received_at, id");
+  c.prepare("suppressions", "SELECT email, reason, type, key, " MS(
+                                "at") " FROM suppressions"
+                                      " WHERE email > $1 ORDER BY email LIMIT $2");
+  c.prepare("unsuppress", "DELETE FROM suppressions WHERE email = lower($1) RETURNING 1");
 }
 
 // Statements prepared once per connection.
@@ -103,15 +160,27 @@ void prepare(pqxx::connection& c) {
             " FROM unnest($3::int[], $4::bigint[]) AS t(p, e)"
             " WHERE l.partition = t.p AND l.owner = $1 AND l.epoch = t.e AND l.expires_at > now()"
             " RETURNING l.partition");
-  c.prepare("claim",
-            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
-            " due_at, status, attempts, owner_epoch, claimed_at)"
-            " SELECT t.k, u.id, t.o, t.y, $1, " TS("t.d") ", 'claimed', 0, $2, " TS(
-                "$8") " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[])"
-                      "   AS t(k, uid, o, y, d)"
-                      " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
-                      " WHERE " FENCE " FOR SHARE OF u"
-                      " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
+  // A suppressed address gets a `suppressed` record instead of a claim: it
+  // is recorded once like any other and not returned, so nothing sends it.
+  c.prepare(
+      "claim",
+      "WITH c AS (INSERT INTO send_records (idempotency_key, user_id, occasion, year,"
+      " partition, due_at, status, attempts, owner_epoch, claimed_at, claimed_by, last_error)"
+      " SELECT t.k, u.id, t.o, t.y, $1, " TS(
+          "t.d") ","
+                 " CASE WHEN s.email IS NULL THEN 'claimed' ELSE 'suppressed' END, 0, $2, " TS(
+                     "$8") ","
+                           " " CLAIMER
+                           ", CASE WHEN s.email IS NOT NULL THEN 'suppressed: ' || s.reason END"
+                           " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], "
+                           "$7::bigint[])"
+                           "   AS t(k, uid, o, y, d)"
+                           " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+                           " LEFT JOIN suppressions s ON s.email = u.email"
+                           " WHERE " FENCE " FOR SHARE OF u"
+                           " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key, "
+                           "status)"
+                           " SELECT idempotency_key FROM c WHERE status = 'claimed'");
   c.prepare("horizon", "SELECT coalesce(" MS("horizon") ", 0) FROM partition_leases"
                                                         " WHERE partition = $1");
   c.prepare("advance_horizon",
@@ -141,7 +210,7 @@ void prepare(pqxx::connection& c) {
                                   " RETURNING r.idempotency_key");
   c.prepare(
       "reclaim",
-      "UPDATE send_records r SET status = 'claimed', owner_epoch = $2,"
+      "UPDATE send_records r SET status = 'claimed', owner_epoch = $2, claimed_by = " CLAIMER ","
       " claimed_at = " TS(
           "$4") ", updated_at = now()"
                 " WHERE r.idempotency_key = ANY($3::text[]) AND r.partition = $1"
@@ -262,6 +331,7 @@ void prepare(pqxx::connection& c) {
                                                                          " u.first_name, "
                                                                          "u.last_name, u.email, "
                                                                          "r.partition");
+  prepare_events(c);
 }
 
 // Calendar days (month*100+day) whose occurrences can fall in [from, to):
@@ -669,6 +739,74 @@ result<store::bulk_redrive> store::redrive_all(const std::string& status,
   }
   w.commit();
   return out;
+}
+
+store::ingested store::ingest_events(const std::vector<delivery_event>& events) {
+  ingested out;
+  if (events.empty()) return out;
+  std::vector<std::string> ids, types, keys, reasons;
+  std::vector<int64_t> ats;
+  // In id order, and inserted in it: concurrent writers of overlapping
+  // batches wait for each other instead of deadlocking on the ids.
+  std::vector<const delivery_event*> sorted;
+  for (const auto& e : events)
+    sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const delivery_event* a, const delivery_event* b) { return a->id < b->id; });
+  for (const auto* p : sorted) {
+    const auto& e = *p;
+    if (!delivery::event_type(e.type))
+      throw std::invalid_argument("ingest_events: '" + e.type + "' is not an event type");
+    ids.push_back(e.id);
+    types.push_back(e.type);
+    keys.push_back(e.key);
+    ats.push_back(e.at);
+    reasons.push_back(e.reason);
+  }
+  pqxx::result r;
+  for (int tries = 1;; ++tries) {
+    try {
+      r = exec("ingest_events", array_literal(ids), array_literal(types), array_literal(keys),
+               array_literal(ats), array_literal(reasons));
+      break;
+    } catch (const pqxx::transaction_rollback&) {
+      // A deadlock with another writer of the same greetings (the server
+      // rolled this statement back whole): run it again.
+      if (tries == 5) throw;
+    }
+  }
+  for (const auto& row : r) {
+    auto id = row[0].as<std::string>();
+    if (!row[1].as<bool>()) out.unknown.insert(id);
+    out.stored.insert(std::move(id));
+    out.moved = row[2].as<uint64_t>();
+    out.suppressed = row[3].as<uint64_t>();
+  }
+  return out;
+}
+
+result<send_record> store::greeting(const std::string& key, std::vector<delivery_event>& events) {
+  pqxx::work w{conn()};
+  auto r = w.exec_prepared("greeting", key);
+  if (r.empty()) return error{errc::not_found, "no greeting " + key};
+  events.clear();
+  for (const auto& row : w.exec_prepared("events_of", key))
+    events.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                      row[3].as<int64_t>(), row[4].as<std::string>(), row[5].as<int64_t>()});
+  w.commit();
+  return record_of(r[0]);
+}
+
+std::vector<suppression> store::suppressions(size_t limit, const std::string& after_email) {
+  std::vector<suppression> out;
+  for (const auto& row : exec("suppressions", after_email, static_cast<int64_t>(limit)))
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                   row[3].as<std::string>(), row[4].as<int64_t>()});
+  return out;
+}
+
+bool store::unsuppress(const std::string& email) {
+  return !exec("unsuppress", email).empty();
 }
 
 } // namespace candle::pg

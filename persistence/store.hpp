@@ -18,6 +18,7 @@
 #include <pqxx/connection>
 #include <pqxx/result>
 #include <pqxx/transaction>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -140,6 +141,24 @@ public:
                                    int64_t now, bool dry_run);
   /// A user by id or, when the text has an '@', by email; deleted ones are not found.
   result<user> find_user(const std::string& id_or_email);
+
+  // -- delivery events ------------------------------------------------------
+
+  struct ingested {
+    std::set<std::string> stored;  ///< ids new to the table
+    std::set<std::string> unknown; ///< of those, the ones whose key has no send record
+    uint64_t moved = 0;            ///< greetings whose delivery state moved
+    uint64_t suppressed = 0;       ///< addresses newly suppressed
+  };
+  /// Stores events once by id (one statement): a greeting's delivery state
+  /// moves only forward, bounces and complaints suppress the address.
+  ingested ingest_events(const std::vector<delivery_event>& events);
+  /// A greeting's record, and its events oldest first in `events`.
+  result<send_record> greeting(const std::string& key, std::vector<delivery_event>& events);
+  /// Suppressed addresses by email, after `after_email`.
+  std::vector<suppression> suppressions(size_t limit, const std::string& after_email);
+  /// Lifts a suppression; false if the address was not suppressed.
+  bool unsuppress(const std::string& email);
 
 private:
   /// Runs one prepared statement in its own transaction and commits it.

@@ -2,6 +2,7 @@
 // queue while the database is down, reconnecting by itself, and a server
 // crash under load that loses and doubles nothing.
 #include "actors/persistence.hpp"
+#include "core/metrics.hpp"
 #include "persistence/membership.hpp"
 #include "pg_fixture.hpp"
 
@@ -239,4 +240,44 @@ TEST_F(PersistenceActor, DatabaseCrashUnderLoadLosesAndDoublesNothing) {
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records WHERE status = 'sent'"), n);
   EXPECT_EQ(scalar<int>("SELECT max(attempts) FROM send_records"), 1) << "an outcome doubled";
   anon_send_exit(db, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(PersistenceActor, EventsFromConcurrentRequestsAreWrittenTogetherAndStoredOnce) {
+  actor_env env;
+  auto events = spawn_events(*env.sys, {conninfo});
+  // 64 requests of 20 events at once, every event posted by two of them.
+  constexpr int requests = 64;
+  auto key = idempotency_key(uid(1), "birthday", 2027);
+  auto& batches = metrics::global().persistence_batch;
+  auto statements_before = batches.count({"events"});
+  caf::scoped_actor self{*env.sys};
+  for (int r = 0; r < requests; ++r) {
+    event_list evs;
+    for (int i = 0; i < 20; ++i) {
+      int n = (r / 2) * 20 + i; // requests 2k and 2k+1 carry the same ids
+      evs.push_back({"id-" + std::to_string(n), "delivered", key, 1000 + n, "", 0});
+    }
+    self->send(events, atom::ingest::value, std::move(evs));
+  }
+  uint64_t stored = 0, duplicates = 0, unknown = 0;
+  for (int r = 0; r < requests; ++r)
+    self->receive(
+        [&](ingest_report& x) {
+          stored += x.stored;
+          duplicates += x.duplicates;
+          unknown += x.unknown;
+        },
+        [&](caf::error& e) { ADD_FAILURE() << env.sys->render(e); });
+  EXPECT_EQ(stored, requests / 2 * 20u);
+  EXPECT_EQ(duplicates, requests / 2 * 20u);
+  EXPECT_EQ(unknown, stored) << "no send record for the key: every stored event is unknown";
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM delivery_events"), requests / 2 * 20);
+  auto statements = batches.count({"events"}) - statements_before;
+  EXPECT_GE(statements, 1u);
+  EXPECT_LT(statements, static_cast<uint64_t>(requests)) << "requests were not grouped";
+  // Reads through the same actor.
+  self->request(events, caf::infinite, atom::greeting::value, key)
+      .receive([&](greeting_detail&) { ADD_FAILURE() << "no send record: not found expected"; },
+               [&](caf::error& e) { EXPECT_EQ(e.code(), static_cast<uint8_t>(ec::not_found)); });
+  caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
 }
