@@ -1,17 +1,22 @@
 // candle-mock-provider: a local email provider for demos and tests.
 // POST /send-email as in contract.md ("Email provider"); remembers every
 // accepted request with its Idempotency-Key; injects failures by flags and at
-// run time (PUT /control). See usage below.
+// run time (PUT /control); with --events-url posts signed delivery events
+// back ("Delivery events"). See usage below.
 #include "core/time.hpp"
+#include "core/webhook.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
+#include "net/webhook_client.hpp"
 
 #include <algorithm>
 #include <boost/asio.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <deque>
 #include <iostream>
+#include <list>
 #include <map>
 #include <mutex>
 #include <random>
@@ -42,10 +47,23 @@ struct faults {
   int64_t retry_after_s = 0;     ///< Retry-After on 429 answers (0 = none)
 };
 
+// Delivery events posted back to Candle (contract.md, "Delivery events").
+struct events_options {
+  std::string url;             ///< "" = off
+  std::string secret;          ///< whsec_…
+  int64_t delay_ms = 200;      ///< from acceptance to the event
+  std::string bounce_suffix;   ///< accepted, then bounced
+  std::string complain_suffix; ///< accepted, delivered, then complained
+  double duplicates = 0;       ///< fraction of events posted twice
+  double reorder = 0;          ///< fraction with an older deferral posted after the delivery
+  int64_t batch = 50;          ///< most events per POST
+};
+
 struct options {
   std::string host = "127.0.0.1";
   uint16_t port = 8025;
   faults f;
+  events_options ev;
 };
 
 const char* usage =
@@ -65,6 +83,16 @@ Options (--name=value or --name value):
   --request-error-rate R fraction of batch requests failed whole with --error-status (default 0)
   --quota N              take at most N greetings in any 1 s, answer 429 beyond (default 0 = none)
   --retry-after S        send Retry-After: S with every 429 (default 0 = no header)
+  --events-url URL       post signed delivery events for accepted greetings to URL
+                         (a node's /api/v1/webhooks/provider); off by default
+  --events-secret S      the whsec_... secret to sign them with (the node's webhooks.secret)
+  --events-delay-ms N    from acceptance to the event (default 200)
+  --bounce-suffix S      emails ending in S are accepted, then bounced
+  --complain-suffix S    emails ending in S are accepted, delivered, then complained about
+  --events-duplicates R  fraction of events posted a second time (default 0)
+  --events-reorder R     fraction of greetings that also get a deferral older than their
+                         delivery, posted after it (default 0)
+  --events-batch N       most events per POST (default 50); a failed POST is retried
   --help                 this text
 
 Endpoints:
@@ -73,7 +101,8 @@ Endpoints:
                        [{"key","status","error"?},...]}; --error-rate and --reject-suffix act per
                        greeting, --down, --quota, --timeout-rate, --request-error-rate per request
   GET    /stats        {"total","uniqueKeys","duplicates","failed","timedOut","inFlight","maxInFlight",
-                       "batches", "worstSecond": the most greetings that arrived within any 1 s}
+                       "batches", "worstSecond": the most greetings that arrived within any 1 s,
+                       "events": {"posted","failedPosts","pending"}}
   GET    /requests     every accepted send: key, email, message, agent (User-Agent), at (UTC)
   DELETE /requests     forget every send and reset the counters
   GET    /control      the failure injection in force
@@ -146,6 +175,24 @@ bool parse(int argc, char** argv, options& o) {
       o.f.quota = static_cast<uint64_t>(n);
     } else if (key == "--retry-after") {
       if (!parse_int(value(), 0, 3600, o.f.retry_after_s)) return false;
+    } else if (key == "--events-url") {
+      o.ev.url = value();
+      if (o.ev.url.rfind("http", 0) != 0) return false;
+    } else if (key == "--events-secret") {
+      o.ev.secret = value();
+      if (!webhook::parse_secrets(o.ev.secret)) return false;
+    } else if (key == "--events-delay-ms") {
+      if (!parse_int(value(), 0, 3'600'000, o.ev.delay_ms)) return false;
+    } else if (key == "--bounce-suffix") {
+      o.ev.bounce_suffix = value();
+    } else if (key == "--complain-suffix") {
+      o.ev.complain_suffix = value();
+    } else if (key == "--events-duplicates") {
+      if (!parse_rate(value(), o.ev.duplicates)) return false;
+    } else if (key == "--events-reorder") {
+      if (!parse_rate(value(), o.ev.reorder)) return false;
+    } else if (key == "--events-batch") {
+      if (!parse_int(value(), 1, 1000, o.ev.batch)) return false;
     } else {
       return false;
     }
@@ -251,6 +298,122 @@ std::string apply_control(const json::object& body, faults& f) {
   return {};
 }
 
+bool ends_with(const std::string& s, const std::string& sfx) {
+  return !sfx.empty() && s.size() >= sfx.size() &&
+         s.compare(s.size() - sfx.size(), sfx.size(), sfx) == 0;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The events of accepted greetings, posted back in signed batches from a
+// thread of their own, as a provider's webhook does: late, sometimes twice,
+// sometimes out of order, and again after a failed POST.
+class event_poster {
+public:
+  explicit event_poster(events_options o)
+      : o_(std::move(o)), client_(o_.url, webhook::parse_secrets(o_.secret)->front()),
+        thread_([this] { run(); }) {}
+  ~event_poster() {
+    {
+      std::lock_guard<std::mutex> g{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // A greeting was accepted (called under the book's lock: cheap).
+  void accepted(const std::string& key, const std::string& email, std::mt19937_64& rng) {
+    std::uniform_real_distribution<double> u{0, 1};
+    auto now = wall_ms();
+    auto due = now + o_.delay_ms;
+    std::vector<std::pair<int64_t, json::object>> out;
+    auto event = [&](const char* type, int64_t at, const char* reason) {
+      json::object e{
+          {"id", "mock-" + std::to_string(::getpid()) + "-" + std::to_string(++next_id_)},
+          {"type", type},
+          {"key", key},
+          {"at", format_instant(sys_millis{std::chrono::milliseconds{at}})}};
+      if (reason) e["reason"] = reason;
+      return e;
+    };
+    if (ends_with(email, o_.bounce_suffix)) {
+      out.emplace_back(due, event("bounced", due, "550 5.1.1 mailbox does not exist"));
+    } else {
+      out.emplace_back(due, event("delivered", due, nullptr));
+      if (o_.reorder > 0 && u(rng) < o_.reorder) // older, and posted after the delivery
+        out.emplace_back(due + o_.delay_ms + 50, event("deferred", now + 1, "421 try again later"));
+      if (ends_with(email, o_.complain_suffix))
+        out.emplace_back(due + o_.delay_ms, event("complained", due + o_.delay_ms, "spam report"));
+    }
+    std::lock_guard<std::mutex> g{mtx_};
+    for (auto& [when, e] : out) {
+      if (o_.duplicates > 0 && u(rng) < o_.duplicates) queue_.push_back({when + o_.delay_ms, e, 0});
+      queue_.push_back({when, std::move(e), 0});
+    }
+    cv_.notify_one();
+  }
+
+  json::object stats() {
+    std::lock_guard<std::mutex> g{mtx_};
+    return {{"posted", posted_}, {"failedPosts", failed_posts_}, {"pending", queue_.size()}};
+  }
+
+private:
+  struct pending {
+    int64_t due;
+    json::object event;
+    int tries;
+  };
+
+  void run() {
+    std::unique_lock<std::mutex> g{mtx_};
+    while (!stop_) {
+      cv_.wait_for(g, std::chrono::milliseconds{20});
+      auto now = wall_ms();
+      std::vector<pending> batch;
+      for (auto i = queue_.begin(); i != queue_.end() && batch.size() < size_t(o_.batch);) {
+        if (i->due <= now) {
+          batch.push_back(std::move(*i));
+          i = queue_.erase(i);
+        } else {
+          ++i;
+        }
+      }
+      if (batch.empty()) continue;
+      g.unlock();
+      json::array body;
+      for (const auto& p : batch)
+        body.push_back(p.event);
+      auto id = "msg-" + std::to_string(::getpid()) + "-" + std::to_string(++next_msg_);
+      auto r = client_.post(json::serialize(body), id, now / 1000);
+      g.lock();
+      if (r.status >= 200 && r.status < 300) {
+        posted_ += batch.size();
+        continue;
+      }
+      if (++failed_posts_ <= 5) // then counted in /stats only
+        std::cerr << "candle-mock-provider: events POST failed: "
+                  << (r.status ? std::to_string(r.status) + " " + r.body : r.error) << '\n';
+      for (auto& p : batch) // again in a second, as providers retry
+        if (++p.tries < 20) queue_.push_back({now + 1000, std::move(p.event), p.tries});
+    }
+  }
+
+  events_options o_;
+  net::webhook_client client_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::list<pending> queue_;
+  bool stop_ = false;
+  uint64_t next_id_ = 0, next_msg_ = 0, posted_ = 0, failed_posts_ = 0;
+  std::thread thread_;
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -264,8 +427,15 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (o.ev.url.empty() != o.ev.secret.empty()) {
+    std::cerr << "candle-mock-provider: --events-url and --events-secret go together\n";
+    return 2;
+  }
   book b;
   b.f = o.f;
+  // Before the server: its handlers call it.
+  std::unique_ptr<event_poster> poster;
+  if (!o.ev.url.empty()) poster = std::make_unique<event_poster>(o.ev);
   // Delayed answers (latency, hangs) wait on timers of their own thread.
   auto timers = std::make_unique<asio::io_context>();
   auto guard = asio::make_work_guard(*timers);
@@ -337,7 +507,10 @@ int main(int argc, char** argv) {
       return 400u;
     }
     ++b.total;
-    if (++b.per_key[key] > 1) ++b.duplicates;
+    if (++b.per_key[key] > 1)
+      ++b.duplicates;
+    else if (poster)
+      poster->accepted(key, email, b.rng);
     b.requests.push_back({{"key", key},
                           {"email", email},
                           {"agent", std::string{agent}},
@@ -433,16 +606,18 @@ int main(int argc, char** argv) {
   r.add(http::verb::get, "/stats",
         [&](net::request&& req, const net::path_params&, net::responder respond) {
           std::lock_guard<std::mutex> g{b.mtx};
-          respond(plain(req, http::status::ok,
-                        {{"total", b.total},
-                         {"uniqueKeys", b.per_key.size()},
-                         {"duplicates", b.duplicates},
-                         {"failed", b.failed},
-                         {"timedOut", b.timed_out},
-                         {"inFlight", b.in_flight},
-                         {"maxInFlight", b.max_in_flight},
-                         {"batches", b.batches},
-                         {"worstSecond", b.worst_second}}));
+          respond(
+              plain(req, http::status::ok,
+                    {{"total", b.total},
+                     {"uniqueKeys", b.per_key.size()},
+                     {"duplicates", b.duplicates},
+                     {"failed", b.failed},
+                     {"timedOut", b.timed_out},
+                     {"inFlight", b.in_flight},
+                     {"maxInFlight", b.max_in_flight},
+                     {"batches", b.batches},
+                     {"worstSecond", b.worst_second},
+                     {"events", poster ? json::value(poster->stats()) : json::value(nullptr)}}));
         });
   r.add(http::verb::get, "/requests",
         [&](net::request&& req, const net::path_params&, net::responder respond) {
