@@ -68,4 +68,26 @@ webhook_client::reply webhook_client::post(const std::string& body, const std::s
   return r;
 }
 
+webhook_client::reply webhook_client::get(const std::string& url) {
+  reply r;
+  auto* c = impl_->curl;
+  if (!c) {
+    r.error = "curl_easy_init failed";
+    return r;
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30'000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  auto rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) {
+    r.error = curl_easy_strerror(rc);
+    return r;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  return r;
+}
+
 } // namespace candle::net

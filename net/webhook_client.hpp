@@ -26,6 +26,8 @@ public:
   /// POSTs `body` with webhook-id `id`, webhook-timestamp `timestamp_s`
   /// and its v1 signature.
   reply post(const std::string& body, const std::string& id, int64_t timestamp_s);
+  /// GETs `url` on the same connection (reading back what was posted).
+  reply get(const std::string& url);
 
 private:
   struct impl;
