@@ -116,6 +116,27 @@ std::vector<occurrence> next_of(const console_state& st, const user& u) {
   return out;
 }
 
+// Fills each record's delivery events (its timeline) from the EVENTS actor,
+// then calls `done`; a record whose timeline cannot be read keeps none.
+template <class F> void with_timelines(self_ptr self, record_list recs, F done) {
+  auto out = std::make_shared<record_list>(std::move(recs));
+  auto timelines = std::make_shared<std::vector<event_list>>(out->size());
+  auto left = std::make_shared<size_t>(out->size() + 1);
+  auto one_done = [out, timelines, left, done]() mutable {
+    if (--*left != 0) return;
+    done(*out, *timelines);
+  };
+  for (size_t i = 0; i < out->size(); ++i)
+    self->request(self->state.opts.events, ask, atom::greeting::value, (*out)[i].key)
+        .then(
+            [timelines, i, one_done](greeting_detail& d) mutable {
+              (*timelines)[i] = std::move(d.events);
+              one_done();
+            },
+            [one_done](caf::error&) mutable { one_done(); });
+  one_done();
+}
+
 void user_report(self_ptr self, std::string who, text_promise rp) {
   self->request(self->state.opts.db, ask, atom::lookup::value, std::move(who))
       .then(
@@ -131,7 +152,13 @@ void user_report(self_ptr self, std::string who, text_promise rp) {
                                     live_owners(c.view, static_cast<size_t>(st.opts.partitions));
                                 auto p = static_cast<size_t>(u.partition);
                                 std::string owner = p < owners.size() ? owners[p] : std::string{};
-                                rp.deliver(console::user_doc(u, owner, next_of(st, u), recs));
+                                auto next = next_of(st, u);
+                                with_timelines(
+                                    self, recs,
+                                    [rp, u, owner, next](const record_list& r,
+                                                         const std::vector<event_list>& t) mutable {
+                                      rp.deliver(console::user_doc(u, owner, next, r, t));
+                                    });
                               },
                               fail_to(rp));
                     },

@@ -22,6 +22,7 @@ struct console_options {
   std::shared_ptr<engine_clock> clock;
   schedule_rules rules;
   persistence_actor db;
+  events_actor events; ///< the records' delivery-event timelines (`user`)
   delivery_control_actor delivery;
   node_control_actor node;
   /// State changes are taken only from a console that is loopback (until

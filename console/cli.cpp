@@ -533,7 +533,29 @@ std::string render_user(const json::object& doc) {
     out += t.str();
   }
   out += "\nsend records\n";
-  return out + records_table(get_array(&doc, "records"), true, "(no send records)");
+  const json::array* records = get_array(&doc, "records");
+  out += records_table(records, true, "(no send records)");
+  // Each greeting's life after the send: claimed where, delivered or not.
+  table life{{"KEY", "CLAIMED BY", "CLAIMED AT", "DELIVERY", "EVENTS"}};
+  table events{{"KEY", "AT", "EVENT", "REASON"}};
+  bool any = false, any_event = false;
+  static const json::array none;
+  for (const auto& v : records ? *records : none) {
+    const json::object* r = v.if_object();
+    const json::array* evs = get_array(r, "events");
+    if (text(r, "claimedBy") == "-" && (!evs || evs->empty())) continue;
+    any = true;
+    life.add({text(r, "key"), text(r, "claimedBy"), text(r, "claimedAt"), text(r, "delivery"),
+              std::to_string(evs ? evs->size() : 0)});
+    for (const auto& e : evs ? *evs : none) {
+      any_event = true;
+      const json::object* eo = e.if_object();
+      events.add({text(r, "key"), text(eo, "at"), text(eo, "type"), text(eo, "reason")});
+    }
+  }
+  if (any) out += "\nlifecycle\n" + life.str();
+  if (any_event) out += "\ndelivery events\n" + events.str();
+  return out;
 }
 
 std::string render_upcoming(const json::object& doc) {

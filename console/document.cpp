@@ -4,6 +4,7 @@
 #include "core/cluster_plan.hpp"
 #include "core/occurrence.hpp"
 #include "core/time.hpp"
+#include "net/event_api.hpp"
 #include "net/user_api.hpp"
 
 #include <algorithm>
@@ -198,7 +199,8 @@ std::string local_time(int64_t ms, const std::string& zone) {
 }
 
 std::string user_doc(const user& u, const std::string& owner, const std::vector<occurrence>& next,
-                     const std::vector<send_record>& records) {
+                     const std::vector<send_record>& records,
+                     const std::vector<std::vector<delivery_event>>& timelines) {
   auto d = document("user");
   d["user"] = api::user_json(u);
   d["partition"] = u.partition;
@@ -211,8 +213,15 @@ std::string user_doc(const user& u, const std::string& owner, const std::vector<
                                     {"dueLocal", opt(local_time(o.due_at, u.timezone))}});
   d["next"] = std::move(upcoming);
   json::array recs;
-  for (const auto& r : records)
-    recs.push_back(api::record_json(r));
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto r = api::record_json(records[i]);
+    json::array events;
+    if (i < timelines.size())
+      for (const auto& e : timelines[i])
+        events.push_back(api::event_json(e));
+    r["events"] = std::move(events);
+    recs.push_back(std::move(r));
+  }
   d["records"] = std::move(recs);
   return text(std::move(d));
 }

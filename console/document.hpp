@@ -58,8 +58,11 @@ boost::json::object cluster_json(const cluster_status& c, int32_t partitions);
 std::string nodes_doc(const cluster_status& c, int32_t partitions);
 std::string partitions_doc(const cluster_status& c, const partitions_report& r, int32_t partitions);
 /// `next`: the user's next occurrence of each occasion.
+/// `timelines[i]`: the delivery events of `records[i]`, oldest first
+/// (shorter: none).
 std::string user_doc(const user& u, const std::string& owner, const std::vector<occurrence>& next,
-                     const std::vector<send_record>& records);
+                     const std::vector<send_record>& records,
+                     const std::vector<std::vector<delivery_event>>& timelines = {});
 /// `zones`: user id -> IANA zone (for the local due time; "" = unknown).
 std::string upcoming_doc(uint64_t limit, const upcoming_report& r,
                          const std::map<std::string, std::string>& zones);

@@ -209,6 +209,7 @@ int main(int argc, char** argv) {
   co.clock = eng.clock;
   co.rules = eng.rules;
   co.db = eng.db;
+  co.events = eng.events;
   co.delivery = eng.delivery;
   co.node = eng.node;
   co.loopback = true;

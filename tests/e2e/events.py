@@ -12,7 +12,9 @@ candle-mock-provider posting signed events back.
   nothing; a replayed request is 200 and stores nothing; a malformed body is
   400 naming every problem and stores nothing, valid events beside included.
 
-Usage: events.py PATH_TO_CANDLED PATH_TO_MOCK_PROVIDER
+- `candlectl user` shows each record's lifecycle and event timeline.
+
+Usage: events.py PATH_TO_CANDLED PATH_TO_MOCK_PROVIDER PATH_TO_CANDLECTL
 """
 import base64
 import hashlib
@@ -20,6 +22,7 @@ import hmac
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -77,7 +80,7 @@ def scenario_events_flow_back_and_suppress(candled, mock_path):
                       "--bounce-suffix=@bounce.test", "--complain-suffix=@complain.test",
                       "--events-duplicates=1", "--events-reorder=1") as mock, \
             Node(candled, mock, START, f"--http.port={port}", f"--webhooks.secret={SECRET}",
-                 partitions=4) as node:
+                 partitions=4, console_port=free_port()) as node:
         u = users(node)
         node.advance("2027-03-01T09:00:01.000Z")
         want = {"alice": "delivered", "bob": "bounced", "carol": "complained"}
@@ -105,6 +108,17 @@ def scenario_events_flow_back_and_suppress(candled, mock_path):
         bob = [x for x in sup if x["email"] == "bob@bounce.test"][0]
         check(bob["type"] == "bounced" and "550" in bob["reason"] and
               bob["key"] == key_of(u["bob"], 2027), f"bob's suppression: {bob}")
+        # The console shows the same life: claimed where, delivered, events.
+        p = subprocess.run([CTL, "--port", str(node.console_port), "--json", "user",
+                            "alice@example.com"], capture_output=True, text=True, timeout=20)
+        check(p.returncode == 0, f"candlectl user: {p.returncode} {p.stdout} {p.stderr}")
+        rec = json.loads(p.stdout)["records"][0]
+        check(rec["delivery"] == "delivered" and rec["claimedBy"] == a["claimedBy"] and
+              [e["type"] for e in rec["events"]] == ["deferred", "delivered"], f"console: {rec}")
+        p = subprocess.run([CTL, "--port", str(node.console_port), "user", "alice@example.com"],
+                           capture_output=True, text=True, timeout=20)
+        check(p.returncode == 0 and "delivery events" in p.stdout and "lifecycle" in p.stdout
+              and "delivered" in p.stdout, f"console text: {p.stdout}")
         metrics = node.req("GET", "/metrics").text
         check('candle_delivery_events_total{type="delivered",outcome="duplicate"}' in metrics,
               "duplicates counted")
@@ -205,6 +219,8 @@ def scenario_endpoint_off_without_secret(candled, mock_path):
         r = post(node, [])
         check(r.status == 404 and "webhooks.secret" in r.text, f"off: {r.status} {r.text}")
 
+
+CTL = sys.argv[3] if len(sys.argv) > 3 else "candlectl"
 
 if __name__ == "__main__":
     candled, mock_path = sys.argv[1], sys.argv[2]
