@@ -60,15 +60,6 @@ fi
 while [ "$(date +%s%N)" -lt "$t0" ]; do sleep 0.01; done
 # CPU seconds used while draining, by process: the node, the mock, and the
 # rest of the machine (PostgreSQL and this script's polling).
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-pg_ticks() { # every postgres process of this cluster (its connections persist)
-  local pm t=0 p
-  pm=$(head -1 "$cluster/postmaster.pid")
-  for p in $pm $(pgrep -P "$pm"); do t=$(( t + $(ticks "$p" 2>/dev/null || echo 0) )); done
-  echo "$t"
-}
-softirq() { awk '/^cpu / {print $8}' /proc/stat; }
 node_c0=$(ticks "$node") mock_c0=$(ticks "$mock") all_c0=$(busy) pg_c0=$(pg_ticks) irq_c0=$(softirq)
 cpu_t0=$(date +%s%N)
 total() { mock_stat uniqueKeys; }

@@ -43,7 +43,16 @@ done
 machine_line
 echo "postgresql: synchronous_commit=$(psql_ -c 'SHOW synchronous_commit'), fsync=$(psql_ -c 'SHOW fsync')"
 echo "greetings sent: $(psql_ -c "SELECT count(*) FROM send_records WHERE status = 'sent'")"
-"$build/tools/replay-events" --url "$base" --secret "$secret" --events "$n" --concurrency "$c"
+node_c0=$(ticks "$node") pg_c0=$(pg_ticks) all_c0=$(busy) t0=$(date +%s%N)
+"$build/tools/replay-events" --url "$base" --secret "$secret" --events "$n" --concurrency "$c" |
+  tee "$work/replay.out"
+# CPU while posting and reading back, by process (the replay tool is "the rest").
+hz=$(getconf CLK_TCK)
+node_cpu=$(( ($(ticks "$node") - node_c0) * 1000 / hz ))
+pg_cpu=$(( ($(pg_ticks) - pg_c0) * 1000 / hz ))
+all_cpu=$(( ($(busy) - all_c0) * 1000 / hz ))
+wall_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "CPU: node ${node_cpu} ms, PostgreSQL ${pg_cpu} ms, the rest (replay-events, softirq) $(( all_cpu - node_cpu - pg_cpu )) ms; $(( all_cpu * 100 / wall_ms / $(nproc) ))% of $(nproc) cores over ${wall_ms} ms"
 # How the node grouped them: statements (and commits) for the events.
 curl -sf "$base/metrics" | awk '
   /^candle_persistence_batch_rows_sum\{op="events"\}/ {s = $2}

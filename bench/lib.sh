@@ -62,3 +62,16 @@ psql_() { psql -X -q -At -h "$(cluster_dir)" -U candle -d candle "$@"; }
 machine_line() {
   echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo)"
 }
+
+# CPU clock ticks (getconf CLK_TCK) used so far: by process `ticks PID`, by
+# every postgres process of the cluster `pg_ticks` (its connections persist),
+# by the whole machine `busy`, in softirq (loopback network) `softirq`.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+pg_ticks() {
+  local pm t=0 p
+  pm=$(head -1 "$(cluster_dir)/postmaster.pid")
+  for p in $pm $(pgrep -P "$pm"); do t=$(( t + $(ticks "$p" 2>/dev/null || echo 0) )); done
+  echo "$t"
+}
+softirq() { awk '/^cpu / {print $8}' /proc/stat; }
