@@ -150,8 +150,6 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::horizon, int32_t>::with<int64_t>,
     // Move it forward, fenced: (partition, epoch, to) -> accepted?
     caf::replies_to<atom::horizon, int32_t, int64_t, int64_t>::with<bool>,
-    // Extend a held lease: (partition, node, epoch, ttl seconds) -> still ours?
-    caf::replies_to<atom::renew, int32_t, std::string, int64_t, int64_t>::with<bool>,
     // Hand a held lease back at once and notify peers: (partition, node, epoch) -> was ours?
     caf::replies_to<atom::unlease, int32_t, std::string, int64_t>::with<bool>,
     // Users.
@@ -211,9 +209,6 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<atom::resume, occurrence>::with<bool>,
     // Timer, or the engine clock changed: process what is due, re-arm.
     caf::reacts_to<atom::tick>,
-    // Real-time timer: extend the lease (a lost lease ends the actor). Only
-    // without a LEASE KEEPER (tests); with one, the keeper renews.
-    caf::reacts_to<atom::renew>,
     // The LEASE KEEPER found the lease at this epoch no longer ours.
     caf::reacts_to<atom::renew, int64_t>,
     // Hand the partition off: stop claiming and sending, wait for what is in

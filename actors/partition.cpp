@@ -36,31 +36,30 @@ caf::actor_clock::time_point fence_at(self_ptr self) {
 // The lease ran from the start of its last successful renewal; past the
 // deadline it may have expired and been taken over, whatever this process
 // believes (it may just have been paused). Nothing more leaves from here.
-// With a LEASE KEEPER the deadline is the fence slot's, which the keeper
-// moves after each renewal (and which closes when this partition fences).
+// The deadline is the fence slot's, which the LEASE KEEPER moves after each
+// renewal (and which closes when this partition fences).
 bool lease_may_have_expired(self_ptr self) {
   auto& st = self->state;
-  if (st.opts.keeper) return !st.opts.fences->may_send(st.opts.id, st.epoch, self->clock().now());
-  return self->clock().now() >= fence_at(self);
+  return !st.opts.fences->may_send(st.opts.id, st.epoch, self->clock().now());
 }
 
 // No more renewals for this epoch (handed off or fenced).
 void forget_lease(self_ptr self) {
   auto& st = self->state;
-  if (st.opts.keeper && st.epoch != 0)
-    self->anon_send(st.opts.keeper, atom::unlease::value, st.opts.id, st.epoch);
+  if (st.epoch != 0) self->anon_send(st.opts.keeper, atom::unlease::value, st.opts.id, st.epoch);
 }
 
-// Publishes the lease deadline for delivery (after a take or a renewal).
+// Publishes the lease deadline for delivery (after the lease is taken; the
+// keeper moves it after each renewal).
 void open_fence(self_ptr self) {
   auto& st = self->state;
   st.gauges->epoch = st.epoch;
-  if (st.opts.fences) st.opts.fences->open(st.opts.id, st.epoch, fence_at(self));
+  st.opts.fences->open(st.opts.id, st.epoch, fence_at(self));
 }
 
 void close_fence(self_ptr self) {
   auto& st = self->state;
-  if (st.opts.fences) st.opts.fences->close(st.opts.id, st.epoch);
+  st.opts.fences->close(st.opts.id, st.epoch);
 }
 
 void fence(self_ptr self) {
@@ -575,12 +574,11 @@ void load(self_ptr self) {
 // stops, and the NODE actor decides on its next round whether to try again.
 void acquire(self_ptr self) {
   auto& st = self->state;
-  auto wait = seconds{std::max<int64_t>(1, st.opts.lease_ttl / 3)};
   auto started = self->clock().now();
   self->request(st.opts.db, seconds{std::max<int64_t>(1, st.opts.lease_ttl / 2)},
                 atom::lease::value, st.opts.id, st.opts.node, st.opts.lease_ttl)
       .then(
-          [self, wait, started](int64_t epoch) {
+          [self, started](int64_t epoch) {
             if (epoch == 0) {
               spdlog::info("event=partition.lease_held_elsewhere partition={}",
                            self->state.opts.id);
@@ -594,11 +592,8 @@ void acquire(self_ptr self) {
             }
             self->state.epoch = epoch;
             open_fence(self);
-            if (self->state.opts.keeper)
-              self->anon_send(self->state.opts.keeper, atom::renew::value, self->state.opts.id,
-                              epoch, caf::actor_cast<caf::actor>(self));
-            else
-              self->delayed_send(self, wait, atom::renew::value);
+            self->anon_send(self->state.opts.keeper, atom::renew::value, self->state.opts.id,
+                            epoch, caf::actor_cast<caf::actor>(self));
             if (self->state.draining) return finish_handoff(self);
             load(self);
           },
@@ -668,37 +663,6 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
       [self](atom::tick) {
         self->state.armed_for.reset();
         process(self);
-      },
-      [self](atom::renew) {
-        auto& s = self->state;
-        if (s.epoch == 0) return; // handed off (or never held): nothing to renew
-        auto started = self->clock().now();
-        self->request(s.opts.db, seconds{std::max<int64_t>(1, s.opts.lease_ttl / 2)},
-                      atom::renew::value, s.opts.id, s.opts.node, s.epoch, s.opts.lease_ttl)
-            .then(
-                [self, started](bool held) {
-                  if (self->state.epoch == 0) return; // handed off meanwhile
-                  if (!held) {
-                    if (self->state.draining) self->state.handoff.deliver(false);
-                    return self->quit(make_error(ec::refused, "partition lease lost"));
-                  }
-                  self->state.lease_start = started;
-                  open_fence(self);
-                  self->delayed_send(self,
-                                     seconds{std::max<int64_t>(1, self->state.opts.lease_ttl / 3)},
-                                     atom::renew::value);
-                },
-                [self, started](caf::error& e) {
-                  // Keep trying while the lease may still be valid; the fence
-                  // stops our writes anyway once it is not.
-                  auto waited =
-                      std::chrono::duration_cast<milliseconds>(self->clock().now() - started);
-                  spdlog::warn(
-                      "event=partition.renew_failed partition={} waited_ms={} error=\"{}\"",
-                      self->state.opts.id, waited.count(), self->system().render(e));
-                  if (lease_may_have_expired(self)) return fence(self);
-                  self->delayed_send(self, seconds{1}, atom::renew::value);
-                });
       },
       [self](atom::renew, int64_t epoch) {
         auto& s = self->state;

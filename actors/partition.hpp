@@ -36,10 +36,9 @@ struct partition_options {
   /// The node's count of greetings handed to delivery and not yet recorded
   /// (shared with DELIVERY, which bounds what is sent but unrecorded).
   std::shared_ptr<std::atomic<int64_t>> in_doubt;
-  /// Where this partition publishes its lease deadline for delivery.
+  /// Where this partition publishes its lease deadline for delivery (required).
   std::shared_ptr<fence_table> fences;
-  /// Renews the lease once taken (moving the deadline in `fences`, which
-  /// must then be set); without one the partition renews its own.
+  /// Renews the lease once taken, moving the deadline in `fences` (required).
   lease_keeper_actor keeper;
   schedule_rules rules = default_rules();
   uint64_t seed = 0; ///< for retry jitter

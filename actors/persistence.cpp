@@ -168,11 +168,6 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.advance_horizon(p, epoch, to);
         }));
       },
-      [&st](atom::renew, int32_t p, std::string& node, int64_t epoch, int64_t ttl) {
-        return finish(st.attempt("renew", [&](pg::store& s, bool) {
-          return s.renew_lease(p, node, epoch, std::chrono::seconds{ttl});
-        }));
-      },
       [&st](atom::unlease, int32_t p, std::string& node, int64_t epoch) {
         // Idempotent: a replay finds the lease released and reports false.
         return finish(st.attempt(
@@ -341,9 +336,6 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       [self](atom::horizon a, int32_t p, int64_t e, int64_t to) {
         return relay<bool>(self, p, a, p, e, to);
       },
-      [self](atom::renew a, int32_t p, std::string& node, int64_t e, int64_t ttl) {
-        return relay<bool>(self, control_route, a, p, std::move(node), e, ttl);
-      },
       [self](atom::unlease a, int32_t p, std::string& node, int64_t e) {
         return relay<bool>(self, control_route, a, p, std::move(node), e);
       },
@@ -417,8 +409,12 @@ std::chrono::milliseconds renew_all(keeper_pointer self) {
   auto started = self->clock().now();
   std::vector<int32_t> ours;
   try {
-    if (!st.db) st.db = std::make_unique<pg::store>(st.opts.conninfo);
-    ours = st.db->renew_leases(st.opts.node, want, seconds{st.opts.lease_ttl});
+    if (st.opts.renew) {
+      ours = st.opts.renew(st.opts.node, want, seconds{st.opts.lease_ttl});
+    } else {
+      if (!st.db) st.db = std::make_unique<pg::store>(st.opts.conninfo);
+      ours = st.db->renew_leases(st.opts.node, want, seconds{st.opts.lease_ttl});
+    }
   } catch (const std::exception& e) {
     // The deadlines run out by themselves if this keeps failing.
     spdlog::warn("event=partition.renew_failed partitions={} error=\"{}\"", want.size(), e.what());
@@ -594,6 +590,7 @@ persistence_actor spawn_persistence(caf::actor_system& sys, persistence_options 
 }
 
 lease_keeper_actor spawn_lease_keeper(caf::actor_system& sys, lease_keeper_options opts) {
+  if (opts.renew) return sys.spawn(keeper, std::move(opts)); // a test's: on its scheduler
   return sys.spawn<caf::detached>(keeper, std::move(opts));
 }
 

@@ -137,10 +137,6 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         st->released = false;
         return ++st->epoch;
       },
-      [st](atom::renew, int32_t, std::string&, int64_t epoch, int64_t) -> caf::result<bool> {
-        if (st->renew_fails) return make_error(ec::unavailable, "database unreachable");
-        return epoch == st->epoch && !st->released;
-      },
       [st](atom::unlease, int32_t, std::string&, int64_t epoch) {
         if (epoch != st->epoch || st->released) return false;
         st->released = true;
@@ -213,6 +209,15 @@ delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
         return out;
       },
   };
+}
+
+std::vector<int32_t> fake_renew(fake_db_state& st,
+                                 const std::vector<std::pair<int32_t, int64_t>>& leases) {
+  if (st.renew_fails) throw std::runtime_error("database unreachable");
+  std::vector<int32_t> held;
+  for (const auto& [p, epoch] : leases)
+    if (epoch == st.epoch && !st.released) held.push_back(p);
+  return held;
 }
 
 } // namespace candle::test

@@ -23,7 +23,7 @@ struct fake_db_state {
   int releases = 0;         // release statements
   std::string holder;       // when set, leases for any other node are refused
   bool released = false;    // the current epoch's lease was handed back
-  bool renew_fails = false; // renewals get "unavailable"
+  bool renew_fails = false; // the keeper's renewals fail (database unreachable)
   int64_t horizon = 0;
 };
 
@@ -55,6 +55,11 @@ struct fake_provider_state {
 
 persistence_actor::behavior_type fake_db(persistence_actor::pointer self,
                                          std::shared_ptr<fake_db_state> st);
+
+/// The fake store's answer to a LEASE KEEPER's renewal: the leases at its
+/// current epoch, unless `renew_fails` (then it throws, as the store does).
+std::vector<int32_t> fake_renew(fake_db_state& st,
+                                const std::vector<std::pair<int32_t, int64_t>>& leases);
 
 delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
                                             std::shared_ptr<fake_provider_state> st);

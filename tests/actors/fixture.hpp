@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/partition.hpp"
+#include "actors/persistence.hpp"
 #include "fakes.hpp"
 
 #include <gtest/gtest.h>
@@ -46,6 +47,15 @@ protected:
     delivery_handle = sys.spawn(fake_provider, provider);
     actors.push_back(caf::actor_cast<caf::actor>(db_handle));
     actors.push_back(caf::actor_cast<caf::actor>(delivery_handle));
+    // The node's real LEASE KEEPER, on the test scheduler, over the fake store.
+    lease_keeper_options ko;
+    ko.node = "test";
+    ko.lease_ttl = lease_ttl;
+    ko.fences = fences;
+    ko.renew = [st = db](const std::string&, const std::vector<std::pair<int32_t, int64_t>>& l,
+                         seconds) { return fake_renew(*st, l); };
+    keeper = spawn_lease_keeper(sys, std::move(ko));
+    actors.push_back(caf::actor_cast<caf::actor>(keeper));
   }
 
   partition_actor spawn_partition() {
@@ -66,6 +76,9 @@ protected:
     o.recovery_window = hours{48};
     o.max_attempts = 4;
     o.claim_ahead = claim_ahead;
+    o.lease_ttl = lease_ttl;
+    o.fences = fences;
+    o.keeper = keeper;
     return o;
   }
 
@@ -126,6 +139,9 @@ protected:
   delivery_actor delivery_handle;
   std::vector<caf::actor> actors;
   milliseconds claim_ahead{0}; ///< for partitions spawned after it is set
+  int64_t lease_ttl = 30; ///< seconds
+  std::shared_ptr<fence_table> fences = std::make_shared<fence_table>(1024);
+  lease_keeper_actor keeper;
 };
 
 } // namespace candle::test

@@ -262,9 +262,30 @@ TEST_F(Partition, WithoutRenewalsItSendsNothingOnceTheLeaseMayHaveExpired) {
   // last successful renewal; the partition gives up before it may expire.
   db->renew_fails = true;
   advance(seconds{30});
-  EXPECT_TRUE(ended(p)) << "still believes it owns";
+  EXPECT_FALSE(fences->may_send(0, db->epoch, sched.clock().now()))
+      << "the deadline did not run out without renewals";
   advance(hours{25});
   EXPECT_EQ(provider->sends.size(), 1u) << "sent after the lease may have expired";
+  EXPECT_TRUE(ended(p)) << "came due, and went on believing it owns";
+}
+
+TEST_F(Partition, ALeaseTheKeeperFindsLostEndsThePartitionAtOnce) {
+  add_user("early", "UTC", "1990-07-15"); // 09:00Z
+  add_user("late", "UTC", "1990-07-16");  // a day later
+  start_clock("2027-07-15T08:59:50Z");
+  auto p = spawn_partition();
+  advance(seconds{11});
+  ASSERT_EQ(provider->sends.size(), 1u);
+  advance(seconds{40}); // renewed past its first TTL by the keeper
+  EXPECT_FALSE(ended(p));
+  EXPECT_TRUE(fences->may_send(0, db->epoch, sched.clock().now()));
+  auto mine = db->epoch;
+  ++db->epoch; // another node took the lease (this one was paused, say)
+  advance(seconds{lease_ttl / 3 + 1});
+  EXPECT_TRUE(ended(p)) << "the keeper's next round did not end it";
+  EXPECT_FALSE(fences->may_send(0, mine, sched.clock().now())) << "the slot stayed open";
+  advance(hours{25});
+  EXPECT_EQ(provider->sends.size(), 1u) << "sent after losing the lease";
 }
 
 TEST_F(Partition, AHandOffRecordsWhatIsInFlightThenReleasesTheLeaseAndSendsNothingMore) {

@@ -147,6 +147,12 @@ TEST_F(EngineDays, HundredThousandUsersFiftyZonesThreeDaysExactlyOnce) {
   rec->clock = clock;
   auto db = spawn_persistence(sys, {conninfo});
   auto delivery = sys.spawn(recorder, rec);
+  auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
+  lease_keeper_options ko;
+  ko.conninfo = conninfo;
+  ko.node = "test";
+  ko.fences = fences;
+  auto keeper = spawn_lease_keeper(sys, ko);
   std::vector<partition_actor> parts;
   for (int p = 0; p < partitions; ++p) {
     partition_options o;
@@ -155,6 +161,8 @@ TEST_F(EngineDays, HundredThousandUsersFiftyZonesThreeDaysExactlyOnce) {
     o.clock = clock;
     o.db = db;
     o.delivery = delivery;
+    o.fences = fences;
+    o.keeper = keeper;
     // Recovery window short, so nothing before `start` is sent late.
     o.recovery_window = milliseconds{0};
     parts.push_back(sys.spawn(partition, o));
@@ -171,6 +179,7 @@ TEST_F(EngineDays, HundredThousandUsersFiftyZonesThreeDaysExactlyOnce) {
   for (auto& p : parts)
     guard.actors.push_back(caf::actor_cast<caf::actor>(p));
   guard.actors.push_back(caf::actor_cast<caf::actor>(db));
+  guard.actors.push_back(caf::actor_cast<caf::actor>(keeper));
   guard.actors.push_back(caf::actor_cast<caf::actor>(delivery));
   caf::scoped_actor self{sys};
   // Waits until every partition is idle: loaded, nothing in flight, nothing
