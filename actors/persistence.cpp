@@ -545,6 +545,14 @@ events_actor::behavior_type events(events_pointer self, persistence_options opts
   self->state.io.db = std::make_unique<pg::store>(opts.conninfo);
   self->state.io.opts = std::move(opts);
   auto& st = self->state;
+  // Requests taken from the mailbox and not yet written are answered, not
+  // left to their callers' timeouts.
+  self->set_exit_handler([self](caf::exit_msg& m) {
+    for (auto& w : self->state.queue)
+      w.rp.deliver(make_error(ec::unavailable, "shutting down"));
+    self->state.queue.clear();
+    self->quit(m.reason);
+  });
   return {
       [self](atom::ingest, event_list& evs) -> caf::result<ingest_report> {
         auto& st = self->state;

@@ -14,8 +14,10 @@
 
 namespace candle::api {
 
-/// Most events one request may carry.
+/// Most events one request may carry, and its largest body (1 MiB: a
+/// thousand events of up to ~1 KiB; other routes keep 64 KiB).
 inline constexpr size_t max_events = 1000;
+inline constexpr size_t max_body = 1024 * 1024;
 
 /// `{userId}:{occasion}:{year}`: a UUID, a lower-case occasion name, a
 /// four-digit year.

@@ -2,6 +2,7 @@
 
 #include "core/rate_limit.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -79,7 +80,12 @@ public:
 private:
   void read(bool first) {
     parser_.emplace();
-    parser_->body_limit(opts_.body_limit);
+    // Beast checks a Content-Length against the limit while it reads the
+    // header: the largest limit until the target is known (on_header).
+    limit_ = opts_.body_limit;
+    for (const auto& [p, n] : opts_.body_limits)
+      limit_ = std::max(limit_, n);
+    parser_->body_limit(limit_);
     parser_->header_limit(static_cast<std::uint32_t>(opts_.header_limit));
     stream_.expires_after(first ? opts_.request_timeout : opts_.idle_timeout);
     http::async_read_header(
@@ -89,6 +95,16 @@ private:
 
   void on_header(beast::error_code ec) {
     if (ec) return on_error(ec);
+    limit_ = opts_.body_limit;
+    auto target = parser_->get().target();
+    auto path = target.substr(0, target.find('?'));
+    for (const auto& [p, n] : opts_.body_limits)
+      if (path == p) limit_ = n;
+    // The header was read under the largest limit: a declared length is
+    // checked here, a chunked body as it arrives.
+    if (auto n = parser_->content_length(); n && *n > limit_)
+      return on_error(http::error::body_limit);
+    parser_->body_limit(limit_);
     // The idle timer covered the wait for a new request; the rest of it must
     // arrive within the request timeout.
     stream_.expires_after(opts_.request_timeout);
@@ -99,7 +115,8 @@ private:
 
   void on_error(beast::error_code ec) {
     if (ec == http::error::body_limit)
-      return reply_and_close(http::status::payload_too_large, "request body exceeds 64 KiB");
+      return reply_and_close(http::status::payload_too_large,
+                             "request body exceeds " + std::to_string(limit_ / 1024) + " KiB");
     if (ec == http::error::header_limit)
       return reply_and_close(http::status::request_header_fields_too_large,
                              "request header too large");
@@ -177,6 +194,7 @@ private:
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const server_options& opts_; // points into *shared_
+  size_t limit_ = 0;           // the body limit of the request being read
   std::string client_;
   bool counted_; // holds a place in the connection caps
   bool keep_alive_ = true;

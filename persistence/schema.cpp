@@ -134,8 +134,9 @@ CREATE TABLE cluster_pause (
 )sql";
 
 // Delivery events (issue 17): the provider's events, stored once by id; each
-// greeting's latest delivery state and the node that claimed it; addresses
-// not sent to. NOT VALID: existing rows already meet the wider check, and a
+// greeting's latest delivery state, the node that claimed it and the address
+// it goes to (a bounce suppresses that one, whatever the user's email is
+// now); addresses not sent to. NOT VALID: existing rows already meet the wider check, and a
 // large table is not scanned to prove it.
 const char* v6 = R"sql(
 ALTER TABLE send_records DROP CONSTRAINT send_records_status_check;
@@ -144,7 +145,8 @@ ALTER TABLE send_records ADD CONSTRAINT send_records_status_check CHECK
 ALTER TABLE send_records
   ADD COLUMN delivery    text,
   ADD COLUMN delivery_at timestamptz,
-  ADD COLUMN claimed_by  text;
+  ADD COLUMN claimed_by  text,
+  ADD COLUMN sent_to     text;
 CREATE TABLE delivery_events (
   id          text PRIMARY KEY,
   key         text NOT NULL,

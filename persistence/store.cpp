@@ -116,11 +116,12 @@ void prepare_events(pqxx::connection& c) {
                 delivery::rank_sql("coalesce(r.delivery, 'sent')") +
                 " RETURNING 1),"
                 " sup AS (INSERT INTO suppressions (email, reason, type, key)"
-                " SELECT DISTINCT ON (u.email) u.email, coalesce(e.reason, e.type), e.type, e.key"
-                " FROM ev e JOIN send_records r ON r.idempotency_key = e.key"
-                " JOIN users u ON u.id = r.user_id WHERE e.type IN (" +
+                // The address the greeting went to, not the user's current one.
+                " SELECT DISTINCT ON (r.sent_to) r.sent_to, coalesce(e.reason, e.type), e.type,"
+                " e.key FROM ev e JOIN send_records r ON r.idempotency_key = e.key"
+                " WHERE r.sent_to IS NOT NULL AND e.type IN (" +
                 suppressing +
-                ") ORDER BY u.email, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)"
+                ") ORDER BY r.sent_to, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)"
                 " SELECT e.id, EXISTS (SELECT 1 FROM send_records r WHERE r.idempotency_key ="
                 " e.key), (SELECT count(*) FROM moved), (SELECT count(*) FROM sup) FROM ev e");
   c.prepare("greeting", std::string{"SELECT "} + record_columns +
@@ -132,6 +133,17 @@ void prepare_events(pqxx::connection& c) {
                                 "at") " FROM suppressions"
                                       " WHERE email > $1 ORDER BY email LIMIT $2");
   c.prepare("unsuppress", "DELETE FROM suppressions WHERE email = lower($1) RETURNING 1");
+  // After a user's update (same transaction): greetings not yet sent go to
+  // the new address, and the ones recorded suppressed that are still ahead
+  // ($3, the engine's now) are given back to be scheduled again unless the
+  // new address is suppressed too.
+  c.prepare("readdress",
+            "WITH moved AS (UPDATE send_records SET sent_to = $2 WHERE user_id = $1::uuid"
+            " AND status IN ('claimed', 'retrying') AND sent_to IS DISTINCT FROM $2 RETURNING 1)"
+            " DELETE FROM send_records r WHERE r.user_id = $1::uuid AND r.status = 'suppressed'"
+            " AND r.due_at > " TS(
+                "$3") " AND r.sent_to IS DISTINCT FROM $2"
+                      " AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = $2)");
 }
 
 // Statements prepared once per connection.
@@ -162,25 +174,23 @@ void prepare(pqxx::connection& c) {
             " RETURNING l.partition");
   // A suppressed address gets a `suppressed` record instead of a claim: it
   // is recorded once like any other and not returned, so nothing sends it.
-  c.prepare(
-      "claim",
-      "WITH c AS (INSERT INTO send_records (idempotency_key, user_id, occasion, year,"
-      " partition, due_at, status, attempts, owner_epoch, claimed_at, claimed_by, last_error)"
-      " SELECT t.k, u.id, t.o, t.y, $1, " TS(
-          "t.d") ","
-                 " CASE WHEN s.email IS NULL THEN 'claimed' ELSE 'suppressed' END, 0, $2, " TS(
-                     "$8") ","
-                           " " CLAIMER
-                           ", CASE WHEN s.email IS NOT NULL THEN 'suppressed: ' || s.reason END"
-                           " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], "
-                           "$7::bigint[])"
-                           "   AS t(k, uid, o, y, d)"
-                           " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
-                           " LEFT JOIN suppressions s ON s.email = u.email"
-                           " WHERE " FENCE " FOR SHARE OF u"
-                           " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key, "
-                           "status)"
-                           " SELECT idempotency_key FROM c WHERE status = 'claimed'");
+  // clang-format off
+  c.prepare("claim",
+            "WITH c AS (INSERT INTO send_records (idempotency_key, user_id, occasion, year,"
+            " partition, due_at, status, attempts, owner_epoch, claimed_at, claimed_by,"
+            " last_error, sent_to)"
+            " SELECT t.k, u.id, t.o, t.y, $1, " TS("t.d") ","
+            " CASE WHEN s.email IS NULL THEN 'claimed' ELSE 'suppressed' END, 0, $2, " TS("$8") ","
+            " " CLAIMER ", CASE WHEN s.email IS NOT NULL THEN 'suppressed: ' || s.reason END,"
+            " u.email"
+            " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[])"
+            "   AS t(k, uid, o, y, d)"
+            " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+            " LEFT JOIN suppressions s ON s.email = u.email"
+            " WHERE " FENCE " FOR SHARE OF u"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key, status)"
+            " SELECT idempotency_key FROM c WHERE status = 'claimed'");
+  // clang-format on
   c.prepare("horizon", "SELECT coalesce(" MS("horizon") ", 0) FROM partition_leases"
                                                         " WHERE partition = $1");
   c.prepare("advance_horizon",
@@ -646,10 +656,13 @@ result<user> store::get_user(const std::string& id) {
 result<user> store::update_user(const user& u) {
   if (!is_uuid(u.id)) return error{errc::not_found, "no user " + u.id};
   try {
-    auto r =
-        exec("update_user", u.id, u.first_name, u.last_name, u.email, u.timezone, u.birthday_date,
-             u.anniversary_date, u.location_city, u.location_country, u.updated_at);
+    pqxx::work w{conn()};
+    auto r = w.exec_prepared("update_user", u.id, u.first_name, u.last_name, u.email, u.timezone,
+                             u.birthday_date, u.anniversary_date, u.location_city,
+                             u.location_country, u.updated_at);
     if (r.empty()) return error{errc::not_found, "no user " + u.id};
+    w.exec_prepared("readdress", u.id, u.email, u.updated_at);
+    w.commit();
     return user_of(r[0]);
   } catch (const pqxx::unique_violation&) {
     return email_in_use(u.email);

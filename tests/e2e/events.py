@@ -208,6 +208,13 @@ def scenario_refused_requests_store_nothing(candled, mock_path):
         check(r.status == 200 and r.json()["data"]["unknown"] == 1, f"unknown: {r.text}")
         check(node.req("GET", f"/api/v1/greetings/{stranger}").status == 404, "no record")
         check(node.req("GET", "/api/v1/greetings/not-a-key").status == 400, "bad key: 400")
+        # A provider's largest batch (1,000 events, ~150 KB) fits; one more is refused.
+        many = [{"id": f"bulk-{i}", "type": "delivered", "key": stranger,
+                 "at": "2027-03-01T09:00:04Z", "reason": "x" * 40} for i in range(1001)]
+        r = post(node, many[:1000])
+        check(r.status == 200 and r.json()["data"]["stored"] == 1000, f"1,000: {r.status} {r.text[:200]}")
+        r = post(node, many)
+        check(r.status == 400 and "1000" in r.text, f"1,001: {r.status} {r.text[:200]}")
         m = node.req("GET", "/metrics").text
         for reason in ("missing", "no_match", "stale", "malformed", "invalid"):
             check(f'candle_webhook_rejected_total{{reason="{reason}"}}' in m, f"metric {reason}")

@@ -173,11 +173,33 @@ TEST_F(Events, SuppressedAddressesAreRecordedSuppressedAtClaimUntilTheEmailChang
             "suppressed / suppressed: 550 mailbox unavailable");
   // Recorded once: a second claim is not granted either.
   EXPECT_TRUE(s.claim(0, e, {occ(1, 2028)}, 0).empty());
-  // A new address is not suppressed: the year after is claimed.
+  // A new address is not suppressed: the suppressed greeting still ahead is
+  // given back (and claimed now), and so are the years after.
   auto u = s.get_user(uid(1));
   ASSERT_TRUE(u.ok());
   u->email = "new1@example.com";
-  u->updated_at += 1;
+  u->updated_at += 1; // the engine's now: long before 2028
   ASSERT_TRUE(s.update_user(*u).ok());
+  EXPECT_EQ(s.claim(0, e, {occ(1, 2028)}, 0).size(), 1u);
   EXPECT_EQ(s.claim(0, e, {occ(1, 2029)}, 0).size(), 1u);
+  // A bounce that arrives after the user moved suppresses the address the
+  // greeting went to, not the new one.
+  auto key3 = sent_greeting(s, 3);
+  auto u3 = s.get_user(uid(3));
+  u3->email = "moved3@example.com";
+  u3->updated_at += 1;
+  ASSERT_TRUE(s.update_user(*u3).ok());
+  s.ingest_events({ev("y", "complained", key3, 20, "spam report")});
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM suppressions WHERE email = 'u3@example.com'"), 1);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM suppressions WHERE email = 'moved3@example.com'"), 0);
+  e = s.acquire_lease(0, "n", seconds{60}); // sent_greeting took the lease again
+  EXPECT_EQ(s.claim(0, e, {occ(3, 2028)}, 0).size(), 1u);
+  // A claimed greeting follows the user's new address.
+  auto u2 = s.get_user(uid(2));
+  u2->email = "moved2@example.com";
+  u2->updated_at += 1;
+  ASSERT_TRUE(s.update_user(*u2).ok());
+  EXPECT_EQ(scalar<std::string>("SELECT sent_to FROM send_records WHERE idempotency_key = '" +
+                                occ(2, 2028).key + "'"),
+            "moved2@example.com");
 }
