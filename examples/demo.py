@@ -12,12 +12,14 @@ Usage: demo.py BUILD_DIR [--port N] [--exit] [--speed X] [--var DIR]
 Ctrl-C stops everything the demo started.
 """
 import argparse
+import base64
 import datetime as dt
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -154,16 +156,30 @@ def main():
     stop()
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run(args, var, procs):
+    # The mock posts signed delivery events back to the node's webhook.
+    port = args.port or free_port()
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
     mock_log = open(os.path.join(var, "mock.log"), "w")
     mock, m = start([os.path.join(args.build, "examples", "candle-mock-provider"), "--port=0",
-                     "--error-rate=0.2", "--latency=5-40"],
+                     "--error-rate=0.2", "--latency=5-40",
+                     f"--events-url=http://127.0.0.1:{port}/api/v1/webhooks/provider",
+                     f"--events-secret={secret}", "--events-delay-ms=100",
+                     "--events-duplicates=0.2", "--events-reorder=0.2"],
                     r"(http://[0-9.:]+)/send-email", "candle-mock-provider", mock_log)
     procs.append(mock)
     mock_api = Api(m.group(1))
-    log(f"demo: mock provider at {m.group(0)} (20% of sends fail with 500, retried)")
+    log(f"demo: mock provider at {m.group(0)} (20% of sends fail with 500, retried; delivery"
+        " events posted back, some twice, some out of order)")
     node_log = open(os.path.join(var, "node.log"), "w")
-    node, n = start([os.path.join(args.build, "node", "candled"), f"--http.port={args.port}",
+    node, n = start([os.path.join(args.build, "node", "candled"), f"--http.port={port}",
+                     f"--webhooks.secret={secret}",
                      f"--console.port={args.console_port}", f"--db.dir={var}/pg",
                      "--clock.mode=simulated",
                      f"--clock.start={START}", "--clock.speed=0", "--schedule.partitions=16",
@@ -234,7 +250,18 @@ def run(args, var, procs):
         log(f"demo: lateness in real time (sent - due, divided by the clock speed): "
             f"median {1000 * lateness[len(lateness) // 2]:.0f} ms, max {1000 * lateness[-1]:.0f} ms;"
             " late = more than 1 s")
+    # Every sent greeting's delivery event comes back (the provider's webhook).
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        records = api.call("GET", "/api/v1/greetings?status=sent&limit=1000")["data"]["greetings"]
+        delivered = [r for r in records if r["delivery"] == "delivered"]
+        if len(delivered) >= len(sent):
+            break
+        time.sleep(0.25)
+    log(f"demo: delivery events: {len(delivered)} of {len(sent)} greetings delivered per the"
+        f" provider's webhook (GET /api/v1/greetings/KEY shows each one's timeline)")
     ok = len(sent) == expected and stats["duplicates"] == 0 and stats["uniqueKeys"] == expected
+    ok = ok and len(delivered) == len(sent)
     log("demo: " + ("OK: every greeting once, none for the deleted user" if ok else "UNEXPECTED"))
     if args.exit:
         if not ok:
