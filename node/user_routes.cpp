@@ -221,32 +221,51 @@ json::object page_json(const char* name, const std::vector<Row>& rows, size_t li
   return {{name, std::move(items)}, {"nextCursor", std::move(next)}};
 }
 
-void list_users(node_context& ctx, net::request&& request, net::responder respond) {
+using query = std::map<std::string, std::string, std::less<>>;
+
+// A keyset-paginated listing (GET …?limit=&cursor=): `limit` and `cursor`
+// read and checked (`cursor_ok`), `more` checks the rest of the query; then
+// `fetch(self, q, n, cursor)` asks an actor for a page of rows, rendered as
+// `{name: [render(row)…], "nextCursor": key(last row) | null}`.
+template <class Rows, class CursorOk, class More, class Fetch, class Render, class Key>
+void list_page(node_context& ctx, net::request&& request, net::responder respond, const char* name,
+               CursorOk cursor_ok, More more, Fetch fetch, Render render, Key key) {
   auto q = api::parse_query(std::string_view{request.target().data(), request.target().size()});
   std::vector<net::field_error> problems;
   std::string problem;
   auto limit = api::read_limit(q, default_limit, max_limit, problem);
   if (!limit) problems.push_back({"limit", problem});
+  more(q, problems);
   std::string cursor;
   if (auto it = q.find("cursor"); it != q.end() && !it->second.empty()) {
     cursor = it->second;
-    if (!is_uuid(cursor))
+    if (!cursor_ok(cursor))
       problems.push_back({"cursor", "must be a nextCursor from a previous page"});
   }
   if (!problems.empty())
     return respond(net::failure(http::status::bad_request, "invalid query", request, problems));
   auto req = std::make_shared<const net::request>(std::move(request));
-  run_async(*ctx.sys, [&ctx, req, respond, n = *limit, cursor](self_ptr self) {
-    self->request(ctx.eng->db, db_timeout, atom::list::value, static_cast<uint64_t>(n), cursor)
+  run_async(*ctx.sys, [&ctx, req, respond, q, n = *limit, cursor, name, fetch, render,
+                       key](self_ptr self) {
+    fetch(self, q, static_cast<uint64_t>(n), cursor)
         .then(
-            [=](user_list& users) {
-              respond(net::success(
-                  http::status::ok,
-                  page_json("users", users, n, api::user_json, [](const user& u) { return u.id; }),
-                  *req));
+            [=](Rows& rows) {
+              respond(net::success(http::status::ok, page_json(name, rows, n, render, key), *req));
             },
             fail_with(ctx, req, respond));
   });
+}
+
+auto no_more = [](const query&, std::vector<net::field_error>&) {};
+
+void list_users(node_context& ctx, net::request&& request, net::responder respond) {
+  list_page<user_list>(
+      ctx, std::move(request), std::move(respond), "users",
+      [](const std::string& c) { return is_uuid(c); }, no_more,
+      [&ctx](self_ptr self, const query&, uint64_t n, const std::string& cursor) {
+        return self->request(ctx.eng->db, db_timeout, atom::list::value, n, cursor);
+      },
+      api::user_json, [](const user& u) { return u.id; });
 }
 
 void user_greetings(node_context& ctx, net::request&& request, const std::string& id,
@@ -279,42 +298,29 @@ bool known_status(std::string_view s) {
 }
 
 void greetings_by_status(node_context& ctx, net::request&& request, net::responder respond) {
-  auto q = api::parse_query(std::string_view{request.target().data(), request.target().size()});
-  std::vector<net::field_error> problems;
-  std::string problem;
-  auto limit = api::read_limit(q, default_limit, max_limit, problem);
-  if (!limit) problems.push_back({"limit", problem});
-  std::string status_filter;
-  if (auto it = q.find("status"); it != q.end() && !it->second.empty()) {
-    status_filter = it->second;
-    if (!known_status(status_filter))
-      problems.push_back(
-          {"status",
-           "must be one of claimed, sent, retrying, dead, expired, cancelled, suppressed"});
-  }
-  std::string cursor;
-  if (auto it = q.find("cursor"); it != q.end()) {
-    cursor = it->second;
-    bool control = std::any_of(cursor.begin(), cursor.end(),
-                               [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-    if (cursor.size() > 200 || control)
-      problems.push_back({"cursor", "must be a nextCursor from a previous page"});
-  }
-  if (!problems.empty())
-    return respond(net::failure(http::status::bad_request, "invalid query", request, problems));
-  auto req = std::make_shared<const net::request>(std::move(request));
-  run_async(*ctx.sys, [&ctx, req, respond, n = *limit, status_filter, cursor](self_ptr self) {
-    self->request(ctx.eng->db, db_timeout, atom::by_status::value, status_filter,
-                  static_cast<uint64_t>(n), cursor)
-        .then(
-            [=](record_list& records) {
-              respond(net::success(http::status::ok,
-                                   page_json("greetings", records, n, api::record_json,
-                                             [](const send_record& r) { return r.key; }),
-                                   *req));
-            },
-            fail_with(ctx, req, respond));
-  });
+  auto status_of = [](const query& q) {
+    auto it = q.find("status");
+    return it == q.end() ? std::string{} : it->second;
+  };
+  list_page<record_list>(
+      ctx, std::move(request), std::move(respond), "greetings",
+      [](const std::string& c) {
+        return c.size() <= 200 && std::none_of(c.begin(), c.end(), [](char x) {
+                 return static_cast<unsigned char>(x) < 0x20;
+               });
+      },
+      [status_of](const query& q, std::vector<net::field_error>& problems) {
+        auto s = status_of(q);
+        if (!s.empty() && !known_status(s))
+          problems.push_back(
+              {"status",
+               "must be one of claimed, sent, retrying, dead, expired, cancelled, suppressed"});
+      },
+      [&ctx, status_of](self_ptr self, const query& q, uint64_t n, const std::string& cursor) {
+        return self->request(ctx.eng->db, db_timeout, atom::by_status::value, status_of(q), n,
+                             cursor);
+      },
+      api::record_json, [](const send_record& r) { return r.key; });
 }
 
 void redrive(node_context& ctx, net::request&& request, const std::string& key,
@@ -424,32 +430,13 @@ void provider_events(node_context& ctx, net::request&& request, net::responder r
 
 // GET /api/v1/suppressions?limit=&cursor= (admin): by email.
 void list_suppressions(node_context& ctx, net::request&& request, net::responder respond) {
-  auto q = api::parse_query(std::string_view{request.target().data(), request.target().size()});
-  std::vector<net::field_error> problems;
-  std::string problem;
-  auto limit = api::read_limit(q, default_limit, max_limit, problem);
-  if (!limit) problems.push_back({"limit", problem});
-  std::string cursor;
-  if (auto it = q.find("cursor"); it != q.end()) {
-    cursor = it->second;
-    if (cursor.size() > 255 || !api::check_email(cursor).empty())
-      problems.push_back({"cursor", "must be a nextCursor from a previous page"});
-  }
-  if (!problems.empty())
-    return respond(net::failure(http::status::bad_request, "invalid query", request, problems));
-  auto req = std::make_shared<const net::request>(std::move(request));
-  run_async(*ctx.sys, [&ctx, req, respond, n = *limit, cursor](self_ptr self) {
-    self->request(ctx.eng->events, db_timeout, atom::suppress::value, static_cast<uint64_t>(n),
-                  cursor)
-        .then(
-            [=](suppression_list& list) {
-              respond(net::success(http::status::ok,
-                                   page_json("suppressions", list, n, api::suppression_json,
-                                             [](const suppression& s) { return s.email; }),
-                                   *req));
-            },
-            fail_with(ctx, req, respond));
-  });
+  list_page<suppression_list>(
+      ctx, std::move(request), std::move(respond), "suppressions",
+      [](const std::string& c) { return api::check_email(c).empty(); }, no_more,
+      [&ctx](self_ptr self, const query&, uint64_t n, const std::string& cursor) {
+        return self->request(ctx.eng->events, db_timeout, atom::suppress::value, n, cursor);
+      },
+      api::suppression_json, [](const suppression& s) { return s.email; });
 }
 
 // DELETE /api/v1/suppressions/{email} (admin): the address is sent to again.

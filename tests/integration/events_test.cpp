@@ -17,14 +17,8 @@ using candle::test::uid;
 
 namespace {
 
-occurrence occ(int i, int year = 2027) {
-  occurrence o;
-  o.user_id = uid(i);
-  o.occasion = "birthday";
-  o.year = year;
-  o.key = idempotency_key(o.user_id, o.occasion, year);
-  o.due_at = 1798794000000 + (year - 2027) * 31'536'000'000LL; // ~09:00Z on 1 Jan
-  return o;
+occurrence occ(int i, int year = 2027) { // ~09:00Z on 1 Jan of `year`
+  return candle::test::birthday_of(i, year, 1798794000000 + (year - 2027) * 31'536'000'000LL);
 }
 
 delivery_event ev(std::string id, const std::string& type, const std::string& key, int64_t at,

@@ -2,6 +2,7 @@
 // candled uses), and one fresh, migrated database per test.
 #pragma once
 
+#include "core/occurrence.hpp"
 #include "persistence/embedded_pg.hpp"
 #include "persistence/schema.hpp"
 #include "persistence/store.hpp"
@@ -21,6 +22,17 @@ inline std::string uid(int i) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
   return buf;
+}
+
+/// User i's birthday greeting of `year` (bulk_users' ids), due at `due_at`.
+inline occurrence birthday_of(int i, int year, int64_t due_at) {
+  occurrence o;
+  o.user_id = uid(i);
+  o.occasion = "birthday";
+  o.year = year;
+  o.key = idempotency_key(o.user_id, o.occasion, year);
+  o.due_at = due_at;
+  return o;
 }
 
 class pg_environment : public ::testing::Environment {

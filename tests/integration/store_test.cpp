@@ -20,13 +20,7 @@ int64_t ms(std::string_view iso) {
 }
 
 occurrence occ(int i, int year = 2027) {
-  occurrence o;
-  o.user_id = uid(i);
-  o.occasion = "birthday";
-  o.year = year;
-  o.key = idempotency_key(o.user_id, o.occasion, year);
-  o.due_at = ms("2027-01-01T09:00:00Z");
-  return o;
+  return candle::test::birthday_of(i, year, ms("2027-01-01T09:00:00Z"));
 }
 
 user make_user(std::string email, std::string zone, std::string birthday,
