@@ -515,10 +515,9 @@ void flush_events(events_pointer self) {
       w.rp.deliver(got.error());
     return;
   }
-  metrics::global().persistence_batch.observe({"events"}, static_cast<double>(all.size()));
-  if (got->suppressed > 0)
-    metrics::global().suppressions.add({}, static_cast<double>(got->suppressed));
   auto& m = metrics::global();
+  m.persistence_batch.observe({"events"}, static_cast<double>(all.size()));
+  if (got->suppressed > 0) m.suppressions.add({}, static_cast<double>(got->suppressed));
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();

@@ -2,6 +2,7 @@
 
 #include "core/security.hpp"
 
+#include <algorithm>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -38,17 +39,25 @@ bool base64_decode(std::string_view text, std::string& out) {
   return base64_encode(out) == text;        // canonical: no stray bits
 }
 
+namespace {
+
+// The non-empty pieces of `text` between any of `separators`.
+std::vector<std::string_view> tokens(std::string_view text, std::string_view separators) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while ((i = text.find_first_not_of(separators, i)) != std::string_view::npos) {
+    auto end = std::min(text.find_first_of(separators, i), text.size());
+    out.push_back(text.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
+} // namespace
+
 result<std::vector<std::string>> parse_secrets(std::string_view text) {
   std::vector<std::string> keys;
-  size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] == ' ' || text[i] == ',') {
-      ++i;
-      continue;
-    }
-    auto end = text.find_first_of(" ,", i);
-    auto one = text.substr(i, end == std::string_view::npos ? text.size() - i : end - i);
-    i += one.size();
+  for (auto one : tokens(text, " ,")) {
     constexpr std::string_view prefix = "whsec_";
     if (one.substr(0, prefix.size()) != prefix)
       return error{errc::invalid_argument, "each secret must start with whsec_"};
@@ -123,16 +132,7 @@ verdict verify(const std::vector<std::string>& keys, std::string_view id,
   for (const auto& k : keys)
     expected.push_back(base64_encode(mac(k, id, timestamp, body)));
   bool match = false;
-  size_t i = 0;
-  while (i < signatures.size()) {
-    if (signatures[i] == ' ') {
-      ++i;
-      continue;
-    }
-    auto end = signatures.find(' ', i);
-    auto one =
-        signatures.substr(i, end == std::string_view::npos ? signatures.size() - i : end - i);
-    i += one.size();
+  for (auto one : tokens(signatures, " ")) {
     if (one.substr(0, 3) != "v1,") continue; // another scheme (v1a): not ours
     auto sig = one.substr(3);
     for (const auto& e : expected)

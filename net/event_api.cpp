@@ -10,16 +10,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string_view view(const json::string& s) {
-  return {s.data(), s.size()};
-}
-
-bool has_control(std::string_view s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f) return true;
-  return false;
-}
-
 // One event object; problems are appended with `prefix` ("" or "[3].").
 void read_event(const json::value& v, const std::string& prefix, std::vector<delivery_event>& out,
                 field_errors& problems) {

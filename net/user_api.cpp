@@ -85,21 +85,11 @@ size_t utf8_length(std::string_view s) {
   return n;
 }
 
-bool has_control(std::string_view s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f) return true;
-  return false;
-}
-
 std::string lower(std::string_view s) {
   std::string out{s};
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
-}
-
-std::string_view view(const json::string& s) {
-  return {s.data(), s.size()};
 }
 
 bool email_local_char(char c) {
@@ -108,6 +98,16 @@ bool email_local_char(char c) {
 }
 
 } // namespace
+
+bool has_control(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+std::string_view view(const json::string& s) {
+  return {s.data(), s.size()};
+}
 
 json::value opt(const std::string& s) {
   return s.empty() ? json::value(nullptr) : json::value(s);

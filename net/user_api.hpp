@@ -53,6 +53,11 @@ std::string check_date(std::string_view s, sys_millis now);
 /// Trims ASCII white space at both ends.
 std::string_view trim(std::string_view s);
 
+/// Whether `s` holds an ASCII control character (below 0x20, or DEL).
+bool has_control(std::string_view s);
+/// A JSON string's characters.
+std::string_view view(const boost::json::string& s);
+
 /// A text field as JSON: null when empty.
 boost::json::value opt(const std::string& s);
 /// An instant (ms since the epoch) as ISO-8601: null when 0.

@@ -18,11 +18,11 @@ namespace {
 #define MS(col) "(EXTRACT(EPOCH FROM " col ") * 1000)::bigint"
 #define TS(param) "to_timestamp(" param "::bigint / 1000.0)"
 
-// The lease check every fenced write carries; share-locks the lease row so a
-// takeover (which updates it) waits for the write and then sees its result.
 // The node that holds partition $1 (evaluated once per statement).
 #define CLAIMER "(SELECT owner FROM partition_leases WHERE partition = $1)"
 
+// The lease check every fenced write carries; share-locks the lease row so a
+// takeover (which updates it) waits for the write and then sees its result.
 #define FENCE                                                                                      \
   "EXISTS (SELECT 1 FROM partition_leases l WHERE l.partition = $1 AND l.epoch = $2"               \
   " AND l.expires_at > now() FOR SHARE)"

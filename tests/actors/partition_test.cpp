@@ -7,7 +7,19 @@ using namespace candle;
 using namespace candle::test;
 using namespace std::chrono;
 
-using Partition = engine_fixture;
+class Partition : public engine_fixture {
+protected:
+  /// A partition 11 s into 15 Jul 2027 08:59:50Z: user "early" (09:00Z) has
+  /// been sent, "late" is due a day later.
+  partition_actor early_sent_late_tomorrow() {
+    add_user("early", "UTC", "1990-07-15");
+    add_user("late", "UTC", "1990-07-16");
+    start_clock("2027-07-15T08:59:50Z");
+    auto p = spawn_partition();
+    advance(seconds{11});
+    return p;
+  }
+};
 
 TEST_F(Partition, FiresAtItsInstantAndNotATickBefore) {
   add_user("ada", "Europe/London", "1990-07-15"); // due 2027-07-15T08:00Z (09:00 BST)
@@ -251,11 +263,7 @@ TEST_F(Partition, ALeaseHeldElsewhereEndsThePartitionWithoutSending) {
 }
 
 TEST_F(Partition, WithoutRenewalsItSendsNothingOnceTheLeaseMayHaveExpired) {
-  add_user("early", "UTC", "1990-07-15"); // 09:00Z
-  add_user("late", "UTC", "1990-07-16");  // a day later
-  start_clock("2027-07-15T08:59:50Z");
-  auto p = spawn_partition();
-  advance(seconds{11});
+  auto p = early_sent_late_tomorrow();
   ASSERT_EQ(provider->sends.size(), 1u);
   // From here the database stops answering renewals (a network partition, or
   // this process paused past its lease). The lease ran from the start of the
@@ -270,11 +278,7 @@ TEST_F(Partition, WithoutRenewalsItSendsNothingOnceTheLeaseMayHaveExpired) {
 }
 
 TEST_F(Partition, ALeaseTheKeeperFindsLostEndsThePartitionAtOnce) {
-  add_user("early", "UTC", "1990-07-15"); // 09:00Z
-  add_user("late", "UTC", "1990-07-16");  // a day later
-  start_clock("2027-07-15T08:59:50Z");
-  auto p = spawn_partition();
-  advance(seconds{11});
+  auto p = early_sent_late_tomorrow();
   ASSERT_EQ(provider->sends.size(), 1u);
   advance(seconds{40}); // renewed past its first TTL by the keeper
   EXPECT_FALSE(ended(p));
