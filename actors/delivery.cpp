@@ -21,6 +21,8 @@ struct batch_state {
   caf::typed_response_promise<attempt_list> rp;
   attempt_list results;
   size_t left = 0;
+  int32_t partition = 0; // the fence slot its answers are counted in
+  int64_t epoch = 0;
 };
 
 struct item {
@@ -97,11 +99,11 @@ send_pace pace_now(const delivery_state& st) {
 // Sent (or being sent, `adding` more now) and not yet recorded by their
 // partitions, at the bound.
 bool too_much_in_doubt(const delivery_state& st, size_t adding = 0) {
-  if (!st.opts.in_doubt) return false;
+  if (!st.opts.fences) return false;
   auto unrecorded =
-      static_cast<int64_t>(st.in_flight + st.answered + adding) + st.opts.in_doubt->load();
-  // One chunk of slack below twice the bound: answers on their way to a
-  // partition are counted by nobody for a moment.
+      static_cast<int64_t>(st.in_flight + st.answered + adding) + st.opts.fences->in_doubt();
+  // One chunk of slack below twice the bound: a chunk started under the
+  // bound can always finish.
   auto cap = 2 * static_cast<int64_t>(capacity_of(st.opts)) -
              static_cast<int64_t>(std::max<size_t>(1, st.opts.chunk_hint));
   return unrecorded >= std::max<int64_t>(1, cap);
@@ -171,8 +173,12 @@ void answer(delivery_state& st, slot s, attempt a) {
   it->second.results[s.index] = std::move(a);
   ++st.answered;
   if (--it->second.left == 0) {
-    // From here the partition counts them, until it has recorded them.
-    st.answered -= it->second.results.size();
+    // From here the partition's fence slot counts them, until it has
+    // recorded them: counted on their way to it too (no gap).
+    auto n = it->second.results.size();
+    if (st.opts.fences)
+      st.opts.fences->doubt(it->second.partition, it->second.epoch, static_cast<int64_t>(n));
+    st.answered -= n;
     it->second.rp.deliver(std::move(it->second.results));
     st.batches.erase(it);
   }
@@ -418,6 +424,8 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
         b.rp = self->make_response_promise<attempt_list>();
         b.results.resize(batch.size());
         b.left = batch.size();
+        b.partition = static_cast<int32_t>(batch.front().partition);
+        b.epoch = epoch;
         for (uint32_t i = 0; i < batch.size(); ++i)
           st.waiting.push_back({id, i, std::move(batch[i]), epoch});
         auto rp = b.rp;

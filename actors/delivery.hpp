@@ -32,20 +32,19 @@ struct delivery_options {
   std::chrono::milliseconds breaker_max_cooldown{30'000};
   bool paused = false;
   std::string user_agent = "candled"; ///< names the node to the provider
-  /// Greetings answered to this node's partitions and not yet recorded by
-  /// them (they keep it). No request starts while those sent and not yet
-  /// recorded (in flight, answered in a batch not complete yet, and this
-  /// count) reach 2 x capacity less one chunk (capacity: the greetings
-  /// max_in_flight requests carry): what a crash can leave sent but
-  /// unrecorded, and so re-sent by the next owner, stays under twice the
+  /// The partitions' lease deadlines (core/fence.hpp): a greeting goes out
+  /// only while its partition's slot is open at the epoch it was sent with.
+  /// Delivery also counts there, per slot, the greetings it answered and
+  /// the partition has not recorded yet. No request starts while those sent
+  /// and not yet recorded (in flight, answered in a batch not complete yet,
+  /// and that count) reach 2 x capacity less one chunk (capacity: the
+  /// greetings max_in_flight requests carry): what a crash can leave sent
+  /// but unrecorded, and so re-sent by the next owner, stays under twice the
   /// in-flight bound.
-  std::shared_ptr<std::atomic<int64_t>> in_doubt;
+  std::shared_ptr<fence_table> fences;
   /// The partitions' delivery chunk (they are answered whole): the slack kept
   /// under the in-doubt bound.
   size_t chunk_hint = 0;
-  /// The partitions' lease deadlines (core/fence.hpp): a greeting goes out
-  /// only while its partition's slot is open at the epoch it was sent with.
-  std::shared_ptr<const fence_table> fences;
   /// email.api=batch: up to `batch_size` greetings per request to {url}/batch.
   /// max_in_flight still counts requests; the greetings in them are bounded
   /// by capacity_of() (below), not by requests x batch size: that bound is

@@ -139,15 +139,6 @@ void arm(self_ptr self) {
   st.armed_generation = generation;
 }
 
-// Greetings answered by delivery and not yet recorded, node-wide (see
-// delivery.hpp: what is sent but unrecorded is bounded).
-void doubt(self_ptr self, int64_t n) {
-  auto& g = *self->state.gauges;
-  if (!g.node_in_doubt) return;
-  g.in_doubt += n;
-  *g.node_in_doubt += n;
-}
-
 void retry_soon(self_ptr self) {
   self->delayed_send(self, db_retry, atom::tick::value);
 }
@@ -158,9 +149,11 @@ void record(self_ptr self, outcome_list outcomes) {
   st.recording += outcomes.size();
   self->request(st.opts.db, caf::infinite, atom::record::value, st.opts.id, st.epoch, outcomes)
       .then(
-          [self, n = outcomes.size()](key_list&) {
+          [self, n = outcomes.size(), epoch = st.epoch](key_list&) {
             self->state.recording -= n;
-            doubt(self, -static_cast<int64_t>(n));
+            // Delivery counted them in the fence slot when it answered (see
+            // delivery.hpp: what is sent but unrecorded is bounded).
+            self->state.opts.fences->doubt(self->state.opts.id, epoch, -static_cast<int64_t>(n));
             if (self->state.draining) finish_handoff(self);
           },
           [self, outcomes](caf::error& e) mutable {
@@ -177,7 +170,6 @@ void record(self_ptr self, outcome_list outcomes) {
 // back into the queue with its backoff (and is reclaimed when it fires).
 void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list& results) {
   auto& st = self->state;
-  doubt(self, static_cast<int64_t>(batch.size())); // until their outcomes are recorded
   auto now = now_ms(self);
   std::unordered_map<std::string, const attempt*> by_key;
   for (const auto& r : results)
@@ -592,8 +584,8 @@ void acquire(self_ptr self) {
             }
             self->state.epoch = epoch;
             open_fence(self);
-            self->anon_send(self->state.opts.keeper, atom::renew::value, self->state.opts.id,
-                            epoch, caf::actor_cast<caf::actor>(self));
+            self->anon_send(self->state.opts.keeper, atom::renew::value, self->state.opts.id, epoch,
+                            caf::actor_cast<caf::actor>(self));
             if (self->state.draining) return finish_handoff(self);
             load(self);
           },
@@ -615,10 +607,8 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
   st.rng.seed(st.opts.seed ^ static_cast<uint64_t>(st.opts.id));
   st.stats.id = st.opts.id;
   // Whatever this partition added to the node's gauges leaves with it.
-  st.gauges->node_in_doubt = st.opts.in_doubt;
   st.gauges->fences = st.opts.fences;
   self->attach_functor([g = st.gauges, id = st.opts.id] {
-    if (g->node_in_doubt) *g->node_in_doubt -= g->in_doubt;
     if (g->fences) g->fences->close(id, g->epoch);
     auto& m = metrics::global();
     m.queued.add({}, -static_cast<double>(g->queued));

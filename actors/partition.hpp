@@ -33,10 +33,9 @@ struct partition_options {
   size_t batch = 1000;         ///< occurrences per claim statement
   size_t delivery_chunk = 250; ///< greetings per delivery request (and outcome write)
   int64_t lease_ttl = 30;      ///< seconds, on PostgreSQL's clock; renewed every third
-  /// The node's count of greetings handed to delivery and not yet recorded
-  /// (shared with DELIVERY, which bounds what is sent but unrecorded).
-  std::shared_ptr<std::atomic<int64_t>> in_doubt;
-  /// Where this partition publishes its lease deadline for delivery (required).
+  /// Where this partition publishes its lease deadline for delivery, and
+  /// where delivery counts what it answered and this partition has not
+  /// recorded yet (required).
   std::shared_ptr<fence_table> fences;
   /// Renews the lease once taken, moving the deadline in `fences` (required).
   lease_keeper_actor keeper;
@@ -86,8 +85,6 @@ struct partition_state {
   struct gauge_share {
     int64_t queued = 0;
     bool owned = false;
-    int64_t in_doubt = 0; // this partition's part of opts.in_doubt
-    std::shared_ptr<std::atomic<int64_t>> node_in_doubt;
     int64_t epoch = 0; // the epoch whose fence slot to close on exit
     std::shared_ptr<fence_table> fences;
   };

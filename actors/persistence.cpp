@@ -34,7 +34,11 @@ ec ec_of(errc e) {
 // connection exceptions; 57P0x is the server shutting down or starting up.
 bool connection_trouble(const pqxx::sql_error& e) {
   auto state = e.sqlstate();
-  return state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0;
+  // No SQLSTATE: libpq made the error up itself because the server went
+  // away mid-statement ("server closed the connection unexpectedly"; pqxx
+  // 6.4 throws that as sql_error, not broken_connection, when it happens
+  // while a result is read). A server-sent error always has one.
+  return state.empty() || state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0;
 }
 
 // A statement (with its commit) this slow is logged: what a lease renewal
@@ -553,8 +557,7 @@ events_actor::behavior_type events(events_pointer self, persistence_options opts
     self->quit(m.reason);
   });
   return {
-      [self](atom::ingest, event_list& evs) -> caf::result<ingest_report> {
-        auto& st = self->state;
+      [self, &st](atom::ingest, event_list& evs) -> caf::result<ingest_report> {
         if (evs.empty()) return ingest_report{};
         auto rp = self->make_response_promise<ingest_report>();
         st.queue.push_back({std::move(evs), rp});

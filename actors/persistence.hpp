@@ -40,7 +40,7 @@ struct lease_keeper_options {
   std::function<std::vector<int32_t>(const std::string& node,
                                      const std::vector<std::pair<int32_t, int64_t>>& leases,
                                      std::chrono::seconds ttl)>
-      renew;
+      renew{};
 };
 
 /// The LEASE KEEPER (actors.hpp), detached, with its own connection (or

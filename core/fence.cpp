@@ -9,6 +9,7 @@ void fence_table::open(int32_t p, int64_t epoch, time_point until) {
   if (p < 0 || static_cast<size_t>(p) >= slots_.size()) return;
   auto& s = slots_[static_cast<size_t>(p)];
   if (epoch < s.epoch) return; // an older incarnation's late renewal
+  if (epoch > s.epoch) drop_doubt(s);
   s.epoch = epoch;
   s.until = until;
 }
@@ -26,7 +27,29 @@ void fence_table::close(int32_t p, int64_t epoch) {
   std::lock_guard<std::mutex> g{mtx_};
   if (p < 0 || static_cast<size_t>(p) >= slots_.size()) return;
   auto& s = slots_[static_cast<size_t>(p)];
-  if (s.epoch == epoch) s.until = time_point{};
+  if (s.epoch != epoch) return;
+  s.until = time_point{};
+  drop_doubt(s);
+}
+
+void fence_table::drop_doubt(slot& s) {
+  doubt_ -= s.doubt;
+  s.doubt = 0;
+}
+
+void fence_table::doubt(int32_t p, int64_t epoch, int64_t n) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (p < 0 || static_cast<size_t>(p) >= slots_.size()) return;
+  auto& s = slots_[static_cast<size_t>(p)];
+  if (epoch == 0 || s.epoch != epoch || s.until == time_point{}) return;
+  n = std::max(n, -s.doubt); // never below what was added
+  s.doubt += n;
+  doubt_ += n;
+}
+
+int64_t fence_table::in_doubt() const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return doubt_;
 }
 
 bool fence_table::may_send(int32_t p, int64_t epoch, time_point now) const {

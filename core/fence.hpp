@@ -33,15 +33,29 @@ public:
   bool may_send(int32_t p, int64_t epoch, time_point now) const;
   /// Partitions open now (this node's share of the cluster's partitions).
   size_t open_count(time_point now) const;
+  /// Greetings DELIVERY answered to partition `p` at `epoch` that it has not
+  /// recorded yet: delivery adds them in the same step as it answers (so
+  /// answers on their way to the partition are counted too), the partition
+  /// takes them off once their outcomes are committed. Ignored unless the
+  /// slot holds `epoch` and was not closed: what is left when a slot closes
+  /// (or a newer epoch opens it) is dropped, as that incarnation records
+  /// nothing more.
+  void doubt(int32_t p, int64_t epoch, int64_t n);
+  /// Greetings answered and not yet recorded, over all slots: what a crash
+  /// now would leave for the next owners to re-send (with delivery's own).
+  int64_t in_doubt() const;
   size_t partitions() const { return slots_.size(); }
 
 private:
   struct slot {
     int64_t epoch = 0;
     time_point until{};
+    int64_t doubt = 0;
   };
+  void drop_doubt(slot& s);
   mutable std::mutex mtx_;
   std::vector<slot> slots_;
+  int64_t doubt_ = 0;
 };
 
 } // namespace candle

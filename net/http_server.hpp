@@ -27,7 +27,7 @@ struct server_options {
   unsigned threads = 1;
   size_t body_limit = 64 * 1024; ///< larger bodies get 413
   /// Per-path exceptions to body_limit: (exact target path, limit).
-  std::vector<std::pair<std::string, size_t>> body_limits;
+  std::vector<std::pair<std::string, size_t>> body_limits{};
   size_t header_limit = 16 * 1024; ///< larger headers get 431
   /// Time allowed to receive one whole request (defeats slow clients).
   std::chrono::milliseconds request_timeout{10'000};

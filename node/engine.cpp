@@ -57,8 +57,6 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.batch_api = s.email.api == "batch";
   dopt.batch_size = s.email.batch_size;
   dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
-  auto in_doubt = std::make_shared<std::atomic<int64_t>>(0);
-  dopt.in_doubt = in_doubt;
   dopt.chunk_hint = std::min<size_t>(partition_options{}.delivery_chunk,
                                      std::max<size_t>(1, capacity_of(dopt) / 2));
   auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
@@ -79,7 +77,6 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   o.max_attempts = s.email.max_attempts;
   o.rules = rules;
   o.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(s.cluster.lease_ttl).count();
-  o.in_doubt = in_doubt;
   o.fences = fences;
   lease_keeper_options ko;
   ko.conninfo = conninfo;

@@ -226,20 +226,24 @@ TEST(Delivery, NoRequestStartsWhileTwiceTheInFlightBoundIsSentButUnrecorded) {
   delivery_options opts;
   opts.url = provider.url();
   opts.max_in_flight = 4;
-  opts.in_doubt = std::make_shared<std::atomic<int64_t>>(0);
+  auto fences = std::make_shared<fence_table>(4);
+  opts.fences = fences;
+  fences->open(1, 3, steady_clock::now() + hours{1});
+  fences->open(2, 5, steady_clock::now() + hours{1});
   auto d = spawn_delivery(sys, opts);
-  // Partitions count what was answered to them until they have recorded it:
-  // here, 8 greetings answered earlier and not recorded yet.
-  *opts.in_doubt = 8;
+  // What was answered to a partition counts until it has recorded it: here,
+  // 8 greetings answered earlier to partition 1 and not recorded yet.
+  fences->doubt(1, 3, 8);
   caf::scoped_actor self{sys};
   std::atomic<bool> answered{false};
   attempt_list got;
   auto waiter = std::thread{[&] {
     caf::scoped_actor s2{sys};
-    s2->request(d, seconds{20}, atom::send::value,
-                occurrence_list{greeting("a@b.c", "d1"), greeting("a@b.c", "d2"),
-                                greeting("a@b.c", "d3")},
-                int64_t{0})
+    occurrence_list batch{greeting("a@b.c", "d1"), greeting("a@b.c", "d2"),
+                          greeting("a@b.c", "d3")};
+    for (auto& o : batch)
+      o.partition = 2;
+    s2->request(d, seconds{20}, atom::send::value, batch, int64_t{5})
         .receive(
             [&](attempt_list& r) {
               got = std::move(r);
@@ -251,12 +255,18 @@ TEST(Delivery, NoRequestStartsWhileTwiceTheInFlightBoundIsSentButUnrecorded) {
   std::this_thread::sleep_for(milliseconds{300});
   EXPECT_EQ(provider.seen.load(), 0) << "sent past the in-doubt bound";
   EXPECT_FALSE(answered.load());
-  *opts.in_doubt -= 8; // the partitions recorded those outcomes
+  fences->doubt(1, 3, -8); // partition 1 recorded those outcomes
   waiter.join();
   EXPECT_TRUE(answered.load());
   EXPECT_EQ(provider.seen.load(), 3);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0].result, attempt::sent);
+  // Counted in partition 2's slot from the moment they were answered, not
+  // from when the partition gets to the answer: no moment counts them
+  // nowhere (that gap let each node send about a chunk past the bound).
+  EXPECT_EQ(fences->in_doubt(), 3);
+  fences->close(2, 5); // the partition stops: what it had not recorded is dropped
+  EXPECT_EQ(fences->in_doubt(), 0);
   caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
   provider.server.stop();
 }

@@ -340,3 +340,45 @@ TEST(FenceTable, OpenCountIsThePartitionsThatMaySendNow) {
   t.close(0, 99); // not its epoch: stays open
   EXPECT_EQ(t.open_count(t0 + seconds{30}), 0u);
 }
+
+// What delivery answered and partitions have not recorded: counted per slot
+// at its epoch, summed over slots, dropped when the incarnation ends.
+TEST(FenceTable, InDoubtCountsPerIncarnationUntilRecordedOrClosed) {
+  fence_table t{4};
+  steady_clock::time_point t0{seconds{100}};
+  t.doubt(1, 1, 5);
+  EXPECT_EQ(t.in_doubt(), 0) << "never opened";
+  t.open(1, 1, t0 + seconds{10});
+  t.open(2, 3, t0 + seconds{10});
+  t.doubt(1, 1, 5);
+  t.doubt(2, 3, 7);
+  EXPECT_EQ(t.in_doubt(), 12);
+  t.doubt(1, 2, 4);
+  t.doubt(1, 0, 4);
+  t.doubt(-1, 1, 4);
+  t.doubt(4, 1, 4);
+  EXPECT_EQ(t.in_doubt(), 12) << "another epoch, epoch 0 (not fenced), out of range";
+  t.doubt(1, 1, -3); // recorded
+  EXPECT_EQ(t.in_doubt(), 9);
+  t.doubt(1, 1, -10); // more than was added: never below the slot's own count
+  EXPECT_EQ(t.in_doubt(), 7);
+  // Past its deadline but not closed: the partition may still record.
+  t.doubt(2, 3, -2);
+  EXPECT_EQ(t.in_doubt(), 5);
+  // A renewal keeps the count; a new incarnation drops the old one's.
+  t.open(2, 3, t0 + seconds{20});
+  EXPECT_EQ(t.in_doubt(), 5);
+  t.open(2, 4, t0 + seconds{30});
+  EXPECT_EQ(t.in_doubt(), 0);
+  t.doubt(2, 3, 6);
+  EXPECT_EQ(t.in_doubt(), 0) << "the old incarnation's late answer";
+  // Closing drops what is left; a closed slot counts nothing more.
+  t.doubt(2, 4, 6);
+  t.close(2, 3);
+  EXPECT_EQ(t.in_doubt(), 6) << "not its epoch";
+  t.close(2, 4);
+  EXPECT_EQ(t.in_doubt(), 0);
+  t.doubt(2, 4, 6);
+  t.doubt(2, 4, -6);
+  EXPECT_EQ(t.in_doubt(), 0);
+}
