@@ -85,7 +85,9 @@ node_config::node_config() {
       .add(v.tls.certificate, "certificate", "PEM certificate for cluster and console traffic")
       .add(v.tls.key, "key", "PEM private key of tls.certificate")
       .add(v.tls.ca, "ca", "PEM CA whose certificates are let in");
-  opt_group{custom_options_, "log"}.add(v.log.level, "level", "trace|debug|info|warn|error|off");
+  opt_group{custom_options_, "log"}
+      .add(v.log.level, "level", "trace|debug|info|warn|error|off")
+      .add(v.log.format, "format", "logfmt|json (one JSON object per line)");
 }
 
 const std::vector<std::string>& node_config::groups() {

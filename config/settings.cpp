@@ -111,6 +111,8 @@ std::vector<std::string> validate(const settings& s) {
   for (auto l : levels)
     level_ok = level_ok || s.log.level == l;
   check(out, level_ok, "log.level", "must be one of trace, debug, info, warn, error, off");
+  check(out, s.log.format == "logfmt" || s.log.format == "json", "log.format",
+        "must be logfmt or json");
   return out;
 }
 

@@ -77,7 +77,8 @@ struct settings {
     std::string certificate, key, ca; ///< PEM files; all or none
   } tls;
   struct log_group {
-    std::string level = "info"; ///< trace | debug | info | warn | error | off
+    std::string level = "info";    ///< trace | debug | info | warn | error | off
+    std::string format = "logfmt"; ///< logfmt | json (one object per line)
   } log;
 };
 

@@ -226,7 +226,14 @@ candle_metrics::candle_metrics()
                         "From an event's instant (the provider's `at`) to its storing.",
                         kind::histogram, {}, lateness_buckets())),
       suppressions(reg.add("candle_suppressions_added_total",
-                           "Addresses suppressed by a bounce or complaint.", kind::counter)) {}
+                           "Addresses suppressed by a bounce or complaint.", kind::counter)),
+      build_info(reg.add("candle_build_info",
+                         "The running build: always 1, its version as a label.", kind::gauge,
+                         {"version"})),
+      partitions(reg.add("candle_partitions",
+                         "Partitions in the cluster (schedule.partitions); compare with the sum "
+                         "of candle_partitions_owned over the nodes.",
+                         kind::gauge)) {}
 
 candle_metrics& global() {
   static candle_metrics m;

@@ -98,6 +98,8 @@ struct candle_metrics {
   family& webhook_rejected;   ///< {reason}: signature verdicts, invalid, unavailable
   family& event_lag;          ///< histogram: event instant -> stored
   family& suppressions;       ///< counter: addresses suppressed
+  family& build_info;         ///< {version}: 1 (set at start)
+  family& partitions;         ///< gauge: schedule.partitions (the cluster's, set at start)
   candle_metrics();
 };
 

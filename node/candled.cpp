@@ -4,6 +4,7 @@
 #include "actors/tls.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
+#include "core/metrics.hpp"
 #include "core/security.hpp"
 #include "core/time.hpp"
 #include "core/webhook.hpp"
@@ -113,7 +114,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& s = cfg.values;
-  setup_logging(s.log.level);
+  setup_logging(s.log.level, s.log.format);
+  metrics::global().build_info.set({CANDLE_VERSION}, 1);
+  metrics::global().partitions.set({}, static_cast<double>(s.schedule.partitions));
 
   // Signals are taken by sigwait() on the main thread: block them before any
   // thread (CAF's, the HTTP server's) starts, so every thread inherits the mask.

@@ -3,6 +3,7 @@
 #include "console/document.hpp"
 #include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
+#include "core/process_metrics.hpp"
 #include "core/security.hpp"
 #include "node/bridge.hpp"
 #include "node/openapi.hpp"
@@ -291,7 +292,7 @@ net::router make_routes(node_context& ctx) {
           net::response res{http::status::ok, req.version()};
           res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
           res.keep_alive(req.keep_alive());
-          res.body() = metrics::global().reg.render();
+          res.body() = metrics::global().reg.render() + metrics::render(metrics::sample_self());
           res.prepare_payload();
           respond(std::move(res));
         });

@@ -175,6 +175,7 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
       {{"--email.breaker-threshold=0"}, {}, "email.breaker-threshold"},
       {{"--db.url=mysql://x"}, {}, "db.url"},
       {{"--log.level=loud"}, {}, "log.level"},
+      {{"--log.format=xml"}, {}, "log.format"},
       {{"--cluster.port=7001"}, {}, "set db.url"}, // a cluster needs a shared database
       {{"--cluster.lease-ttl=1s"}, {}, "cluster.lease-ttl"},
       {{"--cluster.node-id=a b"}, {}, "cluster.node-id"},
