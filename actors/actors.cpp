@@ -58,6 +58,10 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<cluster_status>("candle.cluster_status");
   cfg.add_message_type<pause_state>("candle.pause_state");
   cfg.add_message_type<partitions_report>("candle.partitions_report");
+  cfg.add_message_type<forecast_group>("candle.forecast_group");
+  cfg.add_message_type<std::vector<forecast_group>>("candle.forecast_groups");
+  cfg.add_message_type<dashboard_rows>("candle.dashboard_rows");
+  cfg.add_message_type<std::vector<int32_t>>("candle.int32_list");
   cfg.add_message_type<upcoming_report>("candle.upcoming_report");
   cfg.add_message_type<redrive_batch>("candle.redrive_batch");
   cfg.add_message_type<delivery_event>("candle.delivery_event");

@@ -61,6 +61,7 @@ using renew = caf::atom_constant<caf::atom("renew")>;
 using crash = caf::atom_constant<caf::atom("crash")>;
 using restart = caf::atom_constant<caf::atom("restart")>;
 using lookup = caf::atom_constant<caf::atom("lookup")>;
+using dashboard = caf::atom_constant<caf::atom("dashboard")>;
 using horizon = caf::atom_constant<caf::atom("horizon")>;
 using redrive = caf::atom_constant<caf::atom("redrive")>;
 using pause = caf::atom_constant<caf::atom("pause")>;
@@ -168,6 +169,9 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::redrive, std::string, std::string, int64_t, bool>::with<redrive_batch>,
     // A user by id or, with an '@', by email (not deleted).
     caf::replies_to<atom::lookup, std::string>::with<user>,
+    // The dashboard's database figures: (month*100+day values) -> users per
+    // occasion, zone and day among them, and records per unsent status.
+    caf::replies_to<atom::dashboard, std::vector<int32_t>>::with<dashboard_rows>,
     // Readiness: a round trip to the database.
     caf::replies_to<atom::ping>::with<bool>>;
 
@@ -434,6 +438,14 @@ typename Inspector::result_type inspect(Inspector& f, partitions_report& x) {
   return f(caf::meta::type_name("candle.partitions_report"), x.partitions, x.unreachable);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, forecast_group& x) {
+  return f(caf::meta::type_name("candle.forecast_group"), x.occasion, x.zone, x.md, x.count);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dashboard_rows& x) {
+  return f(caf::meta::type_name("candle.dashboard_rows"), x.groups, x.states, x.counts);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upcoming_report& x) {
   return f(caf::meta::type_name("candle.upcoming_report"), x.greetings, x.nodes, x.unreachable);

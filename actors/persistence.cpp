@@ -228,6 +228,17 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
         return finish(
             st.attempt("lookup", [&](pg::store& s, bool) { return s.find_user(id_or_email); }));
       },
+      [&st](atom::dashboard, std::vector<int32_t>& mds) {
+        return finish(st.attempt("dashboard", [&](pg::store& s, bool) {
+          dashboard_rows r;
+          r.groups = s.occasion_groups(mds);
+          for (auto& [state, n] : s.unsent_counts()) {
+            r.states.push_back(state);
+            r.counts.push_back(n);
+          }
+          return r;
+        }));
+      },
       [&st](atom::ping) {
         return finish(st.attempt("ping", [&](pg::store& s, bool) {
           pqxx::nontransaction n{s.conn()};
@@ -380,6 +391,9 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       },
       [self](atom::lookup a, std::string& id_or_email) {
         return relay<user>(self, 0, a, std::move(id_or_email));
+      },
+      [self](atom::dashboard a, std::vector<int32_t>& mds) {
+        return relay<dashboard_rows>(self, 0, a, std::move(mds));
       },
       [self](atom::ping a) { return relay<bool>(self, control_route, a); },
   };

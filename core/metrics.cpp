@@ -90,6 +90,24 @@ const char* type_name(kind k) {
 
 } // namespace
 
+family::histogram_totals family::totals() const {
+  histogram_totals t;
+  t.bounds = buckets_;
+  t.counts.assign(buckets_.size() + 1, 0);
+  std::lock_guard<std::mutex> g{mtx_};
+  for (const auto& [vals, s] : series_) {
+    uint64_t in_bounds = 0;
+    for (size_t i = 0; i < s.bucket.size() && i < buckets_.size(); ++i) {
+      t.counts[i] += s.bucket[i];
+      in_bounds += s.bucket[i];
+    }
+    t.counts.back() += s.count - in_bounds;
+    t.count += s.count;
+    t.sum += s.value;
+  }
+  return t;
+}
+
 void family::render(std::string& out) const {
   out += "# HELP " + name_ + ' ' + help_ + '\n';
   out += "# TYPE " + name_ + ' ' + type_name(kind_) + '\n';

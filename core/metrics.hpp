@@ -39,6 +39,17 @@ public:
 
   void render(std::string& out) const;
 
+  /// A histogram's series added together: observations per bucket (not
+  /// cumulative; `counts` has one more entry than `bounds`, for +Inf), the
+  /// number and the sum of all.
+  struct histogram_totals {
+    std::vector<double> bounds;
+    std::vector<uint64_t> counts;
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  histogram_totals totals() const;
+
 private:
   struct series {
     double value = 0;             // counter, gauge; histogram sum

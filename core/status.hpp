@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/cluster_view.hpp"
+#include "core/forecast.hpp"
 #include "core/model.hpp"
 
 #include <cstdint>
@@ -72,6 +73,15 @@ struct cluster_status {
 struct partitions_report {
   std::vector<partition_status> partitions; ///< of the owners that answered
   std::vector<std::string> unreachable;     ///< owners that did not
+};
+
+/// What the dashboard reads from the database in one round trip: users per
+/// occasion, zone and day (for core/forecast) and the records per status
+/// other than sent.
+struct dashboard_rows {
+  std::vector<forecast_group> groups;
+  std::vector<std::string> states;
+  std::vector<int64_t> counts; ///< per state
 };
 
 /// The earliest greetings the partitions hold in memory, cluster-wide.

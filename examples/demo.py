@@ -270,6 +270,7 @@ def run(args, var, procs):
         return
     log(f"""
 The node keeps running (clock still at {args.speed:g}x). Try:
+  open {n.group(1)}/dashboard in a browser (greetings by state, lateness, the next 48 hours, failed ones)
   curl -s {n.group(1)}/api/v1/users?limit=3
   curl -s -X POST -H 'Content-Type: application/json' {n.group(1)}/api/v1/users \\
        -d '{{"firstName":"You","lastName":"Here","email":"you@example.com","timezone":"Europe/Paris","birthdayDate":"1990-03-02"}}'

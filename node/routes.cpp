@@ -6,6 +6,7 @@
 #include "core/process_metrics.hpp"
 #include "core/security.hpp"
 #include "node/bridge.hpp"
+#include "node/dashboard.hpp"
 #include "node/openapi.hpp"
 
 #include <algorithm>
@@ -276,6 +277,7 @@ net::router make_routes(node_context& ctx) {
               atom::crash::value, partition);
         }));
   add_user_routes(r, ctx);
+  add_dashboard_routes(r, ctx);
   r.add(http::verb::get, "/api/v1/openapi.json",
         [](net::request&& req, const net::path_params&, net::responder respond) {
           respond(net::json_response(http::status::ok, openapi_json(), req.version(),

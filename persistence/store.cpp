@@ -309,6 +309,18 @@ void prepare(pqxx::connection& c) {
                                  " FROM send_records WHERE idempotency_key > $1"
                                  " ORDER BY idempotency_key LIMIT $2");
   c.prepare("record_status", "SELECT status FROM send_records WHERE idempotency_key = $1");
+  // The dashboard: users per occasion, zone and calendar day (the
+  // users_*_window indexes), and the records not sent (the status index).
+  c.prepare("occasion_groups",
+            "SELECT 'birthday', timezone, birthday_md, count(*) FROM users"
+            " WHERE deleted_at IS NULL AND birthday_date IS NOT NULL"
+            " AND birthday_md = ANY($1::smallint[]) GROUP BY timezone, birthday_md"
+            " UNION ALL SELECT 'anniversary', timezone, anniversary_md, count(*) FROM users"
+            " WHERE deleted_at IS NULL AND anniversary_date IS NOT NULL"
+            " AND anniversary_md = ANY($1::smallint[]) GROUP BY timezone, anniversary_md");
+  c.prepare("unsent_counts",
+            "SELECT status, count(*) FROM send_records WHERE status <> 'sent' GROUP BY status"
+            " ORDER BY status");
   c.prepare("get_user_by_email", std::string{"SELECT "} + user_columns +
                                      " FROM users WHERE email = lower($1) AND deleted_at IS NULL");
   // Bulk redrive: the records of a status (and occasion, '' = any) whose
@@ -695,6 +707,25 @@ std::vector<send_record> store::records_of_user(const std::string& user_id) {
   std::vector<send_record> out;
   for (const auto& row : rows)
     out.push_back(record_of(row));
+  return out;
+}
+
+std::vector<forecast_group> store::occasion_groups(const std::vector<int32_t>& mds) {
+  std::string days = "{";
+  for (size_t i = 0; i < mds.size(); ++i)
+    days += (i ? "," : "") + std::to_string(mds[i]);
+  days += "}";
+  std::vector<forecast_group> out;
+  for (const auto& row : exec("occasion_groups", days))
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>(),
+                   row[3].as<int64_t>()});
+  return out;
+}
+
+std::vector<std::pair<std::string, int64_t>> store::unsent_counts() {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& row : exec("unsent_counts"))
+    out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
   return out;
 }
 

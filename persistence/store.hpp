@@ -7,6 +7,7 @@
 // waits for an in-flight batch and then sees it).
 #pragma once
 
+#include "core/forecast.hpp"
 #include "core/model.hpp"
 #include "core/occurrence.hpp"
 #include "core/result.hpp"
@@ -123,6 +124,11 @@ public:
 
   std::vector<send_record> records_of_user(const std::string& user_id);
   /// Records with `status` ("" = any) after `after_key`, by key.
+  /// Users per (occasion, zone, month*100+day) for those days (the
+  /// dashboard's forecast, core/forecast.hpp): live users only.
+  std::vector<forecast_group> occasion_groups(const std::vector<int32_t>& mds);
+  /// Send records per status other than `sent` (the partial status index).
+  std::vector<std::pair<std::string, int64_t>> unsent_counts();
   std::vector<send_record> records_by_status(const std::string& status, size_t limit,
                                              const std::string& after_key);
   /// Moves a `dead` or `expired` record back to `retrying` with no attempts,

@@ -162,6 +162,9 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         return unsupported();
       },
       [](atom::lookup, std::string&) -> caf::result<user> { return unsupported(); },
+      [](atom::dashboard, std::vector<int32_t>&) -> caf::result<dashboard_rows> {
+        return unsupported();
+      },
       [](atom::ping) { return true; },
   };
 }
@@ -212,7 +215,7 @@ delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
 }
 
 std::vector<int32_t> fake_renew(fake_db_state& st,
-                                 const std::vector<std::pair<int32_t, int64_t>>& leases) {
+                                const std::vector<std::pair<int32_t, int64_t>>& leases) {
   if (st.renew_fails) throw std::runtime_error("database unreachable");
   std::vector<int32_t> held;
   for (const auto& [p, epoch] : leases)

@@ -42,6 +42,22 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   EXPECT_EQ(h.count({"x"}), 4u);
 }
 
+TEST(Metrics, HistogramTotalsAddTheSeriesPerBucket) {
+  registry r;
+  auto& h = r.add("t_seconds", "Latency.", kind::histogram, {"op"}, {0.1, 1});
+  EXPECT_EQ(h.totals().counts, (std::vector<uint64_t>{0, 0, 0}));
+  h.observe({"x"}, 0.05);
+  h.observe({"y"}, 0.1);
+  h.observe({"x"}, 0.5);
+  h.observe({"y"}, 7);
+  h.observe({"y"}, 70);
+  auto t = h.totals();
+  EXPECT_EQ(t.bounds, (std::vector<double>{0.1, 1}));
+  EXPECT_EQ(t.counts, (std::vector<uint64_t>{2, 1, 2})) << "not cumulative; the last is +Inf";
+  EXPECT_EQ(t.count, 5u);
+  EXPECT_DOUBLE_EQ(t.sum, 77.65);
+}
+
 TEST(Metrics, Values) {
   EXPECT_EQ(format_value(3), "3");
   EXPECT_EQ(format_value(-2), "-2");
