@@ -115,6 +115,21 @@ void connect(self_ptr self, const std::string& id) {
           });
 }
 
+// Two nodes connecting to each other at the same moment both lose: CAF
+// 0.17's BASP ends up with two connections for one node, closes one and
+// takes the other's proxies down with it (remote_link_unreachable), and as
+// both retried on the same schedule they did it again every ~100 ms, which
+// TLS's longer handshake made likely (e2e.tls). The node with the larger id
+// holds back its first try and its tries after a loss, so the smaller one's
+// connection is normally up first and the larger one's connect then finds it
+// (CAF answers with the route it has) instead of racing it; a little jitter
+// keeps two nodes from staying in step.
+milliseconds connect_delay(self_ptr self, const std::string& peer_id) {
+  std::uniform_int_distribution<int> jitter{0, 150};
+  auto base = self->state.opts.id > peer_id ? milliseconds{500} : milliseconds{0};
+  return base + milliseconds{jitter(self->state.seeds)};
+}
+
 // Keeps a connection to every other live node with a cluster port, and only
 // to those: a stale or lost node is dropped.
 void update_peers(self_ptr self) {
@@ -124,7 +139,9 @@ void update_peers(self_ptr self) {
   for (const auto& n : st.view.nodes) {
     if (!n.live || n.info.id == st.opts.id || n.info.cluster_port == 0) continue;
     live.insert(n.info.id);
+    auto fresh = !st.peers.count(n.info.id);
     auto& p = st.peers[n.info.id];
+    if (fresh) p.next_try = now + connect_delay(self, n.info.id);
     if (p.host != n.info.address || p.port != n.info.cluster_port) {
       p.host = n.info.address;
       p.port = n.info.cluster_port;
@@ -386,6 +403,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         spdlog::warn("event=node.peer_down peer={} reason=\"{}\"", id,
                      self->system().render(msg.reason));
         p.handle = nullptr;
+        p.next_try = self->clock().now() + connect_delay(self, id);
         // Only a prompt to look: ownership changes only through the database.
         if (st.member)
           self->request(st.member, seconds{5}, atom::view::value)
