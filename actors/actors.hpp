@@ -221,7 +221,10 @@ using partition_actor = caf::typed_actor<
     // Introspection.
     caf::replies_to<atom::status>::with<partition_status>,
     // The N earliest occurrences in memory, by fire instant then key.
-    caf::replies_to<atom::upcoming, uint64_t>::with<occurrence_list>>;
+    caf::replies_to<atom::upcoming, uint64_t>::with<occurrence_list>,
+    // Users were written behind the nodes' back (candle-import): read the
+    // window again and take in what is new.
+    caf::reacts_to<atom::window>>;
 
 /// The LEASE KEEPER, one per node, on its own thread and database
 /// connection: renews every lease this node's partitions hold, in one
@@ -279,7 +282,10 @@ using node_control_actor = node_actor::extend<
     // Fault injection: kill partition N's actor as a bug would.
     caf::replies_to<atom::crash, int32_t>::with<bool>,
     // The engine clock changed here: every partition here re-arms.
-    caf::reacts_to<atom::tick>>;
+    caf::reacts_to<atom::tick>,
+    // Users were imported (MEMBER heard candle_users): every partition here
+    // reads its window again.
+    caf::reacts_to<atom::window>>;
 
 /// The MEMBER actor: the node's membership connection (persistence/membership)
 /// on a detached thread: a round (heartbeat + view, sent to the NODE actor)

@@ -572,6 +572,12 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         for (auto& [p, hdl] : self->state.running)
           self->send(hdl, t);
       },
+      [self](atom::window w) {
+        if (!from_here(self)) return;
+        spdlog::info("event=node.users_imported partitions={}", self->state.running.size());
+        for (auto& [p, hdl] : self->state.running)
+          self->send(hdl, w);
+      },
   };
 }
 
@@ -640,6 +646,7 @@ std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_s
     if (st.m->pause_changed()) remember_pause(st, st.m->pause());
     tell_pause(st);
     caf::anon_send(st.node, atom::view::value, v, false);
+    if (st.m->users_changed()) caf::anon_send(st.node, atom::window::value);
     if (st.m->clock_changed() && st.clock->is_simulated())
       if (auto c = st.m->clock())
         caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);

@@ -412,6 +412,27 @@ void admit(self_ptr self, occurrence_list& found) {
     if (!s.busy.count(o.key) && !s.queue.contains(o.key)) s.queue.upsert(std::move(o));
 }
 
+// Users written behind the node's back (candle-import): the window so far
+// is read again; what the partition knows already stays as it is, new users'
+// occurrences join the queue (a greeting already recorded is not claimed
+// twice: claims skip existing records).
+void reread(self_ptr self) {
+  auto& st = self->state;
+  if (!st.ready) return;
+  auto now = now_ms(self);
+  auto from = now - st.opts.recovery_window.count();
+  self->request(st.opts.db, caf::infinite, atom::window::value, st.opts.id, from, st.window_end)
+      .then(
+          [self](occurrence_list& found) {
+            admit(self, found);
+            process(self);
+          },
+          [self](caf::error& e) {
+            spdlog::warn("event=partition.reread_failed partition={} error=\"{}\"",
+                         self->state.opts.id, self->system().render(e));
+          });
+}
+
 void refill(self_ptr self, int64_t now) {
   auto& st = self->state;
   if (st.refilling || now < st.window_end - st.opts.lookahead.count() / 2) return;
@@ -654,6 +675,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         self->state.armed_for.reset();
         process(self);
       },
+      [self](atom::window) { reread(self); },
       [self](atom::renew, int64_t epoch) {
         auto& s = self->state;
         if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile

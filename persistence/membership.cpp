@@ -24,6 +24,7 @@ membership::membership(std::string conninfo, node_info me, std::chrono::millisec
 membership::~membership() = default;
 
 void membership::connect() {
+  users_.reset();
   pause_.reset();
   clock_.reset();
   nodes_.reset();
@@ -34,6 +35,7 @@ void membership::connect() {
   nodes_ = std::make_unique<listener>(*conn_, "candle_nodes", ignored_flag);
   clock_ = std::make_unique<listener>(*conn_, "candle_clock", clock_changed_);
   pause_ = std::make_unique<listener>(*conn_, "candle_pause", pause_changed_);
+  users_ = std::make_unique<listener>(*conn_, "candle_users", users_changed_);
   pause_changed_ = true; // read it again after (re)connecting
 }
 
@@ -130,6 +132,10 @@ bool membership::clock_changed() {
 
 bool membership::pause_changed() {
   return std::exchange(pause_changed_, false);
+}
+
+bool membership::users_changed() {
+  return std::exchange(users_changed_, false);
 }
 
 void membership::leave() {

@@ -45,6 +45,9 @@ public:
   bool clock_changed();
   /// True when an await() since the last call saw a pause change.
   bool pause_changed();
+  /// True when an await() since the last call saw users written outside the
+  /// nodes (candle-import's notification on candle_users).
+  bool users_changed();
   /// After connection trouble: reconnect and join again (the session lock
   /// was lost with the connection, so peers may have taken leases over).
   result<bool> rejoin();
@@ -74,9 +77,10 @@ private:
   node_info me_;
   std::chrono::milliseconds ttl_;
   std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<listener> leases_, nodes_, clock_, pause_;
+  std::unique_ptr<listener> leases_, nodes_, clock_, pause_, users_;
   bool clock_changed_ = false;
   bool pause_changed_ = false;
+  bool users_changed_ = false;
 };
 
 } // namespace candle::pg

@@ -165,6 +165,12 @@ CREATE TABLE suppressions (
 );
 )sql";
 
+// candle-import (issue 19): a greeting the old service sent keeps its key
+// there (its message_logs.idempotency_key) beside Candle's.
+const char* v7 = R"sql(
+ALTER TABLE send_records ADD COLUMN imported_key text;
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -175,6 +181,7 @@ const std::vector<migration>& migrations() {
       {4, "cluster membership and clock", v4},
       {5, "cluster delivery pause", v5},
       {6, "delivery events and suppressions", v6},
+      {7, "imported greetings", v7},
   };
   return all;
 }

@@ -67,6 +67,7 @@ def the_control_file_names_what_it_needs():
 def the_files_are_where_debian_puts_them():
     listing = sh("dpkg-deb", "-c", DEB).stdout
     for path in ["./usr/bin/candled", "./usr/bin/candlectl", "./usr/bin/candle-mock-provider",
+                 "./usr/bin/candle-import", "./usr/share/doc/candle/migration.md",
                  "./usr/lib/systemd/system/candled.service",
                  "./usr/lib/systemd/system/candled@.service", "./etc/candle/candle.ini",
                  "./usr/share/doc/candle/configuration.md",
@@ -86,7 +87,7 @@ def the_files_are_where_debian_puts_them():
         check(p.returncode == 0, f"{script}: {p.stderr}")
     post = open(os.path.join(control, "postinst")).read()
     check("adduser --system" in post and "candled.service" in post, "postinst makes the user, enables the unit")
-    for b in ["candled", "candlectl", "candle-mock-provider"]:
+    for b in ["candled", "candlectl", "candle-mock-provider", "candle-import"]:
         p = sh("ldd", os.path.join(ROOT, "usr/bin", b))
         check(p.returncode == 0 and "not found" not in p.stdout, f"{b}: {p.stdout}")
 
