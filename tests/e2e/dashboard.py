@@ -41,7 +41,14 @@ def js(expr):
 
 
 def wait_page(what, expr, timeout=20):
-    return wait_for(lambda: js(expr), timeout, what)
+    """Waits until `expr` is true in the page; an expression that throws
+    (the page still loading: no body yet) counts as not yet."""
+    def ready():
+        try:
+            return js(expr)
+        except RuntimeError:
+            return False
+    return wait_for(ready, timeout, what)
 
 
 def setup(node, mock):
@@ -143,6 +150,11 @@ if __name__ == "__main__":
         browser = Browser()
         try:
             browser.navigate(f"http://{node.address[0]}:{node.address[1]}/dashboard")
+            # Page.navigate returns before the page is there: wait for it, and
+            # for its first refresh, before any test looks.
+            wait_page("the dashboard to load", "location.pathname === '/dashboard' &&"
+                      " document.readyState === 'complete' && !!document.body")
+            wait_page("the first refresh", "Number(document.body.dataset.loaded || 0) >= 1")
             run_tests(node, [test_the_page_shows_what_the_api_says,
                              test_actions_need_the_token_and_work_with_it,
                              test_redrive_sends_the_dead_greeting, test_search_by_email,
