@@ -1,8 +1,8 @@
 #include "config/logging.hpp"
 
 #include "core/logfmt.hpp"
+#include "core/time.hpp"
 
-#include <ctime>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,15 +15,7 @@ namespace {
 class json_formatter final : public spdlog::formatter {
 public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    auto since = msg.time.time_since_epoch();
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(since);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since - secs).count();
-    auto t = static_cast<std::time_t>(secs.count());
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char ts[40];
-    auto n = std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(ts + n, sizeof ts - n, ".%03dZ", static_cast<int>(ms));
+    auto ts = format_instant(std::chrono::floor<std::chrono::milliseconds>(msg.time));
     auto level = spdlog::level::to_string_view(msg.level);
     auto line = logfmt::to_json(ts, {level.data(), level.size()}, msg.thread_id,
                                 {msg.payload.data(), msg.payload.size()});

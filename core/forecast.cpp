@@ -36,9 +36,8 @@ forecast_report forecast(const std::vector<forecast_group>& groups, const schedu
   auto end = r.from + std::chrono::hours{span};
   // instant -> zone -> count
   std::map<sys_seconds, std::map<std::string, int64_t>> at;
-  auto years = {static_cast<int>(date::year_month_day{floor<date::days>(now)}.year()) - 1,
-                static_cast<int>(date::year_month_day{floor<date::days>(now)}.year()),
-                static_cast<int>(date::year_month_day{floor<date::days>(now)}.year()) + 1};
+  auto year = static_cast<int>(date::year_month_day{floor<date::days>(now)}.year());
+  auto years = {year - 1, year, year + 1};
   for (const auto& g : groups) {
     auto rule = std::find_if(rules.occasions.begin(), rules.occasions.end(),
                              [&](const auto& o) { return o.name == g.occasion; });

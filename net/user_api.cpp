@@ -5,6 +5,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
+#include <cmath>
 #include <set>
 
 namespace candle::api {
@@ -116,6 +117,11 @@ json::value opt(const std::string& s) {
 json::value instant(int64_t ms) {
   return ms == 0 ? json::value(nullptr)
                  : json::value(format_instant(sys_millis{std::chrono::milliseconds{ms}}));
+}
+
+json::value number(double v) {
+  return v == std::floor(v) && std::fabs(v) < 1e15 ? json::value(static_cast<int64_t>(v))
+                                                   : json::value(v);
 }
 
 std::variant<json::value, field_errors> parse_json(std::string_view body) {

@@ -62,6 +62,9 @@ std::string_view view(const boost::json::string& s);
 boost::json::value opt(const std::string& s);
 /// An instant (ms since the epoch) as ISO-8601: null when 0.
 boost::json::value instant(int64_t ms);
+/// A number as JSON, whole ones as integers (Boost.JSON writes the double 0
+/// as "0E0").
+boost::json::value number(double v);
 
 boost::json::object user_json(const user& u);
 boost::json::object record_json(const send_record& r);

@@ -20,11 +20,7 @@ constexpr std::chrono::seconds db_timeout{15};
 constexpr int forecast_hours = 48;
 constexpr double on_time_s = 60; // "sent within a minute of 09:00"
 
-// Whole numbers as integers: Boost.JSON writes the double 0 as "0E0".
-json::value number(double v) {
-  return v == std::floor(v) && std::fabs(v) < 1e15 ? json::value(static_cast<int64_t>(v))
-                                                   : json::value(v);
-}
+using api::number;
 
 void asset(net::router& r, const char* path, const char* type, const char* (*body)()) {
   r.add(http::verb::get, path,

@@ -5,6 +5,7 @@
 #include "core/metrics.hpp"
 #include "core/process_metrics.hpp"
 #include "core/security.hpp"
+#include "net/user_api.hpp"
 #include "node/bridge.hpp"
 #include "node/dashboard.hpp"
 #include "node/openapi.hpp"
@@ -22,14 +23,9 @@ namespace json = boost::json;
 namespace {
 
 json::object clock_view(const engine_clock& c) {
-  // Whole speeds as integers: Boost.JSON writes the double 0 as "0E0".
-  auto sp = c.speed();
-  json::value speed = sp == std::floor(sp) && std::fabs(sp) < 1e15
-                          ? json::value(static_cast<int64_t>(sp))
-                          : json::value(sp);
   return {{"now", format_instant(c.now(std::chrono::steady_clock::now()))},
           {"mode", c.mode()},
-          {"speed", speed}};
+          {"speed", api::number(c.speed())}};
 }
 
 // PUT /api/v1/admin/clock: {"now": ISO} and/or {"speed": x}. The clock is

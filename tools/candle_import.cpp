@@ -153,11 +153,29 @@ public:
   virtual double progress() const = 0; // 0..1, or -1 when unknown
 };
 
-class ndjson_source : public source {
+// A file read front to back: its progress is the share of its bytes read.
+class file_source : public source {
 public:
-  explicit ndjson_source(const std::string& path) : in_(path), size_(file_size(path)) {
+  explicit file_source(const std::string& path) : in_(path) {
     if (!in_) throw std::runtime_error("cannot read " + path);
+    std::ifstream f{path, std::ios::ate | std::ios::binary};
+    size_ = f ? static_cast<std::streamoff>(f.tellg()) : 0;
   }
+  double progress() const override {
+    auto at = const_cast<std::ifstream&>(in_).tellg(); // tellg is not const
+    return size_ > 0 && at >= 0 ? static_cast<double>(at) / static_cast<double>(size_) : -1;
+  }
+
+protected:
+  std::ifstream in_;
+
+private:
+  std::streamoff size_ = 0;
+};
+
+class ndjson_source : public file_source {
+public:
+  explicit ndjson_source(const std::string& path) : file_source(path) {}
   bool next(source_row& out) override {
     std::string line;
     while (std::getline(in_, line)) {
@@ -173,26 +191,14 @@ public:
     }
     return false;
   }
-  double progress() const override {
-    auto at = const_cast<std::ifstream&>(in_).tellg();
-    return size_ > 0 && at >= 0 ? static_cast<double>(at) / static_cast<double>(size_) : -1;
-  }
-  static std::streamoff file_size(const std::string& path) {
-    std::ifstream f{path, std::ios::ate | std::ios::binary};
-    return f ? static_cast<std::streamoff>(f.tellg()) : 0;
-  }
 
 private:
-  std::ifstream in_;
-  std::streamoff size_;
   size_t line_ = 0;
 };
 
-class csv_source : public source {
+class csv_source : public file_source {
 public:
-  explicit csv_source(const std::string& path)
-      : in_(path), reader_(in_), size_(ndjson_source::file_size(path)) {
-    if (!in_) throw std::runtime_error("cannot read " + path);
+  explicit csv_source(const std::string& path) : file_source(path), reader_(in_) {
     std::string error;
     auto h = reader_.next(error);
     if (!h || !error.empty()) throw std::runtime_error(path + ": no header line");
@@ -216,17 +222,18 @@ public:
       out.problem = std::get<std::string>(row);
     return true;
   }
-  double progress() const override {
-    auto at = const_cast<std::ifstream&>(in_).tellg();
-    return size_ > 0 && at >= 0 ? static_cast<double>(at) / static_cast<double>(size_) : -1;
-  }
 
 private:
-  std::ifstream in_;
   imp::csv_reader reader_;
-  std::streamoff size_;
   std::vector<std::string> header_;
 };
+
+// The API field names of the old service's user columns, in the order both
+// queries below select them (the greetings' query takes the first seven).
+const char* const old_user_fields[] = {
+    "id",           "firstName",       "lastName",     "email",           "timezone",
+    "birthdayDate", "anniversaryDate", "locationCity", "locationCountry", "createdAt",
+    "updatedAt"};
 
 // The old service's live users, by id, a page at a time.
 class old_service_source : public source {
@@ -249,14 +256,10 @@ public:
           last_, static_cast<int64_t>(page_));
       rows_.clear();
       at_ = 0;
-      static const char* names[] = {
-          "id",           "firstName",       "lastName",     "email",           "timezone",
-          "birthdayDate", "anniversaryDate", "locationCity", "locationCountry", "createdAt",
-          "updatedAt"};
       for (const auto& row : r) {
         json::object o;
         for (int i = 0; i < 11; ++i)
-          if (!row[i].is_null()) o[names[i]] = row[i].c_str();
+          if (!row[i].is_null()) o[old_user_fields[i]] = row[i].c_str();
         rows_.push_back(std::move(o));
         last_ = row[0].c_str();
       }
@@ -417,14 +420,12 @@ void import_greetings(pqxx::connection& old, pqxx::connection& c, sys_millis now
   {
     copy_in t{w, "import_records"};
     std::set<std::string> keys;
-    static const char* names[] = {"id",       "firstName",    "lastName",       "email",
-                                  "timezone", "birthdayDate", "anniversaryDate"};
     for (const auto& row : logs) {
       auto occasion = imp::occasion_of(row[0].c_str());
       if (occasion.empty() || !imp::counts_as_sent(row[1].c_str())) continue;
       json::object fields;
       for (int i = 0; i < 7; ++i)
-        if (!row[5 + i].is_null()) fields[names[i]] = row[5 + i].c_str();
+        if (!row[5 + i].is_null()) fields[old_user_fields[i]] = row[5 + i].c_str();
       auto read = imp::read_row(fields, now, partitions);
       if (!std::holds_alternative<user>(read)) continue; // the users' import rejects it
       const auto& u = std::get<user>(read);
