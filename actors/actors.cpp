@@ -58,6 +58,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<cluster_status>("candle.cluster_status");
   cfg.add_message_type<pause_state>("candle.pause_state");
   cfg.add_message_type<partitions_report>("candle.partitions_report");
+  cfg.add_message_type<create_outcome>("candle.create_outcome");
+  cfg.add_message_type<create_outcomes>("candle.create_outcomes");
   cfg.add_message_type<forecast_group>("candle.forecast_group");
   cfg.add_message_type<std::vector<forecast_group>>("candle.forecast_groups");
   cfg.add_message_type<dashboard_rows>("candle.dashboard_rows");

@@ -96,6 +96,13 @@ using key_list = std::vector<std::string>;
 using occurrence_list = std::vector<occurrence>;
 using outcome_list = std::vector<outcome>;
 using user_list = std::vector<user>;
+/// One user of a many-user create: the stored user, or (not created) the
+/// one asked for, whose email is taken.
+struct create_outcome {
+  user u;
+  bool created = false;
+};
+using create_outcomes = std::vector<create_outcome>;
 using record_list = std::vector<send_record>;
 using attempt_list = std::vector<attempt>;
 
@@ -155,6 +162,8 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::unlease, int32_t, std::string, int64_t>::with<bool>,
     // Users.
     caf::replies_to<atom::create, user>::with<user>,
+    // Many users in one statement and commit (the bulk API), in order.
+    caf::replies_to<atom::create, user_list>::with<create_outcomes>,
     caf::replies_to<atom::get, std::string>::with<user>,
     caf::replies_to<atom::update, user>::with<user>,
     caf::replies_to<atom::remove, std::string, int64_t>::with<user>,
@@ -444,6 +453,10 @@ typename Inspector::result_type inspect(Inspector& f, partitions_report& x) {
   return f(caf::meta::type_name("candle.partitions_report"), x.partitions, x.unreachable);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, create_outcome& x) {
+  return f(caf::meta::type_name("candle.create_outcome"), x.u, x.created);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, forecast_group& x) {
   return f(caf::meta::type_name("candle.forecast_group"), x.occasion, x.zone, x.md, x.count);

@@ -192,6 +192,16 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
       [&st](atom::get, std::string& id) -> caf::result<user> {
         return finish(st.attempt("get", [&](pg::store& s, bool) { return s.get_user(id); }));
       },
+      [&st](atom::create, user_list& us) {
+        return finish(st.attempt("create_many", [&](pg::store& s, bool) {
+          create_outcomes out;
+          auto results = s.create_users(us);
+          for (size_t i = 0; i < us.size(); ++i)
+            out.push_back(results[i] ? create_outcome{*results[i], true}
+                                     : create_outcome{us[i], false});
+          return out;
+        }));
+      },
       [&st](atom::update, user& u) -> caf::result<user> {
         return finish(st.attempt("update", [&](pg::store& s, bool) { return s.update_user(u); }));
       },
@@ -260,49 +270,114 @@ struct front_state {
   size_t limit = 0;
   size_t in_flight = 0;
   size_t rejected = 0;
+  /// Group commit of single creates: those that arrive while earlier ones
+  /// are being written wait here and go in the next statement together.
+  std::vector<std::pair<user, caf::typed_response_promise<user>>> creates;
+  size_t create_batches = 0; // statements of creates in flight
 };
 
 using front_pointer = persistence_actor::stateful_pointer<front_state>;
+
+// At most this many create statements at once; the rest waits and groups.
+constexpr size_t create_batches_max = 2;
+// Most creates in one statement.
+constexpr size_t creates_per_statement = 1000;
 
 /// The route of lease, renewal and ping requests: the control connection,
 /// outside the queue bound.
 constexpr size_t control_route = static_cast<size_t>(-1);
 
-template <class R, class... Ts>
-caf::typed_response_promise<R> relay(front_pointer self, size_t route, Ts&&... xs) {
+caf::error queue_full(const front_state& st) {
+  return make_error(ec::overloaded, "persistence queue full (" + std::to_string(st.limit) +
+                                        " requests); try again later");
+}
+
+// Sends a request to the worker of `route` (within the queue bound) and
+// gives `f` its answer or error.
+template <class R, class F, class... Ts>
+void relay_then(front_pointer self, size_t route, F f, Ts&&... xs) {
   auto& st = self->state;
-  auto rp = self->make_response_promise<R>();
   if (route == control_route) {
     self->request(st.control, caf::infinite, std::forward<Ts>(xs)...)
-        .then([rp](R& r) mutable { rp.deliver(std::move(r)); },
-              [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
-    return rp;
+        .then([f](R& r) mutable { f(caf::expected<R>{std::move(r)}); },
+              [f](caf::error& e) mutable { f(caf::expected<R>{std::move(e)}); });
+    return;
   }
   if (st.in_flight >= st.limit) {
     ++st.rejected;
-    rp.deliver(make_error(ec::overloaded, "persistence queue full (" + std::to_string(st.limit) +
-                                              " requests); try again later"));
-    return rp;
+    f(caf::expected<R>{queue_full(st)});
+    return;
   }
   ++st.in_flight;
   metrics::global().persistence_queue.add({}, 1);
   self->request(st.workers[route % st.workers.size()], caf::infinite, std::forward<Ts>(xs)...)
       .then(
-          [self, rp](R& r) mutable {
+          [self, f](R& r) mutable {
             --self->state.in_flight;
             metrics::global().persistence_queue.add({}, -1);
-            rp.deliver(std::move(r));
+            f(caf::expected<R>{std::move(r)});
           },
-          [self, rp](caf::error& e) mutable {
+          [self, f](caf::error& e) mutable {
             --self->state.in_flight;
             metrics::global().persistence_queue.add({}, -1);
-            rp.deliver(std::move(e));
+            f(caf::expected<R>{std::move(e)});
           });
+}
+
+template <class R, class... Ts>
+caf::typed_response_promise<R> relay(front_pointer self, size_t route, Ts&&... xs) {
+  auto rp = self->make_response_promise<R>();
+  relay_then<R>(
+      self, route,
+      [rp](caf::expected<R> r) mutable {
+        if (r)
+          rp.deliver(std::move(*r));
+        else
+          rp.deliver(std::move(r.error()));
+      },
+      std::forward<Ts>(xs)...);
   return rp;
 }
 
 size_t route_of(const std::string& s) {
   return std::hash<std::string>{}(s);
+}
+
+// Writes the creates waiting as one statement (one commit) and answers each
+// with its own user or its own conflict; what arrives meanwhile goes next.
+void flush_creates(front_pointer self) {
+  auto& st = self->state;
+  if (st.creates.empty() || st.create_batches >= create_batches_max) return;
+  auto n = std::min(st.creates.size(), creates_per_statement);
+  std::vector<std::pair<user, caf::typed_response_promise<user>>> batch(
+      std::make_move_iterator(st.creates.begin()),
+      std::make_move_iterator(st.creates.begin() + static_cast<ptrdiff_t>(n)));
+  st.creates.erase(st.creates.begin(), st.creates.begin() + static_cast<ptrdiff_t>(n));
+  user_list us;
+  for (const auto& b : batch)
+    us.push_back(b.first);
+  ++st.create_batches;
+  metrics::global().persistence_batch.observe({"create"}, static_cast<double>(us.size()));
+  auto answers = std::make_shared<decltype(batch)>(std::move(batch));
+  relay_then<create_outcomes>(
+      self, route_of(us.front().id),
+      [self, answers](caf::expected<create_outcomes> r) {
+        --self->state.create_batches;
+        for (size_t i = 0; i < answers->size(); ++i) {
+          auto& promise = (*answers)[i].second;
+          if (!r)
+            promise.deliver(r.error());
+          else if (i >= r->size())
+            promise.deliver(make_error(ec::internal, "create: no result"));
+          else if ((*r)[i].created)
+            promise.deliver((*r)[i].u);
+          else
+            promise.deliver(make_error(ec::duplicate,
+                                       "User with email " + (*r)[i].u.email + " already exists"));
+        }
+        flush_creates(self);
+      },
+      atom::create::value, std::move(us));
 }
 
 persistence_actor::behavior_type front(front_pointer self, persistence_options opts) {
@@ -354,9 +429,20 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
       [self](atom::unlease a, int32_t p, std::string& node, int64_t e) {
         return relay<bool>(self, control_route, a, p, std::move(node), e);
       },
-      [self](atom::create a, user& u) {
-        auto r = route_of(u.id);
-        return relay<user>(self, r, a, std::move(u));
+      [self](atom::create, user& u) -> caf::result<user> {
+        auto& st = self->state;
+        if (st.creates.size() + st.in_flight >= st.limit) {
+          ++st.rejected;
+          return queue_full(st);
+        }
+        auto rp = self->make_response_promise<user>();
+        st.creates.emplace_back(std::move(u), rp);
+        flush_creates(self);
+        return rp;
+      },
+      [self](atom::create a, user_list& us) {
+        auto r = us.empty() ? 0 : route_of(us.front().id);
+        return relay<create_outcomes>(self, r, a, std::move(us));
       },
       [self](atom::get a, std::string& id) {
         auto r = route_of(id);

@@ -160,7 +160,8 @@ int main(int argc, char** argv) {
   http_opts.max_connections_per_client = s.http.max_connections_per_client;
   http_opts.max_connections = s.http.max_connections;
   // A provider's batch of up to api::max_events events.
-  http_opts.body_limits = {{"/api/v1/webhooks/provider", api::max_body}};
+  http_opts.body_limits = {{"/api/v1/webhooks/provider", api::max_body},
+                           {"/api/v1/users/bulk", api::max_body}};
   // Declared before the actor system: it must outlive every responder an
   // actor may still hold (see http_server.hpp).
   net::http_server server{http_opts, make_routes(ctx)};

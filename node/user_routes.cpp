@@ -13,6 +13,7 @@
 #include "node/bridge.hpp"
 #include "node/routes.hpp"
 
+#include <map>
 #include <spdlog/spdlog.h>
 
 namespace candle {
@@ -152,6 +153,144 @@ void create_user(node_context& ctx, net::request&& request, net::responder respo
                 respond(std::move(res));
               };
               tell_owner(self, ctx, done, atom::upsert::value, saved);
+            },
+            fail_with(ctx, req, respond));
+  });
+}
+
+// POST /api/v1/users/bulk: create bodies as a JSON array or NDJSON (one
+// object per line), at most max_bulk. Each item is validated like POST
+// /api/v1/users; the valid ones are written in one statement and one
+// commit; each item's result (201 with the user, 400 with its fields, 409
+// for an email in use or repeated in the request) comes back in order.
+// Then every created user's partition is told, as a single create does.
+constexpr size_t max_bulk = 1000;
+
+json::object item_error(http::status status, std::string_view code, std::string_view message,
+                        const api::field_errors& fields = {}) {
+  auto doc = json::parse(net::error_body(code, message, "", fields)).as_object();
+  json::object e = doc.at("error").as_object();
+  return {{"status", static_cast<int>(status)}, {"error", std::move(e)}};
+}
+
+void bulk_create(node_context& ctx, net::request&& request, net::responder respond) {
+  auto req = std::make_shared<const net::request>(std::move(request));
+  auto type = std::string{(*req)[http::field::content_type]};
+  type = type.substr(0, type.find(';'));
+  for (auto& c : type)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!type.empty() && type.back() == ' ')
+    type.pop_back();
+  bool ndjson = type == "application/x-ndjson" || type == "application/ndjson";
+  if (!ndjson && type != "application/json")
+    return respond(net::failure(http::status::unsupported_media_type,
+                                "Content-Type must be application/json (an array) or "
+                                "application/x-ndjson",
+                                *req));
+  // Each item: a parsed object or why not.
+  std::vector<std::variant<json::object, api::field_errors>> items;
+  std::string_view body = req->body();
+  if (ndjson) {
+    size_t at = 0;
+    while (at <= body.size() && items.size() <= max_bulk) {
+      auto nl = body.find('\n', at);
+      auto line = body.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at);
+      if (!api::trim(line).empty()) items.push_back(api::parse_object(line));
+      if (nl == std::string_view::npos) break;
+      at = nl + 1;
+    }
+  } else {
+    auto parsed = api::parse_json(body);
+    if (auto* errors = std::get_if<api::field_errors>(&parsed))
+      return respond(
+          net::failure(http::status::bad_request, "invalid request body", *req, *errors));
+    auto& v = std::get<json::value>(parsed);
+    if (!v.is_array())
+      return respond(net::failure(http::status::bad_request, "invalid request body", *req,
+                                  {{"body", "must be an array of users"}}));
+    for (auto& x : v.as_array()) {
+      if (items.size() > max_bulk) break;
+      if (x.is_object())
+        items.emplace_back(std::move(x.as_object()));
+      else
+        items.emplace_back(api::field_errors{{"body", "each item must be an object"}});
+    }
+  }
+  if (items.empty() || items.size() > max_bulk)
+    return respond(net::failure(
+        http::status::bad_request, "invalid request body", *req,
+        {{"body", items.empty() ? "no users given"
+                                : "at most " + std::to_string(max_bulk) + " users per request"}}));
+  auto now = now_ms(ctx);
+  auto results = std::make_shared<std::vector<json::object>>(items.size());
+  user_list valid;
+  std::vector<size_t> where; // valid[i] is item where[i]
+  std::map<std::string, size_t> emails;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto& slot = (*results)[i];
+    if (auto* errors = std::get_if<api::field_errors>(&items[i])) {
+      slot = item_error(http::status::bad_request, "VALIDATION_ERROR", "invalid item", *errors);
+      continue;
+    }
+    auto in = api::read_user(std::get<json::object>(items[i]), true,
+                             sys_millis{std::chrono::milliseconds{now}});
+    if (auto* errors = std::get_if<api::field_errors>(&in)) {
+      slot =
+          item_error(http::status::bad_request, "VALIDATION_ERROR", "validation failed", *errors);
+      continue;
+    }
+    user u = api::apply(user{}, std::get<api::user_input>(in));
+    if (auto [it, fresh] = emails.emplace(u.email, i); !fresh) {
+      slot = item_error(http::status::conflict, "UNIQUE_CONSTRAINT_ERROR",
+                        "User with email " + u.email + " is also item " +
+                            std::to_string(it->second) + " of this request");
+      continue;
+    }
+    u.id = make_uuid();
+    u.partition = partition_of(u.id, static_cast<uint32_t>(ctx.eng->partitions));
+    u.created_at = u.updated_at = now;
+    valid.push_back(std::move(u));
+    where.push_back(i);
+  }
+  auto finish = [req, respond, results] {
+    json::array out;
+    int64_t created = 0;
+    for (size_t i = 0; i < results->size(); ++i) {
+      auto& r = (*results)[i];
+      created += r.at("status").as_int64() == 201 ? 1 : 0;
+      r["index"] = static_cast<int64_t>(i);
+      out.push_back(std::move(r));
+    }
+    auto failed = static_cast<int64_t>(results->size()) - created;
+    respond(net::success(
+        http::status::ok,
+        json::object{{"created", created}, {"failed", failed}, {"results", std::move(out)}}, *req));
+  };
+  if (valid.empty()) return finish();
+  run_async(*ctx.sys, [&ctx, req, respond, results, valid, where, finish](self_ptr self) {
+    self->request(ctx.eng->db, db_timeout, atom::create::value, valid)
+        .then(
+            [=, &ctx](create_outcomes& outs) {
+              auto left = std::make_shared<size_t>(0);
+              for (size_t k = 0; k < outs.size() && k < where.size(); ++k) {
+                auto& slot = (*results)[where[k]];
+                if (!outs[k].created) {
+                  slot = item_error(http::status::conflict, "UNIQUE_CONSTRAINT_ERROR",
+                                    "User with email " + outs[k].u.email + " already exists");
+                  continue;
+                }
+                slot = {{"status", 201}, {"data", api::user_json(outs[k].u)}};
+                ++*left;
+              }
+              if (*left == 0) return finish();
+              for (const auto& o : outs)
+                if (o.created)
+                  tell_owner(
+                      self, ctx,
+                      [left, finish] {
+                        if (--*left == 0) finish();
+                      },
+                      atom::upsert::value, o.u);
             },
             fail_with(ctx, req, respond));
   });
@@ -487,6 +626,10 @@ void add_user_routes(net::router& r, node_context& ctx) {
     delete_user(ctx, std::move(req), id, std::move(respond));
   });
   r.add(http::verb::post, "/api/v1/users", create);
+  r.add(http::verb::post, "/api/v1/users/bulk",
+        [&ctx](net::request&& req, const path_params&, net::responder respond) {
+          bulk_create(ctx, std::move(req), std::move(respond));
+        });
   r.add(http::verb::get, "/api/v1/users",
         [&ctx](net::request&& req, const path_params&, net::responder respond) {
           list_users(ctx, std::move(req), std::move(respond));

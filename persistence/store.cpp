@@ -6,6 +6,7 @@
 #include "persistence/cluster_sql.hpp"
 
 #include <algorithm>
+#include <map>
 #include <pqxx/pqxx>
 #include <set>
 #include <spdlog/spdlog.h>
@@ -267,6 +268,27 @@ void prepare(pqxx::connection& c) {
                         " NULLIF($6, '')::date, NULLIF($7, '')::date, NULLIF($8, ''),"
                         " NULLIF($9, ''), $10, " TS("$11") ", " TS("$12") ") RETURNING "} +
                 user_columns);
+  // Many users in one statement (group commit, the bulk API): a row whose
+  // email a live user has (or an earlier row of the same statement) is left
+  // out; the caller learns which from RETURNING.
+  c.prepare("create_users",
+            std::string{"INSERT INTO users (id, first_name, last_name, email, timezone,"
+                        " birthday_date, anniversary_date, location_city, location_country,"
+                        " partition, created_at, updated_at)"
+                        " SELECT t.i::uuid, t.f, t.l, t.e, t.z, NULLIF(t.b, '')::date,"
+                        " NULLIF(t.a, '')::date, NULLIF(t.c, ''), NULLIF(t.n, ''), t.p, " TS(
+                            "t.ca") ", " TS("t.ua") " FROM unnest($1::text[], $2::text[],"
+                                                    " $3::text[], $4::text[], $5::text[],"
+                                                    " $6::text[], $7::text[], $8::text[],"
+                                                    " $9::text[], $10::integer[],"
+                                                    " $11::bigint[], $12::bigint[]) WITH"
+                                                    " ORDINALITY AS t(i, f, l, e, z, b, a, c,"
+                                                    " n, p, ca, ua, o) ORDER BY t.o"
+                                                    " ON CONFLICT (email) WHERE deleted_at IS NULL"
+                                                    " DO NOTHING RETURNING "} +
+                user_columns);
+  c.prepare("users_by_ids", std::string{"SELECT "} + user_columns +
+                                " FROM users WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL");
   c.prepare("get_user", std::string{"SELECT "} + user_columns +
                             " FROM users WHERE id = $1::uuid AND deleted_at IS NULL");
   c.prepare(
@@ -656,6 +678,55 @@ result<user> store::create_user(const user& u) {
   } catch (const pqxx::unique_violation&) {
     return email_in_use(u.email);
   }
+}
+
+std::vector<result<user>> store::create_users(const std::vector<user>& us) {
+  std::vector<std::string> ids, first, last, email, zone, bday, anniv, city, country;
+  std::vector<int64_t> part, created, updated;
+  for (const auto& u : us) {
+    ids.push_back(u.id);
+    first.push_back(u.first_name);
+    last.push_back(u.last_name);
+    email.push_back(u.email);
+    zone.push_back(u.timezone);
+    bday.push_back(u.birthday_date);
+    anniv.push_back(u.anniversary_date);
+    city.push_back(u.location_city);
+    country.push_back(u.location_country);
+    part.push_back(u.partition);
+    created.push_back(u.created_at);
+    updated.push_back(u.updated_at);
+  }
+  std::map<std::string, user> saved;
+  for (const auto& row :
+       exec("create_users", array_literal(ids), array_literal(first), array_literal(last),
+            array_literal(email), array_literal(zone), array_literal(bday), array_literal(anniv),
+            array_literal(city), array_literal(country), array_literal(part),
+            array_literal(created), array_literal(updated))) {
+    auto u = user_of(row);
+    saved.emplace(u.id, std::move(u));
+  }
+  // Left out: a conflict, unless an earlier try of this very statement
+  // committed without our hearing it (the retry after a lost connection):
+  // then the row with our id is there, and it is ours.
+  if (saved.size() < us.size()) {
+    std::vector<std::string> missing;
+    for (const auto& u : us)
+      if (!saved.count(u.id)) missing.push_back(u.id);
+    for (const auto& row : exec("users_by_ids", array_literal(missing))) {
+      auto u = user_of(row);
+      saved.emplace(u.id, std::move(u));
+    }
+  }
+  std::vector<result<user>> out;
+  for (const auto& u : us) {
+    auto it = saved.find(u.id);
+    if (it != saved.end())
+      out.emplace_back(it->second);
+    else
+      out.emplace_back(email_in_use(u.email));
+  }
+  return out;
 }
 
 result<user> store::get_user(const std::string& id) {

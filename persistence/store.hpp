@@ -129,6 +129,10 @@ public:
   std::vector<forecast_group> occasion_groups(const std::vector<int32_t>& mds);
   /// Send records per status other than `sent` (the partial status index).
   std::vector<std::pair<std::string, int64_t>> unsent_counts();
+  /// Many users in one statement and one commit, each created unless its
+  /// email is taken (by a live user, or an earlier one of `us`): the results
+  /// in order. Safe to retry after a lost commit (our ids are recognised).
+  std::vector<result<user>> create_users(const std::vector<user>& us);
   std::vector<send_record> records_by_status(const std::string& status, size_t limit,
                                              const std::string& after_key);
   /// Moves a `dead` or `expired` record back to `retrying` with no attempts,

@@ -149,6 +149,7 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         return true;
       },
       [](atom::create, user&) -> caf::result<user> { return unsupported(); },
+      [](atom::create, user_list&) -> caf::result<create_outcomes> { return unsupported(); },
       [](atom::get, std::string&) -> caf::result<user> { return unsupported(); },
       [](atom::update, user&) -> caf::result<user> { return unsupported(); },
       [](atom::remove, std::string&, int64_t) -> caf::result<user> { return unsupported(); },

@@ -158,6 +158,69 @@ def test_conflict(node):
     check("user7@example.com" in r.json()["error"]["message"], f"email not named: {r.text}")
 
 
+def test_concurrent_creates_of_one_email_give_one_201(node):
+    # Group commit puts concurrent creates in one statement: each still gets
+    # its own answer, and of many requests for one email exactly one wins.
+    import concurrent.futures
+    from e2e_lib import Client
+
+    def one(i):
+        c = Client(*node.address)
+        return c.req("POST", "/api/v1/users", user_body(900 + i, email="race@example.com")).status
+
+    for _ in range(3):
+        before = node.count_users()
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(one, range(16)))
+        check(sorted(codes) == [201] + [409] * 15, f"codes {sorted(codes)}")
+        check(node.count_users() == before + 1, "one user created")
+        users = node.client.json("GET", "/api/v1/users?limit=1000")["data"]["users"]
+        racer = [u for u in users if u["email"] == "race@example.com"]
+        check(len(racer) == 1, f"{len(racer)} users with the email")
+        expect_success(node.req("DELETE", f"/api/v1/users/{racer[0]['id']}"), 200)
+    # Distinct emails at once: all created, each its own user.
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        made = list(pool.map(lambda i: Client(*node.address).req(
+            "POST", "/api/v1/users", user_body(950 + i)).json()["data"], range(32)))
+    check(sorted(u["email"] for u in made) == sorted(f"user{950 + i}@example.com" for i in range(32)),
+          "each request answered with its own user")
+
+
+def test_bulk_create(node):
+    create(node, user_body(1200))  # an email in use
+    items = [user_body(1201), user_body(1202, timezone="Nowhere/City"), user_body(1203),
+             user_body(1204, email="user1200@example.com"), "not an object",
+             user_body(1205, email="USER1201@example.com"), user_body(1206, firstName="")]
+    before = node.count_users()
+    d = expect_success(node.req("POST", "/api/v1/users/bulk", items), 200)
+    got = [(x["index"], x["status"]) for x in d["results"]]
+    check(got == [(0, 201), (1, 400), (2, 201), (3, 409), (4, 400), (5, 409), (6, 400)],
+          f"per-item results {got}")
+    check(d["created"] == 2 and d["failed"] == 5, f"counts {d['created']} {d['failed']}")
+    check(d["results"][1]["error"]["details"][0]["field"] == "timezone", f"{d['results'][1]}")
+    check(d["results"][3]["error"]["code"] == "UNIQUE_CONSTRAINT_ERROR", f"{d['results'][3]}")
+    check("item 0" in d["results"][5]["error"]["message"], f"{d['results'][5]}")
+    check(node.count_users() == before + 2, "only the valid, new ones written")
+    for x in (d["results"][0], d["results"][2]):
+        u = expect_success(node.req("GET", f"/api/v1/users/{x['data']['id']}"), 200)
+        check(u == x["data"], "the created user as stored")
+    # NDJSON, the same rules.
+    lines = "\n".join(json.dumps(user_body(1210 + i)) for i in range(3)) + "\n{bad\n"
+    r = node.req("POST", "/api/v1/users/bulk", raw=lines, ctype="application/x-ndjson")
+    d = expect_success(r, 200)
+    check([x["status"] for x in d["results"]] == [201, 201, 201, 400], f"{d['results']}")
+    # The whole request refused: not an array, empty, too many, wrong type.
+    expect_error(node.req("POST", "/api/v1/users/bulk", {"a": 1}), 400, "VALIDATION_ERROR",
+                 fields=["body"])
+    expect_error(node.req("POST", "/api/v1/users/bulk", []), 400, "VALIDATION_ERROR",
+                 fields=["body"])
+    many = [user_body(2000 + i) for i in range(1001)]
+    expect_error(node.req("POST", "/api/v1/users/bulk", many), 400, "VALIDATION_ERROR",
+                 fields=["body"])
+    check(node.req("POST", "/api/v1/users/bulk", raw="x", ctype="text/plain").status == 415,
+          "media type")
+
+
 def test_update(node):
     u = create(node, user_body(10, anniversaryDate="2015-09-01", locationCity="Lyon"))
     node.advance("2026-06-15T06:30:00.000Z")
@@ -376,6 +439,13 @@ def test_metrics_and_health(node):
     doc = node.req("GET", "/api/v1/openapi.json")
     check(doc.status == 200 and doc.json()["openapi"].startswith("3."), "OpenAPI served")
     check("/api/v1/users/{id}" in doc.json()["paths"], "OpenAPI paths")
+
+
+def test_zz_bulk_full_batch(node):
+    # Last (it adds 1,000 users): a full batch fits the body limit.
+    full = [user_body(3000 + i) for i in range(1000)]
+    d = expect_success(node.req("POST", "/api/v1/users/bulk", full), 200)
+    check(d["created"] == 1000 and d["failed"] == 0, f"{d['created']} of a full batch")
 
 
 if __name__ == "__main__":

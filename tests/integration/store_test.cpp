@@ -424,3 +424,37 @@ TEST_F(Store, HorizonMovesForwardOnlyAndIsFenced) {
   EXPECT_TRUE(s.advance_horizon(4, e2, ms("2027-07-12T00:00:00Z")));
   EXPECT_EQ(s.horizon(4), ms("2027-07-12T00:00:00Z"));
 }
+
+// Group commit and the bulk API: many users in one statement, each its own
+// result; an email taken (by a live user, or earlier in the same statement)
+// is a conflict for that one only; a retry after a lost commit recognises
+// its own rows instead of calling them conflicts.
+TEST_F(Store, ManyUsersInOneStatementEachWithItsOwnResult) {
+  pg::store s{conninfo};
+  ASSERT_TRUE(s.create_user(make_user("taken@example.com", "UTC", "1990-01-01")));
+  auto a = make_user("m1@example.com", "UTC", "1990-01-02");
+  auto b = make_user("taken@example.com", "UTC", "1990-01-03");
+  auto c = make_user("m3@example.com", "Europe/Paris", "");
+  c.location_city = "Paris, \"France\"\\";
+  auto d = make_user("m1@example.com", "UTC", "1990-01-04"); // as a, earlier in the statement
+  auto r = s.create_users({a, b, c, d});
+  ASSERT_EQ(r.size(), 4u);
+  ASSERT_TRUE(r[0]);
+  EXPECT_EQ(r[0]->id, a.id);
+  EXPECT_EQ(r[0]->birthday_date, "1990-01-02");
+  ASSERT_FALSE(r[1]);
+  EXPECT_EQ(r[1].err().code, errc::duplicate);
+  EXPECT_NE(r[1].err().message.find("taken@example.com"), std::string::npos);
+  ASSERT_TRUE(r[2]);
+  EXPECT_EQ(r[2]->location_city, "Paris, \"France\"\\") << "array literal escaping";
+  EXPECT_EQ(r[2]->birthday_date, "");
+  ASSERT_FALSE(r[3]);
+  EXPECT_EQ(r[3].err().code, errc::duplicate);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 3);
+  // The same statement again (its commit's acknowledgement lost): the rows
+  // with our ids are ours, the conflicts stay conflicts, nothing is doubled.
+  auto again = s.create_users({a, b, c, d});
+  EXPECT_TRUE(again[0] && again[2]);
+  EXPECT_FALSE(again[1] || again[3]);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 3);
+}
