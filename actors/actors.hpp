@@ -216,6 +216,8 @@ using delivery_control_actor = delivery_actor::extend<
 using partition_actor = caf::typed_actor<
     // A user of this partition was created or changed: recompute its entries.
     caf::replies_to<atom::upsert, user>::with<bool>,
+    // Many users of this partition at once (the bulk API).
+    caf::replies_to<atom::upsert, user_list>::with<bool>,
     // A user was deleted (already soft-deleted in the database): drop its entries.
     caf::replies_to<atom::remove, std::string>::with<bool>,
     // A redriven record (already `retrying` in the database): reclaim and send it.
@@ -260,6 +262,8 @@ using lease_keeper_actor = caf::typed_actor<
 using node_actor = caf::typed_actor<
     // A user changed: reach its partition's actor -> reached?
     caf::replies_to<atom::upsert, user, bool>::with<bool>,
+    // Users created together, all of partition p: (p, users, forwarded) -> reached?
+    caf::replies_to<atom::upsert, int32_t, user_list, bool>::with<bool>,
     // A user was deleted: (partition, user id, forwarded) -> reached?
     caf::replies_to<atom::remove, int32_t, std::string, bool>::with<bool>,
     // A redriven record (already `retrying`): (occurrence, forwarded) -> reached?

@@ -419,6 +419,13 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
             [=](const partition_actor& h) { return self->request(h, t, a, u); },
             [=](const node_actor& h) { return self->request(h, t, a, u, true); });
       },
+      [self](atom::upsert a, int32_t p, user_list& us, bool forwarded) {
+        auto t = self->state.opts.forward_timeout;
+        return route(
+            self, p, forwarded,
+            [=](const partition_actor& h) { return self->request(h, t, a, us); },
+            [=](const node_actor& h) { return self->request(h, t, a, p, us, true); });
+      },
       [self](atom::remove a, int32_t p, std::string& id, bool forwarded) {
         auto t = self->state.opts.forward_timeout;
         return route(

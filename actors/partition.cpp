@@ -619,6 +619,19 @@ void acquire(self_ptr self) {
           });
 }
 
+// A user created or changed: its entries recomputed, unless a newer version
+// of it was applied already (REST writes reach partitions from different
+// actors, so an older version can arrive after a newer one).
+void upsert(self_ptr self, const user& u, int64_t now) {
+  auto& s = self->state;
+  if (auto v = s.versions.find(u.id); v != s.versions.end() && u.updated_at < v->second) return;
+  if (s.versions.size() >= 4096)
+    for (auto it = s.versions.begin(); it != s.versions.end();)
+      it = it->second < now - 60'000 ? s.versions.erase(it) : std::next(it);
+  s.versions[u.id] = u.updated_at;
+  schedule_user(self, u, now);
+}
+
 } // namespace
 
 partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
@@ -638,15 +651,13 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
   acquire(self);
   return {
       [self](atom::upsert, user& u) {
-        auto& s = self->state;
+        upsert(self, u, now_ms(self));
+        return true;
+      },
+      [self](atom::upsert, user_list& us) {
         auto now = now_ms(self);
-        if (auto v = s.versions.find(u.id); v != s.versions.end() && u.updated_at < v->second)
-          return true; // a newer version of this user was applied already
-        if (s.versions.size() >= 4096)
-          for (auto it = s.versions.begin(); it != s.versions.end();)
-            it = it->second < now - 60'000 ? s.versions.erase(it) : std::next(it);
-        s.versions[u.id] = u.updated_at;
-        schedule_user(self, u, now);
+        for (const auto& u : us)
+          upsert(self, u, now);
         return true;
       },
       [self](atom::remove, std::string& user_id) {

@@ -163,7 +163,7 @@ void create_user(node_context& ctx, net::request&& request, net::responder respo
 // /api/v1/users; the valid ones are written in one statement and one
 // commit; each item's result (201 with the user, 400 with its fields, 409
 // for an email in use or repeated in the request) comes back in order.
-// Then every created user's partition is told, as a single create does.
+// Then each owning partition is told once, with all its new users.
 constexpr size_t max_bulk = 1000;
 
 json::object item_error(http::status status, std::string_view code, std::string_view message,
@@ -271,7 +271,7 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
     self->request(ctx.eng->db, db_timeout, atom::create::value, valid)
         .then(
             [=, &ctx](create_outcomes& outs) {
-              auto left = std::make_shared<size_t>(0);
+              std::map<int32_t, user_list> by_partition; // each owner told once
               for (size_t k = 0; k < outs.size() && k < where.size(); ++k) {
                 auto& slot = (*results)[where[k]];
                 if (!outs[k].created) {
@@ -280,17 +280,17 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
                   continue;
                 }
                 slot = {{"status", 201}, {"data", api::user_json(outs[k].u)}};
-                ++*left;
+                by_partition[outs[k].u.partition].push_back(outs[k].u);
               }
-              if (*left == 0) return finish();
-              for (const auto& o : outs)
-                if (o.created)
-                  tell_owner(
-                      self, ctx,
-                      [left, finish] {
-                        if (--*left == 0) finish();
-                      },
-                      atom::upsert::value, o.u);
+              if (by_partition.empty()) return finish();
+              auto left = std::make_shared<size_t>(by_partition.size());
+              for (auto& [p, users] : by_partition)
+                tell_owner(
+                    self, ctx,
+                    [left, finish] {
+                      if (--*left == 0) finish();
+                    },
+                    atom::upsert::value, p, users);
             },
             fail_with(ctx, req, respond));
   });
