@@ -193,9 +193,9 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
         return finish(st.attempt("get", [&](pg::store& s, bool) { return s.get_user(id); }));
       },
       [&st](atom::create, user_list& us) {
-        return finish(st.attempt("create_many", [&](pg::store& s, bool) {
+        return finish(st.attempt("create_many", [&](pg::store& s, bool lost) {
           create_outcomes out;
-          auto results = s.create_users(us);
+          auto results = s.create_users(us, lost);
           for (size_t i = 0; i < us.size(); ++i)
             out.push_back(results[i] ? create_outcome{*results[i], true}
                                      : create_outcome{us[i], false});

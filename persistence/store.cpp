@@ -269,8 +269,8 @@ void prepare(pqxx::connection& c) {
                         " NULLIF($9, ''), $10, " TS("$11") ", " TS("$12") ") RETURNING "} +
                 user_columns);
   // Many users in one statement (group commit, the bulk API): a row whose
-  // email a live user has (or an earlier row of the same statement) is left
-  // out; the caller learns which from RETURNING.
+  // email a live user has (or an earlier row of the same statement), or
+  // whose id is taken, is left out; the caller learns which from RETURNING.
   c.prepare("create_users",
             std::string{"INSERT INTO users (id, first_name, last_name, email, timezone,"
                         " birthday_date, anniversary_date, location_city, location_country,"
@@ -284,8 +284,7 @@ void prepare(pqxx::connection& c) {
                                                     " $11::bigint[], $12::bigint[]) WITH"
                                                     " ORDINALITY AS t(i, f, l, e, z, b, a, c,"
                                                     " n, p, ca, ua, o) ORDER BY t.o"
-                                                    " ON CONFLICT (email) WHERE deleted_at IS NULL"
-                                                    " DO NOTHING RETURNING "} +
+                                                    " ON CONFLICT DO NOTHING RETURNING "} +
                 user_columns);
   c.prepare("users_by_ids", std::string{"SELECT "} + user_columns +
                                 " FROM users WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL");
@@ -680,7 +679,7 @@ result<user> store::create_user(const user& u) {
   }
 }
 
-std::vector<result<user>> store::create_users(const std::vector<user>& us) {
+std::vector<result<user>> store::create_users(const std::vector<user>& us, bool lost) {
   std::vector<std::string> ids, first, last, email, zone, bday, anniv, city, country;
   std::vector<int64_t> part, created, updated;
   for (const auto& u : us) {
@@ -708,14 +707,17 @@ std::vector<result<user>> store::create_users(const std::vector<user>& us) {
   }
   // Left out: a conflict, unless an earlier try of this very statement
   // committed without our hearing it (the retry after a lost connection):
-  // then the row with our id is there, and it is ours.
-  if (saved.size() < us.size()) {
-    std::vector<std::string> missing;
+  // then the row with our id and email is there, and it is ours.
+  if (lost && saved.size() < us.size()) {
+    std::map<std::string, std::string> missing; // id -> email asked for
     for (const auto& u : us)
-      if (!saved.count(u.id)) missing.push_back(u.id);
-    for (const auto& row : exec("users_by_ids", array_literal(missing))) {
+      if (!saved.count(u.id)) missing.emplace(u.id, u.email);
+    std::vector<std::string> ids_missing;
+    for (const auto& [id, e] : missing)
+      ids_missing.push_back(id);
+    for (const auto& row : exec("users_by_ids", array_literal(ids_missing))) {
       auto u = user_of(row);
-      saved.emplace(u.id, std::move(u));
+      if (missing[u.id] == u.email) saved.emplace(u.id, std::move(u));
     }
   }
   std::vector<result<user>> out;

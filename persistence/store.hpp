@@ -131,8 +131,10 @@ public:
   std::vector<std::pair<std::string, int64_t>> unsent_counts();
   /// Many users in one statement and one commit, each created unless its
   /// email is taken (by a live user, or an earlier one of `us`): the results
-  /// in order. Safe to retry after a lost commit (our ids are recognised).
-  std::vector<result<user>> create_users(const std::vector<user>& us);
+  /// in order. A user whose id is taken is a conflict too, unless `lost`
+  /// (an earlier try of this statement may have committed unheard): then a
+  /// live row with its id and email is that try's, and is its result.
+  std::vector<result<user>> create_users(const std::vector<user>& us, bool lost = false);
   std::vector<send_record> records_by_status(const std::string& status, size_t limit,
                                              const std::string& after_key);
   /// Moves a `dead` or `expired` record back to `retrying` with no attempts,

@@ -451,10 +451,27 @@ TEST_F(Store, ManyUsersInOneStatementEachWithItsOwnResult) {
   ASSERT_FALSE(r[3]);
   EXPECT_EQ(r[3].err().code, errc::duplicate);
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 3);
-  // The same statement again (its commit's acknowledgement lost): the rows
-  // with our ids are ours, the conflicts stay conflicts, nothing is doubled.
-  auto again = s.create_users({a, b, c, d});
+  // The same users asked for again: their ids are taken, so every one is a
+  // conflict (a second create of one user is not a success).
+  auto twice = s.create_users({a, b, c, d});
+  for (const auto& x : twice) {
+    ASSERT_FALSE(x);
+    EXPECT_EQ(x.err().code, errc::duplicate);
+  }
+  // The same statement retried after its commit's acknowledgement was lost:
+  // the rows with our ids and emails are ours, the conflicts stay
+  // conflicts, nothing is doubled.
+  auto again = s.create_users({a, b, c, d}, true);
   EXPECT_TRUE(again[0] && again[2]);
   EXPECT_FALSE(again[1] || again[3]);
-  EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 3);
+  // An id taken by another email is not ours even then, and does not take
+  // the rest of the statement with it.
+  auto e = make_user("m5@example.com", "UTC", "1990-01-05");
+  auto f = make_user("m6@example.com", "UTC", "1990-01-06");
+  f.id = a.id;
+  auto mixed = s.create_users({e, f}, true);
+  ASSERT_TRUE(mixed[0]);
+  ASSERT_FALSE(mixed[1]);
+  EXPECT_EQ(mixed[1].err().code, errc::duplicate);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 4);
 }
