@@ -635,18 +635,6 @@ void tell_pause(member_state& st) {
   st.told_version = st.pause.version;
 }
 
-// The membership connection broke: this node's session lock may be gone
-// already, and with it (for its peers) its leases, so its partitions stop
-// at once, whichever call found it (a round or a wait for notifications).
-void lose_session(member_state& st, const char* why) {
-  if (!st.lost)
-    spdlog::warn("event=cluster.membership_lost error=\"{}\" effect=\"partitions stop until "
-                 "the session is back\"",
-                 why);
-  st.lost = true;
-  caf::anon_send(st.node, atom::view::value, cluster_view{}, true);
-}
-
 std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_state> self) {
   auto& st = self->state;
   st.next_round = steady_clock::now() + round_every;
@@ -671,7 +659,12 @@ std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_s
         caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);
     return v;
   } catch (const std::exception& e) {
-    lose_session(st, e.what());
+    if (!st.lost)
+      spdlog::warn("event=cluster.membership_lost error=\"{}\" effect=\"partitions stop until "
+                   "the session is back\"",
+                   e.what());
+    st.lost = true;
+    caf::anon_send(st.node, atom::view::value, cluster_view{}, true);
   }
   return std::nullopt;
 }
@@ -690,10 +683,8 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
         bool notified = false;
         try {
           notified = !st.lost && st.m->await(slice);
-        } catch (const std::exception& e) {
-          // Found here, not in a round: stopping only at the next round's
-          // rejoin let partitions send on while a peer took their leases.
-          lose_session(st, e.what());
+        } catch (const std::exception&) {
+          st.lost = true;
         }
         if (notified)
           st.next_round = steady_clock::time_point{}; // at once
