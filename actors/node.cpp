@@ -166,9 +166,11 @@ void on_view(self_ptr self, cluster_view& v, bool session_lost) {
   st.have_view = true;
   st.owners = live_owners(st.view, static_cast<size_t>(st.opts.partitions));
   if (session_lost) {
-    // Peers may have taken our leases: stop sending for all of them now;
-    // what is still ours is started again below.
+    // Peers may have taken our leases: stop sending for all of them now,
+    // every fence slot in one step (the partitions die one by one), and
+    // start what is still ours again once the session is back.
     spdlog::warn("event=node.session_lost partitions={}", st.running.size());
+    if (st.opts.partition.fences) st.opts.partition.fences->close_all();
     for (auto& [p, hdl] : st.running)
       self->send_exit(hdl, caf::exit_reason::kill);
     return;
@@ -635,6 +637,18 @@ void tell_pause(member_state& st) {
   st.told_version = st.pause.version;
 }
 
+// The membership connection broke: this node's session lock may be gone
+// already, and with it (for its peers) its leases, so its partitions stop
+// at once, whichever call found it (a round or a wait for notifications).
+void lose_session(member_state& st, const char* why) {
+  if (!st.lost)
+    spdlog::warn("event=cluster.membership_lost error=\"{}\" effect=\"partitions stop until "
+                 "the session is back\"",
+                 why);
+  st.lost = true;
+  caf::anon_send(st.node, atom::view::value, cluster_view{}, true);
+}
+
 std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_state> self) {
   auto& st = self->state;
   st.next_round = steady_clock::now() + round_every;
@@ -659,12 +673,7 @@ std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_s
         caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);
     return v;
   } catch (const std::exception& e) {
-    if (!st.lost)
-      spdlog::warn("event=cluster.membership_lost error=\"{}\" effect=\"partitions stop until "
-                   "the session is back\"",
-                   e.what());
-    st.lost = true;
-    caf::anon_send(st.node, atom::view::value, cluster_view{}, true);
+    lose_session(st, e.what());
   }
   return std::nullopt;
 }
@@ -683,8 +692,10 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
         bool notified = false;
         try {
           notified = !st.lost && st.m->await(slice);
-        } catch (const std::exception&) {
-          st.lost = true;
+        } catch (const std::exception& e) {
+          // Found here, not in a round: stopping only at the next round's
+          // rejoin let partitions send on while a peer took their leases.
+          lose_session(st, e.what());
         }
         if (notified)
           st.next_round = steady_clock::time_point{}; // at once

@@ -32,6 +32,14 @@ void fence_table::close(int32_t p, int64_t epoch) {
   drop_doubt(s);
 }
 
+void fence_table::close_all() {
+  std::lock_guard<std::mutex> g{mtx_};
+  for (auto& s : slots_) {
+    s.until = time_point{};
+    drop_doubt(s);
+  }
+}
+
 void fence_table::drop_doubt(slot& s) {
   doubt_ -= s.doubt;
   s.doubt = 0;

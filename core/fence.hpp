@@ -28,6 +28,13 @@ public:
   bool extend(int32_t p, int64_t epoch, time_point until);
   /// Partition `p` at `epoch` sends nothing more (a newer epoch is left alone).
   void close(int32_t p, int64_t epoch);
+  /// Every slot closes at once, whatever its epoch (this node's session is
+  /// lost, so peers may hold its leases already): nothing more goes out for
+  /// any partition here until a partition opens its slot again at a new
+  /// epoch. Closing one slot after another instead would hand each closed
+  /// slot's in-doubt count back to the partitions not closed yet, which
+  /// could then send past the bound.
+  void close_all();
   /// True when partition `p` is open at exactly `epoch` and `now` is before
   /// its deadline.
   bool may_send(int32_t p, int64_t epoch, time_point now) const;

@@ -341,6 +341,35 @@ TEST(FenceTable, OpenCountIsThePartitionsThatMaySendNow) {
   EXPECT_EQ(t.open_count(t0 + seconds{30}), 0u);
 }
 
+// A lost session closes every slot in one step: none may send, the
+// renewals of those epochs cannot reopen them, a new epoch can.
+TEST(FenceTable, CloseAllStopsEverySlotUntilANewEpochOpensIt) {
+  fence_table t{4};
+  steady_clock::time_point t0{seconds{100}};
+  t.open(0, 1, t0 + seconds{10});
+  t.open(1, 5, t0 + seconds{10});
+  t.open(3, 2, t0 + seconds{10});
+  t.doubt(0, 1, 4);
+  t.doubt(3, 2, 9);
+  ASSERT_EQ(t.open_count(t0), 3u);
+  t.close_all();
+  EXPECT_EQ(t.open_count(t0), 0u);
+  for (int32_t p = 0; p < 4; ++p)
+    for (int64_t e = 0; e < 6; ++e)
+      EXPECT_FALSE(t.may_send(p, e, t0)) << p << "@" << e;
+  EXPECT_EQ(t.in_doubt(), 0);
+  EXPECT_FALSE(t.extend(1, 5, t0 + seconds{20})) << "a late renewal";
+  EXPECT_FALSE(t.may_send(1, 5, t0));
+  t.doubt(0, 1, 3);
+  EXPECT_EQ(t.in_doubt(), 0) << "a late answer to a closed slot";
+  t.close(3, 2); // the killed partition's own close changes nothing
+  EXPECT_EQ(t.in_doubt(), 0);
+  t.open(1, 6, t0 + seconds{10});
+  EXPECT_TRUE(t.may_send(1, 6, t0));
+  EXPECT_FALSE(t.may_send(1, 5, t0));
+  EXPECT_EQ(t.open_count(t0), 1u);
+}
+
 // What delivery answered and partitions have not recorded: counted per slot
 // at its epoch, summed over slots, dropped when the incarnation ends.
 TEST(FenceTable, InDoubtCountsPerIncarnationUntilRecordedOrClosed) {
