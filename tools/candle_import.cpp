@@ -28,6 +28,7 @@
 #include <pqxx/tablewriter>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 using namespace candle;
 namespace json = boost::json;
@@ -624,7 +625,8 @@ int main(int argc, char** argv) {
     rejects_file rejects{o.rejects};
     counts n;
     std::vector<pending> batch;
-    std::map<std::string, std::string> emails; // in this import: email -> where
+    batch.reserve(o.batch);
+    std::unordered_map<std::string, std::string> emails; // in this import: email -> where
     std::optional<batch_writer> writer;
     auto started = clk::now();
     auto last_report = started;
@@ -664,7 +666,10 @@ int main(int argc, char** argv) {
         continue;
       }
       batch.push_back({r.where, std::move(r.row), std::move(u)});
-      if (batch.size() >= o.batch) writer->push(std::move(batch));
+      if (batch.size() >= o.batch) {
+        writer->push(std::move(batch));
+        batch.reserve(o.batch);
+      }
       if (clk::now() - last_report > std::chrono::seconds{1}) {
         report(false);
         last_report = clk::now();
