@@ -277,7 +277,8 @@ public:
       }
       if (rows_.size() < page_) {
         done_ = true;
-        read_tx_.reset(); // ends the snapshot (nothing was written)
+        read_tx_->commit(); // ends the snapshot (nothing was written)
+        read_tx_.reset();
       }
       if (rows_.empty()) return false;
     }
