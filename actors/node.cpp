@@ -215,6 +215,13 @@ template <class Local, class Remote>
 void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote,
               caf::typed_response_promise<bool> rp, bool again);
 
+// What a routed write carries, shared by the copies of `local` and `remote`
+// that route_to keeps for its retry: one copy of a bulk request's users per
+// message sent, not one per lambda copy.
+template <class T> std::shared_ptr<const T> shared(T&& x) {
+  return std::make_shared<const T>(std::move(x));
+}
+
 template <class Local, class Remote>
 caf::result<bool> route(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote) {
   auto rp = self->make_response_promise<bool>();
@@ -416,31 +423,35 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
   return {
       [self](atom::upsert a, user& u, bool forwarded) {
         auto t = self->state.opts.forward_timeout;
+        auto x = shared(std::move(u));
         return route(
-            self, u.partition, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, u); },
-            [=](const node_actor& h) { return self->request(h, t, a, u, true); });
+            self, x->partition, forwarded,
+            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const node_actor& h) { return self->request(h, t, a, *x, true); });
       },
       [self](atom::upsert a, int32_t p, user_list& us, bool forwarded) {
         auto t = self->state.opts.forward_timeout;
+        auto x = shared(std::move(us));
         return route(
             self, p, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, us); },
-            [=](const node_actor& h) { return self->request(h, t, a, p, us, true); });
+            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const node_actor& h) { return self->request(h, t, a, p, *x, true); });
       },
       [self](atom::remove a, int32_t p, std::string& id, bool forwarded) {
         auto t = self->state.opts.forward_timeout;
+        auto x = shared(std::move(id));
         return route(
             self, p, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, id); },
-            [=](const node_actor& h) { return self->request(h, t, a, p, id, true); });
+            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const node_actor& h) { return self->request(h, t, a, p, *x, true); });
       },
       [self](atom::resume a, occurrence& o, bool forwarded) {
         auto t = self->state.opts.forward_timeout;
+        auto x = shared(std::move(o));
         return route(
-            self, o.partition, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, o); },
-            [=](const node_actor& h) { return self->request(h, t, a, o, true); });
+            self, x->partition, forwarded,
+            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const node_actor& h) { return self->request(h, t, a, *x, true); });
       },
       [self](atom::clock, int64_t sim_ms, int64_t at_ms, double speed,
              bool tell_peers) -> caf::result<bool> {

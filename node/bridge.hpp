@@ -26,7 +26,7 @@ void ask_async(caf::actor_system& sys, Handle h, std::chrono::milliseconds timeo
 /// Runs `f(self)` in a fresh short-lived event-based actor, for request
 /// chains started from the HTTP threads.
 template <class F> void run_async(caf::actor_system& sys, F f) {
-  sys.spawn([f](caf::event_based_actor* self, int) { f(self); }, 0);
+  sys.spawn([f = std::move(f)](caf::event_based_actor* self, int) mutable { f(self); }, 0);
 }
 
 } // namespace candle

@@ -88,7 +88,7 @@ auto fail_with(const node_context& ctx, shared_request req, net::responder respo
 // here is logged, not reported to the client.
 template <class... Ts>
 void tell_owner(self_ptr self, const node_context& ctx, std::function<void()> done, Ts... xs) {
-  self->request(ctx.eng->node, partition_timeout, xs..., false)
+  self->request(ctx.eng->node, partition_timeout, std::move(xs)..., false)
       .then(
           [done](bool reached) {
             if (!reached)
@@ -267,8 +267,9 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
         json::object{{"created", created}, {"failed", failed}, {"results", std::move(out)}}, *req));
   };
   if (valid.empty()) return finish();
-  run_async(*ctx.sys, [&ctx, req, respond, results, valid, where, finish](self_ptr self) {
-    self->request(ctx.eng->db, db_timeout, atom::create::value, valid)
+  run_async(*ctx.sys, [&ctx, req, respond, results, valid = std::move(valid), where,
+                       finish](self_ptr self) mutable {
+    self->request(ctx.eng->db, db_timeout, atom::create::value, std::move(valid))
         .then(
             [=, &ctx](create_outcomes& outs) {
               std::map<int32_t, user_list> by_partition; // each owner told once
@@ -280,7 +281,7 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
                   continue;
                 }
                 slot = {{"status", 201}, {"data", api::user_json(outs[k].u)}};
-                by_partition[outs[k].u.partition].push_back(outs[k].u);
+                by_partition[outs[k].u.partition].push_back(std::move(outs[k].u));
               }
               if (by_partition.empty()) return finish();
               auto left = std::make_shared<size_t>(by_partition.size());
@@ -290,7 +291,7 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
                     [left, finish] {
                       if (--*left == 0) finish();
                     },
-                    atom::upsert::value, p, users);
+                    atom::upsert::value, p, std::move(users));
             },
             fail_with(ctx, req, respond));
   });
