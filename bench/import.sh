@@ -8,8 +8,9 @@
 #      psql's COPY TO / COPY FROM into a copy of Candle's `users` table (same
 #      columns, indexes and constraints), without validation;
 #   2. candle-import --from oldsvc --to the live node's database.
-# Prints both rates and their ratio, the node's RSS before and after (the
-# node is told by candle_users and its partitions reload their windows).
+# Prints both rates and their ratio, and the node's RSS before and after (the
+# node is told by candle_users and its partitions reload their windows)
+# beside the RSS of the same node restarted on the imported data.
 # Usage: bench/import.sh [N] [BUILD_DIR]
 set -euo pipefail
 n=${1:-10000000}
@@ -19,8 +20,9 @@ build=${2:-$root/build}
 . "$(dirname "$0")/lib.sh"
 bench_init import
 start_mock
-start_node --email.url="$email_url" --clock.mode=simulated --clock.start=2027-03-01T00:00:00Z \
-  --clock.speed=0
+node_args=(--email.url="$email_url" --clock.mode=simulated --clock.start=2027-03-01T00:00:00Z
+  --clock.speed=0)
+start_node "${node_args[@]}"
 wait_ready
 machine_line
 cluster=$(cluster_dir)
@@ -82,20 +84,31 @@ busy_pct=$(echo "($(busy) - $busy0) * 100 / $(getconf CLK_TCK) / $(nproc) / $imp
 import_cpu=$(awk '{print $1 + $2}' "$work/import.cpu")
 imported=$(psql_ -c "SELECT count(*) FROM users")
 records=$(psql_ -c "SELECT count(*) FROM send_records")
-# The node took the notification: wait until its partitions' queues (the
-# occurrences in their windows) stop growing for 3 s.
+# Until the partitions' queues (the occurrences in their windows) stop
+# growing for 3 s; sets last.
 queued() { curl -sf "$base/metrics" | awk '/^candle_partition_queued_occurrences/ {print $2}'; }
-last='' same=0
-for _ in $(seq 300); do
-  q=$(queued)
-  if [ "$q" = "$last" ]; then same=$((same + 1)); else same=0; last=$q; fi
-  [ "$same" -ge 3 ] && [ "${q%.*}" != 0 ] && break
-  sleep 1
-done
-rss1=$(rss)
+settled() {
+  local q same=0
+  last=''
+  for _ in $(seq 300); do
+    q=$(queued)
+    if [ "$q" = "$last" ]; then same=$((same + 1)); else same=0; last=$q; fi
+    [ "$same" -ge 3 ] && [ "${q%.*}" != 0 ] && return 0
+    sleep 1
+  done
+}
+settled # the node took the notification
+rss1=$(rss) queued1=$last
+# The reference: the same node restarted on the imported data.
+kill -TERM "$node"
+wait "$node" || true
+start_node "${node_args[@]}"
+wait_ready
+settled
+rss2=$(rss)
 echo "ceiling (psql COPY pipe, no validation): $live rows in $ceiling_s s, $(echo "$live / $ceiling_s" | bc) rows/s"
 echo "candle-import: $imported users and $records sent records in $import_s s, $(echo "$imported / $import_s" | bc) rows/s"
 echo "CPU during the import: candle-import $import_cpu s (peak RSS $(awk '{print $3}' "$work/import.cpu") kB), machine busy $busy_pct % of $(nproc) cores"
 echo "ratio to the ceiling: $(echo "scale=2; $ceiling_s / $import_s" | bc)"
-echo "node RSS: $rss0 kB before, $rss1 kB after the import and the partitions' reload ($last occurrences queued)"
+echo "node RSS: $rss0 kB before, $rss1 kB after the import and the partitions' reload ($queued1 occurrences queued); restarted on the same data: $rss2 kB ($last queued)"
 echo "rejected: $(wc -l <"$work/rejects.ndjson") rows"
