@@ -26,8 +26,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import Cluster, wait_for  # noqa: E402
-from e2e_lib import Client, _run, check  # noqa: E402
+from cluster_lib import Cluster, partition_of, wait_for  # noqa: E402
+from e2e_lib import Client, Failure, _run, check  # noqa: E402
 
 PARTITIONS = 256
 TTL_S = 5
@@ -111,7 +111,11 @@ def wait_delivered(cluster, keys, timeout=90):
                 datetime.timedelta(seconds=1)
             node.req("PUT", "/api/v1/admin/clock", {"now": later.isoformat().replace("+00:00", "Z")})
         return False
-    wait_for(done, timeout, f"all {len(keys)} greetings delivered")
+    try:
+        wait_for(done, timeout, f"all {len(keys)} greetings delivered")
+    except Failure:
+        describe_missing(cluster, [k for k, v in counted(cluster, keys).items() if v == 0])
+        raise
     if nudged:
         print(f"    (the clock was moved {nudged} s for retries to come due)", flush=True)
     return counted(cluster, keys)
@@ -130,6 +134,23 @@ def start_burst(cluster, day, n, tag):
 
 def when_sent(cluster, n, timeout=60):
     wait_for(lambda: cluster.mock.stats()["total"] >= n, timeout, f"{n} sends")
+
+
+def describe_missing(cluster, missing):
+    """What a timed-out wait leaves to explain it: how many greetings never
+    reached the provider, and for a few of them the owner of their
+    partition and the node's view of that partition."""
+    print(f"    {len(missing)} greetings never sent", flush=True)
+    try:
+        view = cluster.any().cluster()
+        for key in missing[:5]:
+            p = partition_of(key.split(":")[0], PARTITIONS)
+            print(f"    {key}: partition {p}: {view['partitions'][p]}", flush=True)
+        for status in ("claimed", "retrying", "dead"):
+            r = cluster.any().req("GET", f"/api/v1/greetings?status={status}&limit=5")
+            print(f"    records {status}: {r.text[:400]}", flush=True)
+    except Exception as e:  # the description must not hide the failure
+        print(f"    (could not describe: {e})", flush=True)
 
 
 def no_record_left(cluster, status):
