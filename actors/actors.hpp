@@ -234,8 +234,9 @@ using partition_actor = caf::typed_actor<
     // The N earliest occurrences in memory, by fire instant then key.
     caf::replies_to<atom::upcoming, uint64_t>::with<occurrence_list>,
     // Users were written behind the nodes' back (candle-import): read the
-    // window again and take in what is new.
-    caf::reacts_to<atom::window>>;
+    // window again and take in what is new; true once read, false if the
+    // partition was not ready or the read failed.
+    caf::replies_to<atom::window>::with<bool>>;
 
 /// The LEASE KEEPER, one per node, on its own thread and database
 /// connection: renews every lease this node's partitions hold, in one

@@ -416,21 +416,25 @@ void admit(self_ptr self, occurrence_list& found) {
 // is read again; what the partition knows already stays as it is, new users'
 // occurrences join the queue (a greeting already recorded is not claimed
 // twice: claims skip existing records).
-void reread(self_ptr self) {
+caf::result<bool> reread(self_ptr self) {
   auto& st = self->state;
-  if (!st.ready) return;
+  if (!st.ready) return false;
   auto now = now_ms(self);
   auto from = now - st.opts.recovery_window.count();
+  auto rp = self->make_response_promise<bool>();
   self->request(st.opts.db, caf::infinite, atom::window::value, st.opts.id, from, st.window_end)
       .then(
-          [self](occurrence_list& found) {
+          [self, rp](occurrence_list& found) mutable {
             admit(self, found);
             process(self);
+            rp.deliver(true);
           },
-          [self](caf::error& e) {
+          [self, rp](caf::error& e) mutable {
             spdlog::warn("event=partition.reread_failed partition={} error=\"{}\"",
                          self->state.opts.id, self->system().render(e));
+            rp.deliver(false);
           });
+  return rp;
 }
 
 void refill(self_ptr self, int64_t now) {
@@ -686,7 +690,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         self->state.armed_for.reset();
         process(self);
       },
-      [self](atom::window) { reread(self); },
+      [self](atom::window) -> caf::result<bool> { return reread(self); },
       [self](atom::renew, int64_t epoch) {
         auto& s = self->state;
         if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile

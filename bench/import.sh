@@ -11,7 +11,7 @@
 # Prints both rates and their ratio, and the node's RSS before and after (the
 # node is told by candle_users and its partitions reload their windows)
 # beside the RSS of the same node restarted on the imported data.
-# Usage: bench/import.sh [N] [BUILD_DIR]
+# Usage: bench/import.sh [N] [BUILD_DIR]   (BENCH_NODE_ARGS: the node's options)
 set -euo pipefail
 n=${1:-10000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,8 +20,9 @@ build=${2:-$root/build}
 . "$(dirname "$0")/lib.sh"
 bench_init import
 start_mock
+# shellcheck disable=SC2206 # BENCH_NODE_ARGS is a list of options
 node_args=(--email.url="$email_url" --clock.mode=simulated --clock.start=2027-03-01T00:00:00Z
-  --clock.speed=0)
+  --clock.speed=0 ${BENCH_NODE_ARGS:-})
 start_node "${node_args[@]}"
 wait_ready
 machine_line
@@ -99,6 +100,8 @@ settled() {
 }
 settled # the node took the notification
 rss1=$(rss) queued1=$last
+# With BENCH_NODE_ARGS=--log.level=info: how long the partitions' reread took.
+reread=$(grep -o 'event=node.users_reread.*' "$work/log" || true)
 # The reference: the same node restarted on the imported data.
 kill -TERM "$node"
 wait "$node" || true
@@ -112,3 +115,4 @@ echo "CPU during the import: candle-import $import_cpu s (peak RSS $(awk '{print
 echo "ratio to the ceiling: $(echo "scale=2; $ceiling_s / $import_s" | bc)"
 echo "node RSS: $rss0 kB before, $rss1 kB after the import and the partitions' reload ($queued1 occurrences queued); restarted on the same data: $rss2 kB ($last queued)"
 echo "rejected: $(wc -l <"$work/rejects.ndjson") rows"
+if [ -n "$reread" ]; then echo "reread: $reread"; fi
