@@ -205,18 +205,10 @@ void on_view(self_ptr self, cluster_view& v, bool session_lost) {
                  plan.owned, plan.acquire.size(), plan.release.size());
 }
 
-// Reaches the actor of `p` here or, unless the write came from a peer, the
-// node that owns it. Answers whether an owner got it; the database holds the
-// change either way, and a new owner loads it when it takes over.
-// `local(partition)` and `remote(node)` send the request; `rp` gets whether
-// an owner got it. A miss (no owner known, a stale owner, a lost peer) is
-// tried once more on a view read after the write committed: an owner in
-// that view gets it, and a partition nobody owns then is loaded from the
-// database, with the write, by whoever takes it.
 // After an import every partition here reads its window again, one at a
 // time: all at once, every window's rows were in memory together and the
 // allocator kept that peak (1M users: the node stayed 20 MB above a restart
-// on the same data; four at a time 9-12 MB, one at a time 4.6 MB). A
+// on the same data; four at a time 9-13 MB, one at a time 4-6 MB). A
 // partition that does not answer in time holds the others up no longer.
 constexpr size_t reread_parallel = 1;
 constexpr seconds reread_timeout{10};
@@ -260,6 +252,14 @@ void reread_all(self_ptr self) {
   reread_step(self, run);
 }
 
+// Reaches the actor of `p` here or, unless the write came from a peer, the
+// node that owns it. Answers whether an owner got it; the database holds the
+// change either way, and a new owner loads it when it takes over.
+// `local(partition)` and `remote(node)` send the request; `rp` gets whether
+// an owner got it. A miss (no owner known, a stale owner, a lost peer) is
+// tried once more on a view read after the write committed: an owner in
+// that view gets it, and a partition nobody owns then is loaded from the
+// database, with the write, by whoever takes it.
 template <class Local, class Remote>
 void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote,
               caf::typed_response_promise<bool> rp, bool again);
