@@ -210,30 +210,23 @@ void on_view(self_ptr self, cluster_view& v, bool session_lost) {
 // allocator kept that peak (1M users: the node stayed 20 MB above a restart
 // on the same data; four at a time 9-13 MB, one at a time 4-6 MB). A
 // partition that does not answer in time holds the others up no longer.
-constexpr size_t reread_parallel = 1;
 constexpr seconds reread_timeout{10};
 
 struct reread_run {
   std::vector<partition_actor> todo;
   size_t next = 0;
-  size_t open = 0;
   steady_clock::time_point started = steady_clock::now();
 };
 
 void reread_all(self_ptr self);
 
-void reread_step(self_ptr self, const std::shared_ptr<reread_run>& run) {
-  while (run->open < reread_parallel && run->next < run->todo.size()) {
-    auto h = run->todo[run->next++];
-    ++run->open;
-    auto done = [self, run] {
-      --run->open;
-      reread_step(self, run);
-    };
-    self->request(h, reread_timeout, atom::window::value)
-        .then([done](bool) { done(); }, [done](caf::error&) { done(); });
+void reread_next(self_ptr self, const std::shared_ptr<reread_run>& run) {
+  if (run->next < run->todo.size()) {
+    auto next = [self, run] { reread_next(self, run); };
+    self->request(run->todo[run->next++], reread_timeout, atom::window::value)
+        .then([next](bool) { next(); }, [next](caf::error&) { next(); });
+    return;
   }
-  if (run->open > 0 || run->next < run->todo.size()) return;
   spdlog::info("event=node.users_reread partitions={} ms={}", run->todo.size(),
                duration_cast<milliseconds>(steady_clock::now() - run->started).count());
   auto& st = self->state;
@@ -249,7 +242,7 @@ void reread_all(self_ptr self) {
   for (auto& [p, h] : st.running)
     run->todo.push_back(h);
   spdlog::info("event=node.users_imported partitions={}", run->todo.size());
-  reread_step(self, run);
+  reread_next(self, run);
 }
 
 // Reaches the actor of `p` here or, unless the write came from a peer, the
