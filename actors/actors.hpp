@@ -81,6 +81,9 @@ using ingest = caf::atom_constant<caf::atom("ingest")>;
 using greeting = caf::atom_constant<caf::atom("greeting")>;
 using suppress = caf::atom_constant<caf::atom("suppress")>;
 using unsuppress = caf::atom_constant<caf::atom("unsuppress")>;
+using changes = caf::atom_constant<caf::atom("changes")>;
+using confirm = caf::atom_constant<caf::atom("confirm")>;
+using sweep = caf::atom_constant<caf::atom("sweep")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -105,6 +108,13 @@ struct create_outcome {
 using create_outcomes = std::vector<create_outcome>;
 using record_list = std::vector<send_record>;
 using attempt_list = std::vector<attempt>;
+
+/// What the change feed read (store::changes): the partition's user rows
+/// written since the cursor, deleted ones too, and the next cursor.
+struct change_batch {
+  user_list users;
+  int64_t cursor = 0;
+};
 
 /// What a bulk redrive matched (a dry run) or moved back to `retrying`.
 struct redrive_batch {
@@ -152,6 +162,15 @@ using persistence_actor = caf::typed_actor<
     caf::replies_to<atom::window, int32_t, int64_t, int64_t>::with<occurrence_list>,
     // Records to resume: (partition, epoch) -> retrying and stale claimed ones.
     caf::replies_to<atom::resume, int32_t, int64_t>::with<occurrence_list>,
+    // The change feed: (partition, cursor) -> user rows written since, next
+    // cursor (cursor 0: only where to start).
+    caf::replies_to<atom::changes, int32_t, int64_t>::with<change_batch>,
+    // Claims taken ahead still ours with their user unchanged:
+    // (partition, epoch, batch) -> keys confirmed.
+    caf::replies_to<atom::confirm, int32_t, int64_t, occurrence_list>::with<key_list>,
+    // Unfinished records (claimed up to epoch, or retrying), owner_epoch set:
+    // (partition, epoch) -> the sweep's view.
+    caf::replies_to<atom::sweep, int32_t, int64_t>::with<occurrence_list>,
     // Acquire a partition lease: (partition, node, ttl seconds) -> epoch (0 = held elsewhere).
     caf::replies_to<atom::lease, int32_t, std::string, int64_t>::with<int64_t>,
     // A partition's horizon (0 = none): (partition) -> epoch ms.
@@ -220,6 +239,9 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<atom::upsert, user_list>::with<bool>,
     // A user was deleted (already soft-deleted in the database): drop its entries.
     caf::replies_to<atom::remove, std::string>::with<bool>,
+    // Users of this partition were written (a notification, or the
+    // partition's own timer): read the change feed.
+    caf::reacts_to<atom::changes>,
     // A redriven record (already `retrying` in the database): reclaim and send it.
     caf::replies_to<atom::resume, occurrence>::with<bool>,
     // Timer, or the engine clock changed: process what is due, re-arm.
@@ -299,7 +321,10 @@ using node_control_actor = node_actor::extend<
     caf::reacts_to<atom::tick>,
     // Users were imported (MEMBER heard candle_users): every partition here
     // reads its window again.
-    caf::reacts_to<atom::window>>;
+    caf::reacts_to<atom::window>,
+    // Users of these partitions were written (MEMBER heard candle_changes):
+    // those running here read their change feed.
+    caf::reacts_to<atom::changes, std::vector<int32_t>>>;
 
 /// The MEMBER actor: the node's membership connection (persistence/membership)
 /// on a detached thread: a round (heartbeat + view, sent to the NODE actor)
@@ -369,7 +394,8 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, occurrence& x) {
   return f(caf::meta::type_name("candle.occurrence"), x.key, x.user_id, x.occasion, x.year,
-           x.due_at, x.partition, x.email, x.message, x.attempts, x.next_attempt_at);
+           x.due_at, x.partition, x.email, x.message, x.attempts, x.next_attempt_at, x.version,
+           x.owner_epoch);
 }
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, outcome& x) {
@@ -473,6 +499,10 @@ typename Inspector::result_type inspect(Inspector& f, dashboard_rows& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upcoming_report& x) {
   return f(caf::meta::type_name("candle.upcoming_report"), x.greetings, x.nodes, x.unreachable);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, change_batch& x) {
+  return f(caf::meta::type_name("candle.change_batch"), x.users, x.cursor);
 }
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, redrive_batch& x) {

@@ -45,6 +45,9 @@ struct node_state {
   bool rereading = false;    // the partitions here read their windows again
   bool reread_again = false; // an import was heard meanwhile
   int64_t pause_version = 0; // the newest cluster pause applied here
+  /// When every partition here next reads its change feed whether or not a
+  /// notification came (a third of the lease TTL, like a renewal).
+  steady_clock::time_point next_poll{};
 };
 
 using self_ptr = node_control_actor::stateful_pointer<node_state>;
@@ -160,6 +163,18 @@ void update_peers(self_ptr self) {
     }
 }
 
+// The bound on a lost notification: every partition here reads its change
+// feed at least once per third of the lease TTL (and after a pause, on the
+// first round after it).
+void poll_changes(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady_clock::now();
+  if (now < st.next_poll) return;
+  st.next_poll = now + milliseconds{std::max<int64_t>(1, st.opts.partition.lease_ttl) * 1000 / 3};
+  for (auto& [p, hdl] : st.running)
+    self->send(hdl, atom::changes::value);
+}
+
 // One planning round on a fresh view: run what is ours, take a fair share
 // of what is free, hand off what a newcomer needs.
 void on_view(self_ptr self, cluster_view& v, bool session_lost) {
@@ -179,6 +194,7 @@ void on_view(self_ptr self, cluster_view& v, bool session_lost) {
   }
   update_peers(self);
   if (st.leaving) return;
+  poll_changes(self);
   std::vector<int32_t> here;
   for (const auto& [p, hdl] : st.running)
     if (!st.handing_off.count(p)) here.push_back(p);
@@ -641,6 +657,13 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         else
           reread_all(self);
       },
+      [self](atom::changes, std::vector<int32_t>& ps) {
+        if (!from_here(self)) return;
+        auto& st = self->state;
+        for (auto p : ps)
+          if (auto it = st.running.find(p); it != st.running.end())
+            self->send(it->second, atom::changes::value);
+      },
   };
 }
 
@@ -751,6 +774,8 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
           // rejoin let partitions send on while a peer took their leases.
           lose_session(st, e.what());
         }
+        if (auto ps = st.m->changed_partitions(); !ps.empty())
+          caf::anon_send(st.node, atom::changes::value, std::move(ps));
         if (notified)
           st.next_round = steady_clock::time_point{}; // at once
         else if (st.lost)

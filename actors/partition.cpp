@@ -25,6 +25,8 @@ sys_millis as_instant(int64_t ms) {
 }
 
 void process(self_ptr self);
+void reschedule_newer(self_ptr self, const occurrence_list& batch);
+void confirm_held(self_ptr self, occurrence_list held);
 
 // -- self-fencing ---------------------------------------------------------------
 
@@ -147,16 +149,24 @@ void record(self_ptr self, outcome_list outcomes) {
   if (outcomes.empty()) return;
   auto& st = self->state;
   st.recording += outcomes.size();
+  for (const auto& o : outcomes)
+    st.recording_keys.insert(o.key);
+  auto done = [self, outcomes] {
+    for (const auto& o : outcomes)
+      self->state.recording_keys.erase(o.key);
+  };
   self->request(st.opts.db, caf::infinite, atom::record::value, st.opts.id, st.epoch, outcomes)
       .then(
-          [self, n = outcomes.size(), epoch = st.epoch](key_list&) {
+          [self, n = outcomes.size(), epoch = st.epoch, done](key_list&) {
+            done();
             self->state.recording -= n;
             // Delivery counted them in the fence slot when it answered (see
             // delivery.hpp: what is sent but unrecorded is bounded).
             self->state.opts.fences->doubt(self->state.opts.id, epoch, -static_cast<int64_t>(n));
             if (self->state.draining) finish_handoff(self);
           },
-          [self, outcomes](caf::error& e) mutable {
+          [self, outcomes, done](caf::error& e) mutable {
+            done();
             self->state.recording -= outcomes.size();
             spdlog::warn("event=partition.record_failed partition={} n={} error=\"{}\"",
                          self->state.opts.id, outcomes.size(), self->system().render(e));
@@ -253,9 +263,10 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
           self->state.held.upsert(o); // claimed ahead: wait for the instant
         else
           to_send.push_back(o);
-      } else // already recorded (sent, cancelled, …) or not ours any more
+      } else // already recorded (sent, cancelled, …), user changed, or not ours any more
         self->state.busy.erase(o.key), self->state.resumed.erase(o.key);
     }
+    reschedule_newer(self, batch);
     if (self->state.draining) // handing off: the next owner sends them
       for (auto& o : to_send)
         self->state.held.upsert(std::move(o));
@@ -270,6 +281,7 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
       self->state.busy.erase(o.key);
       self->state.queue.upsert(o); // try again
     }
+    reschedule_newer(self, batch);
     retry_soon(self);
   };
   if (reclaim) {
@@ -285,6 +297,24 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
 }
 
 void release(self_ptr self, occurrence_list released);
+void schedule_user(self_ptr self, const user& u, int64_t now);
+
+// Users whose newer version came while one of their greetings was being
+// claimed (schedule_user leaves busy keys alone): scheduled again from it
+// once the claim is answered, so a claim refused because the user row moved
+// on is followed by the greeting the new row asks for.
+void reschedule_newer(self_ptr self, const occurrence_list& batch) {
+  auto& st = self->state;
+  if (st.newer.empty()) return;
+  auto now = now_ms(self);
+  for (const auto& o : batch) {
+    auto it = st.newer.find(o.user_id);
+    if (it == st.newer.end()) continue;
+    auto u = std::move(it->second);
+    st.newer.erase(it);
+    schedule_user(self, u, now);
+  }
+}
 
 // Schedules a user's current version: recomputes their occurrences in the
 // window and replaces what the queue held for them. Pending retries keep
@@ -304,6 +334,7 @@ void schedule_user(self_ptr self, const user& u, int64_t now) {
     if (c != computed.end() && c->due_at == h.due_at) {
       h.email = c->email;
       h.message = c->message;
+      h.version = c->version;
       s.held.upsert(std::move(h));
     } else {
       released.push_back(std::move(h));
@@ -322,7 +353,10 @@ void schedule_user(self_ptr self, const user& u, int64_t now) {
   for (auto& o : s.queue.remove_user(u.id))
     if (s.resumed.count(o.key)) retries.emplace(o.key, std::move(o));
   for (auto& o : computed) {
-    if (s.busy.count(o.key)) continue;
+    if (s.busy.count(o.key)) {
+      if (!s.held.contains(o.key)) s.newer[u.id] = u; // being claimed: after its answer
+      continue;
+    }
     auto r = retries.find(o.key);
     if (r != retries.end()) {
       o.attempts = r->second.attempts;
@@ -480,6 +514,228 @@ void advance_horizon(self_ptr self, int64_t now) {
             });
 }
 
+void upsert(self_ptr self, const user& u, int64_t now);
+
+// A user deleted (by a message or as the change feed read it): their
+// entries go; claims taken ahead were cancelled by the delete itself.
+void forget_user(self_ptr self, const std::string& user_id) {
+  auto& s = self->state;
+  s.versions.erase(user_id);
+  s.newer.erase(user_id);
+  for (const auto& o : s.queue.remove_user(user_id))
+    s.resumed.erase(o.key);
+  for (const auto& o : s.held.remove_user(user_id)) {
+    s.busy.erase(o.key);
+    s.resumed.erase(o.key);
+  }
+  s.releases.erase(user_id);
+}
+
+// -- the change feed -------------------------------------------------------------
+
+// Applies what the feed read: a deleted user is forgotten, a version this
+// partition has applied already is skipped, anything newer is scheduled.
+void apply_changes(self_ptr self, const user_list& users) {
+  auto& st = self->state;
+  auto now = now_ms(self);
+  metrics::global().changes_read.add({}, static_cast<double>(users.size()));
+  for (const auto& u : users) {
+    if (u.deleted_at != 0) {
+      forget_user(self, u.id);
+      continue;
+    }
+    if (auto v = st.versions.find(u.id); v != st.versions.end() && u.updated_at <= v->second)
+      continue;
+    upsert(self, u, now);
+  }
+}
+
+// Reads what was written to this partition's users since the cursor: every
+// committed change reaches the owner this way, whatever messages were lost
+// (docs/cluster.md). Asked for by notifications (through the NODE actor) and
+// the NODE's periodic poll; reads at most once per feed_gap, folding the
+// asks in between into one read.
+void feed(self_ptr self) {
+  auto& st = self->state;
+  if (!st.ready || st.draining || st.feeding || st.cursor == 0 || !st.feed_wanted) return;
+  auto now = self->clock().now();
+  auto next = st.last_feed + st.opts.feed_gap;
+  if (now < next) {
+    if (!st.feed_deferred) {
+      st.feed_deferred = true;
+      self->delayed_send(self, next - now, atom::changes::value);
+    }
+    return;
+  }
+  st.feed_wanted = false;
+  st.feeding = true;
+  st.last_feed = now;
+  self->request(st.opts.db, caf::infinite, atom::changes::value, st.opts.id, st.cursor)
+      .then(
+          [self](change_batch& b) {
+            auto& s = self->state;
+            s.feeding = false;
+            s.cursor = std::max(s.cursor, b.cursor);
+            if (s.draining) return finish_handoff(self);
+            apply_changes(self, b.users);
+            process(self);
+            feed(self);
+          },
+          [self](caf::error& e) {
+            auto& s = self->state;
+            s.feeding = false;
+            s.feed_wanted = true; // read again: the cursor did not move
+            spdlog::warn("event=partition.changes_failed partition={} error=\"{}\"", s.opts.id,
+                         self->system().render(e));
+            if (!s.feed_deferred) {
+              s.feed_deferred = true;
+              self->delayed_send(self, db_retry, atom::changes::value);
+            }
+          });
+}
+
+// -- the sweep ------------------------------------------------------------------
+
+// True while something here will still act on `key`: queued, held, being
+// claimed, confirmed, sent, released or expired, or its outcome being written.
+bool knows(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  if (st.busy.count(key) || st.queue.contains(key) || st.held.contains(key) ||
+      st.recording_keys.count(key))
+    return true;
+  for (const auto& o : st.unrecorded)
+    if (o.key == key) return true;
+  for (const auto& o : st.unreleased)
+    if (o.key == key) return true;
+  return false;
+}
+
+// Finds unfinished records (claimed up to this epoch, or retrying) that no
+// queue here holds, and finishes them: a claim whose answer was lost, a
+// retry nobody scheduled. The sweep runs on this partition's worker after
+// every write it asked for before it, and a write asked for after it is
+// answered after it, so a key unknown when the answer arrives has nobody
+// else to finish it. Each repair is counted: 0 in a healthy cluster.
+void sweep(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (!st.ready || st.draining || st.sweeping || now < st.next_sweep) return;
+  st.sweeping = true;
+  st.next_sweep = now + st.opts.sweep_every;
+  self->request(st.opts.db, caf::infinite, atom::sweep::value, st.opts.id, st.epoch)
+      .then(
+          [self](occurrence_list& found) {
+            auto& s = self->state;
+            s.sweeping = false;
+            if (s.draining) return;
+            auto at = now_ms(self);
+            occurrence_list to_send;
+            for (auto& o : found) {
+              if (knows(self, o.key)) continue;
+              // store::unfinished: a claimed record has no retry instant.
+              bool ours = o.next_attempt_at == 0 && o.owner_epoch == s.epoch;
+              const char* kind = ours ? "claimed" : o.next_attempt_at != 0 ? "retrying" : "stale";
+              metrics::global().reconcile_repairs.add({kind});
+              spdlog::warn("event=reconcile.repair partition={} kind={} key={} owner_epoch={}",
+                           s.opts.id, kind, o.key, o.owner_epoch);
+              if (ours) { // claimed at this epoch already: send it at its instant
+                s.busy.emplace(o.key, o.due_at);
+                if (due_queue::fire_at(o) > at)
+                  s.held.upsert(std::move(o));
+                else
+                  to_send.push_back(std::move(o));
+              } else { // reclaimed like any record resumed at take-over
+                s.resumed.insert(o.key);
+                s.queue.upsert(std::move(o));
+              }
+            }
+            deliver(self, std::move(to_send));
+            arm(self);
+          },
+          [self](caf::error& e) {
+            self->state.sweeping = false;
+            spdlog::warn("event=partition.sweep_failed partition={} error=\"{}\"",
+                         self->state.opts.id, self->system().render(e));
+          });
+}
+
+// -- claims taken ahead, at their instant ------------------------------------------
+
+// Claims taken ahead whose record is no longer ours as claimed, or whose
+// user changed: the user's row decides. Deleted: the delete cancelled them.
+// Changed: scheduled from the new row (the same instant keeps its claim
+// with the new address and name, another gives it back). Unchanged: the
+// record moved on without us (not ours any more): dropped.
+void recheck_held(self_ptr self, const occurrence_list& doubtful) {
+  auto& st = self->state;
+  std::unordered_map<std::string, int64_t> users; // user -> version held
+  for (const auto& o : doubtful) {
+    users[o.user_id] = o.version;
+    st.held.upsert(o);
+  }
+  for (const auto& [id, version] : users) {
+    self->request(st.opts.db, caf::infinite, atom::get::value, id)
+        .then(
+            [self, version = version](user& u) {
+              auto& s = self->state;
+              if (u.updated_at == version) {
+                for (const auto& o : s.held.remove_user(u.id)) {
+                  s.busy.erase(o.key);
+                  s.resumed.erase(o.key);
+                  spdlog::warn("event=partition.held_dropped partition={} key={} reason=\"the "
+                               "record is no longer claimed here\"",
+                               s.opts.id, o.key);
+                }
+              } else {
+                upsert(self, u, now_ms(self));
+              }
+              process(self);
+            },
+            [self, id = id](caf::error& e) {
+              if (e.category() == caf::atom("candle") &&
+                  e.code() == static_cast<uint8_t>(ec::not_found)) {
+                forget_user(self, id);
+                return arm(self);
+              }
+              spdlog::warn("event=partition.recheck_failed partition={} user={} error=\"{}\"",
+                           self->state.opts.id, id, self->system().render(e));
+              retry_soon(self); // still held: checked again when it fires
+            });
+  }
+}
+
+// Claims taken ahead come due: sent only while still `claimed` here with
+// their user as claimed, so a delete or a move committed since the claim is
+// never greeted from this memory, whatever messages were lost.
+void confirm_held(self_ptr self, occurrence_list ready) {
+  auto& st = self->state;
+  self->request(st.opts.db, caf::infinite, atom::confirm::value, st.opts.id, st.epoch, ready)
+      .then(
+          [self, ready](key_list& keys) {
+            auto& s = self->state;
+            std::unordered_set<std::string> ok(keys.begin(), keys.end());
+            occurrence_list go, doubtful;
+            for (const auto& o : ready)
+              (ok.count(o.key) ? go : doubtful).push_back(o);
+            if (s.draining) { // handing off: the next owner sends them
+              for (auto& o : go)
+                s.held.upsert(std::move(o));
+              go.clear();
+            }
+            deliver(self, std::move(go));
+            if (!doubtful.empty()) recheck_held(self, doubtful);
+            if (s.draining) finish_handoff(self);
+            arm(self);
+          },
+          [self, ready](caf::error& e) {
+            spdlog::warn("event=partition.confirm_failed partition={} n={} error=\"{}\"",
+                         self->state.opts.id, ready.size(), self->system().render(e));
+            for (const auto& o : ready)
+              self->state.held.upsert(o);
+            retry_soon(self);
+          });
+}
+
 void process(self_ptr self) {
   auto& st = self->state;
   if (st.draining) {
@@ -493,7 +749,7 @@ void process(self_ptr self) {
   if (!st.unreleased.empty()) release(self, std::exchange(st.unreleased, {}));
   refill(self, now);
   if (auto ready = st.held.pop_due(now, st.held.size()); !ready.empty())
-    deliver(self, std::move(ready));
+    confirm_held(self, std::move(ready));
   for (;;) {
     auto due = st.queue.pop_due(now + st.opts.claim_ahead.count(), st.opts.batch);
     if (due.empty()) break;
@@ -554,9 +810,25 @@ void expire_missed(self_ptr self) {
           });
 }
 
-// Initial load after the lease: records to resume, then the window from
-// recovery_window ago to lookahead ahead.
+void load_records(self_ptr self);
+
+// Initial load after the lease: the feed's cursor, records to resume, then
+// the window from recovery_window ago to lookahead ahead.
 void load(self_ptr self) {
+  auto& st = self->state;
+  // The feed's cursor is taken before anything is read: whatever commits
+  // from now on is read from the feed, what committed before is in the
+  // window below.
+  self->request(st.opts.db, caf::infinite, atom::changes::value, st.opts.id, int64_t{0})
+      .then(
+          [self](change_batch& b) {
+            self->state.cursor = b.cursor;
+            load_records(self);
+          },
+          [self](caf::error& e) { self->quit(e); });
+}
+
+void load_records(self_ptr self) {
   auto& st = self->state;
   self->request(st.opts.db, caf::infinite, atom::resume::value, st.opts.id, st.epoch)
       .then(
@@ -577,9 +849,11 @@ void load(self_ptr self) {
                       admit(self, found);
                       s2.window_end = to;
                       s2.ready = true;
+                      s2.next_sweep = self->clock().now() + s2.opts.sweep_every;
                       spdlog::info("event=partition.ready partition={} epoch={} queued={}",
                                    s2.opts.id, s2.epoch, s2.queue.size());
                       process(self);
+                      feed(self); // what was heard while loading
                     },
                     [self](caf::error& e) { self->quit(e); });
           },
@@ -636,6 +910,11 @@ void upsert(self_ptr self, const user& u, int64_t now) {
   schedule_user(self, u, now);
 }
 
+// Scheduling here: the lease held, the partition loaded, not handing off.
+bool owning(self_ptr self) {
+  return self->state.ready && !self->state.draining;
+}
+
 } // namespace
 
 partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
@@ -654,29 +933,35 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
   });
   acquire(self);
   return {
+      // A partition that is not (or no longer) scheduling answers false: the
+      // router looks again, and the change feed brings the write to
+      // whoever owns the partition once loaded.
       [self](atom::upsert, user& u) {
+        if (!owning(self)) return false;
         upsert(self, u, now_ms(self));
         return true;
       },
       [self](atom::upsert, user_list& us) {
+        if (!owning(self)) return false;
         auto now = now_ms(self);
         for (const auto& u : us)
           upsert(self, u, now);
         return true;
       },
       [self](atom::remove, std::string& user_id) {
-        auto& s = self->state;
-        s.versions.erase(user_id);
-        for (const auto& o : s.queue.remove_user(user_id))
-          s.resumed.erase(o.key);
-        // Claims taken ahead: the delete cancelled their records.
-        for (const auto& o : s.held.remove_user(user_id)) {
-          s.busy.erase(o.key);
-          s.resumed.erase(o.key);
-        }
-        s.releases.erase(user_id);
+        if (!owning(self)) return false;
+        forget_user(self, user_id);
         arm(self);
         return true;
+      },
+      [self](atom::changes) {
+        auto& s = self->state;
+        // A deferred read's timer (or anything after its time) ends the deferral.
+        if (s.feed_deferred && self->clock().now() >= s.last_feed + s.opts.feed_gap)
+          s.feed_deferred = false;
+        s.feed_wanted = true;
+        feed(self);
+        sweep(self);
       },
       [self](atom::resume, occurrence& o) {
         auto& s = self->state;

@@ -40,6 +40,11 @@ struct partition_options {
   /// Renews the lease once taken, moving the deadline in `fences` (required).
   lease_keeper_actor keeper;
   schedule_rules rules = default_rules();
+  /// The change feed is read at most this often (notifications in between
+  /// are folded into the next read).
+  std::chrono::milliseconds feed_gap{500};
+  /// The sweep for unfinished records that no queue holds runs this often.
+  std::chrono::milliseconds sweep_every{std::chrono::seconds{60}};
   uint64_t seed = 0; ///< for retry jitter
 };
 
@@ -81,6 +86,21 @@ struct partition_state {
   /// from different actors, so an older version can arrive after a newer one.
   /// Entries older than a minute are pruned (reorderings take milliseconds).
   std::unordered_map<std::string, int64_t> versions;
+  /// The change feed (docs/cluster.md, "Acknowledged writes"): where the
+  /// next read starts (an xid8; 0 until taken, before the first load).
+  int64_t cursor = 0;
+  bool feeding = false;       // a read is in flight
+  bool feed_wanted = false;   // a read was asked for meanwhile
+  bool feed_deferred = false; // a read is timed for the end of the gap
+  caf::actor_clock::time_point last_feed{};
+  /// The sweep for unfinished records no queue holds, every sweep_every.
+  bool sweeping = false;
+  caf::actor_clock::time_point next_sweep{};
+  /// Keys whose outcomes are being written now (part of what is known).
+  std::unordered_set<std::string> recording_keys;
+  /// Newer versions of users heard while one of their greetings was being
+  /// claimed: rescheduled once the claim is answered.
+  std::unordered_map<std::string, user> newer;
   /// What this partition contributes to the node's gauges (outlives the state).
   struct gauge_share {
     int64_t queued = 0;

@@ -159,6 +159,20 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.load_resumable(p, epoch, st.opts.rules);
         }));
       },
+      [&st](atom::changes, int32_t p, int64_t cursor) {
+        return finish(st.attempt("changes", [&](pg::store& s, bool) {
+          auto c = s.changes(p, cursor);
+          return change_batch{std::move(c.users), c.cursor};
+        }));
+      },
+      [&st](atom::confirm, int32_t p, int64_t epoch, occurrence_list& batch) {
+        return finish(
+            st.attempt("confirm", [&](pg::store& s, bool) { return s.confirm(p, epoch, batch); }));
+      },
+      [&st](atom::sweep, int32_t p, int64_t epoch) {
+        return finish(
+            st.attempt("sweep", [&](pg::store& s, bool) { return s.unfinished(p, epoch); }));
+      },
       [&st](atom::lease, int32_t p, std::string& node, int64_t ttl) {
         return finish(st.attempt("lease", [&](pg::store& s, bool) {
           return s.acquire_lease(p, node, std::chrono::seconds{ttl});
@@ -417,6 +431,15 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
         return relay<occurrence_list>(self, p, a, p, from, to);
       },
       [self](atom::resume a, int32_t p, int64_t e) {
+        return relay<occurrence_list>(self, p, a, p, e);
+      },
+      [self](atom::changes a, int32_t p, int64_t cursor) {
+        return relay<change_batch>(self, p, a, p, cursor);
+      },
+      [self](atom::confirm a, int32_t p, int64_t e, occurrence_list& b) {
+        return relay<key_list>(self, p, a, p, e, std::move(b));
+      },
+      [self](atom::sweep a, int32_t p, int64_t e) {
         return relay<occurrence_list>(self, p, a, p, e);
       },
       [self](atom::lease a, int32_t p, std::string& node, int64_t ttl) {

@@ -245,6 +245,17 @@ candle_metrics::candle_metrics()
                         kind::histogram, {}, lateness_buckets())),
       suppressions(reg.add("candle_suppressions_added_total",
                            "Addresses suppressed by a bounce or complaint.", kind::counter)),
+      reconcile_repairs(reg.add("candle_reconcile_repairs_total",
+                                "Send records the partitions' sweep found that no queue held, "
+                                "by kind: claimed (this epoch's claim, never sent), retrying "
+                                "(a retry nobody scheduled), stale (an older epoch's claim). "
+                                "0 in a healthy cluster: any other value names a bug.",
+                                kind::counter, {"kind"})),
+      changes_read(reg.add("candle_changes_read_total",
+                           "User rows the partitions read from the database's change feed "
+                           "(each committed write is read by its owner, whatever messages "
+                           "were lost).",
+                           kind::counter)),
       build_info(reg.add("candle_build_info",
                          "The running build: always 1, its version as a label.", kind::gauge,
                          {"version"})),

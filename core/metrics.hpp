@@ -109,6 +109,8 @@ struct candle_metrics {
   family& webhook_rejected;   ///< {reason}: signature verdicts, invalid, unavailable
   family& event_lag;          ///< histogram: event instant -> stored
   family& suppressions;       ///< counter: addresses suppressed
+  family& reconcile_repairs;  ///< {kind}: work found only by the sweep (0 when healthy)
+  family& changes_read;       ///< counter: user rows read from the change feed
   family& build_info;         ///< {version}: 1 (set at start)
   family& partitions;         ///< gauge: schedule.partitions (the cluster's, set at start)
   candle_metrics();

@@ -38,6 +38,11 @@ struct occurrence {
   std::string message;
   int32_t attempts = 0;        ///< attempts already made (resumed records)
   int64_t next_attempt_at = 0; ///< when a resumed retry is due
+  /// The user's updated_at this occurrence was computed from (0 = not
+  /// known): a claim is refused once the user row has moved past it.
+  int64_t version = 0;
+  /// The epoch of the record that holds it (records found by a sweep), 0 else.
+  int64_t owner_epoch = 0;
 };
 
 /// Send record states (contract.md, "Send record fields").

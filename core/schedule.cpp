@@ -52,6 +52,7 @@ std::vector<occurrence> occurrences_in(const user& u, const schedule_rules& rule
       o.due_at = due_ms;
       o.partition = u.partition;
       o.email = u.email;
+      o.version = u.updated_at;
       o.message = def->message.render({u.first_name, u.last_name});
       out.push_back(std::move(o));
     }

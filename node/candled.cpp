@@ -17,6 +17,7 @@
 #include "persistence/membership.hpp"
 #include "persistence/schema.hpp"
 
+#include <atomic>
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include <optional>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <thread>
 #include <unistd.h>
 
 extern char** environ;
@@ -100,6 +102,49 @@ result<database> open_database(const settings& s) {
                  s.schedule.partitions, db.partitions);
   return db;
 }
+
+} // namespace
+
+namespace {
+
+// Ends the process when a shutdown takes longer than `bound`, or when a
+// second SIGINT/SIGTERM comes, saying so: nothing the node still waits for
+// (a lease release, an outcome write to a database that is gone) is worth
+// more than leaving, as leases expire by themselves and unrecorded sends are
+// resent by the next owner within the in-doubt bound.
+class shutdown_watchdog {
+public:
+  shutdown_watchdog(sigset_t signals, std::chrono::milliseconds bound)
+      : thread_([this, signals, bound] {
+          auto deadline = std::chrono::steady_clock::now() + bound;
+          while (!done_) {
+            timespec slice{0, 200'000'000};
+            int sig = sigtimedwait(&signals, nullptr, &slice);
+            if (done_) return;
+            const char* why = nullptr;
+            if (sig == SIGINT || sig == SIGTERM)
+              why = "a second signal";
+            else if (std::chrono::steady_clock::now() >= deadline)
+              why = "the shutdown bound passed";
+            if (why == nullptr) continue;
+            spdlog::error("event=shutdown.forced reason=\"{}\" bound_ms={} effect=\"exiting "
+                          "without releasing what is left; leases expire by themselves\"",
+                          why, bound.count());
+            spdlog::default_logger()->flush();
+            std::_Exit(3);
+          }
+        }) {}
+  ~shutdown_watchdog() {
+    done_ = true;
+    thread_.join();
+  }
+  shutdown_watchdog(const shutdown_watchdog&) = delete;
+  shutdown_watchdog& operator=(const shutdown_watchdog&) = delete;
+
+private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 } // namespace
 
@@ -279,10 +324,16 @@ int main(int argc, char** argv) {
   // and are recorded, leases go back, peers hear of it and take over.
   server.stop();
   auto started = std::chrono::steady_clock::now();
-  auto handed_off =
-      leave_engine(*sys, eng,
-                   std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout) +
-                       std::chrono::seconds{10});
+  auto handoff_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout) +
+                         std::chrono::seconds{10};
+  // A node that cannot hand off or release its leases (the database went
+  // away first) still exits: its leases run out by themselves within the
+  // TTL. Bounded by the hand-off's timeout plus one lease TTL, or at once on
+  // a second signal.
+  shutdown_watchdog watchdog{
+      signals,
+      handoff_timeout + std::chrono::duration_cast<std::chrono::milliseconds>(s.cluster.lease_ttl)};
+  auto handed_off = leave_engine(*sys, eng, handoff_timeout);
   spdlog::info("event=shutdown.handed_off complete={} ms={}", handed_off,
                std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - started)

@@ -3,15 +3,31 @@
 #include "persistence/cluster_sql.hpp"
 
 #include <pqxx/pqxx>
+#include <set>
 #include <spdlog/spdlog.h>
 
 namespace candle::pg {
 
 struct membership::listener : pqxx::notification_receiver {
-  listener(pqxx::connection& c, const std::string& channel, bool& flag)
-      : pqxx::notification_receiver(c, channel), seen(flag) {}
-  void operator()(const std::string&, int) override { seen = true; }
+  listener(pqxx::connection& c, const std::string& channel, bool& flag, bool& wake)
+      : pqxx::notification_receiver(c, channel), seen(flag), woken(wake) {}
+  void operator()(const std::string&, int) override { seen = woken = true; }
   bool& seen;
+  bool& woken;
+};
+
+// candle_changes: the partitions whose users a transaction wrote (schema
+// v8's trigger). Collected, not a reason for a round.
+struct membership::change_listener : pqxx::notification_receiver {
+  change_listener(pqxx::connection& c, std::set<int32_t>& into)
+      : pqxx::notification_receiver(c, "candle_changes"), partitions(into) {}
+  void operator()(const std::string& payload, int) override {
+    try {
+      partitions.insert(std::stoi(payload));
+    } catch (const std::exception&) {
+    }
+  }
+  std::set<int32_t>& partitions;
 };
 
 namespace {
@@ -24,6 +40,7 @@ membership::membership(std::string conninfo, node_info me, std::chrono::millisec
 membership::~membership() = default;
 
 void membership::connect() {
+  changes_.reset();
   users_.reset();
   pause_.reset();
   clock_.reset();
@@ -31,11 +48,12 @@ void membership::connect() {
   leases_.reset();
   conn_ = std::make_unique<pqxx::connection>(conninfo_);
   pqxx::nontransaction{*conn_}.exec(idle_transaction_limit);
-  leases_ = std::make_unique<listener>(*conn_, "candle_leases", ignored_flag);
-  nodes_ = std::make_unique<listener>(*conn_, "candle_nodes", ignored_flag);
-  clock_ = std::make_unique<listener>(*conn_, "candle_clock", clock_changed_);
-  pause_ = std::make_unique<listener>(*conn_, "candle_pause", pause_changed_);
-  users_ = std::make_unique<listener>(*conn_, "candle_users", users_changed_);
+  leases_ = std::make_unique<listener>(*conn_, "candle_leases", ignored_flag, woken_);
+  nodes_ = std::make_unique<listener>(*conn_, "candle_nodes", ignored_flag, woken_);
+  clock_ = std::make_unique<listener>(*conn_, "candle_clock", clock_changed_, woken_);
+  pause_ = std::make_unique<listener>(*conn_, "candle_pause", pause_changed_, woken_);
+  users_ = std::make_unique<listener>(*conn_, "candle_users", users_changed_, woken_);
+  changes_ = std::make_unique<change_listener>(*conn_, changed_);
   pause_changed_ = true; // read it again after (re)connecting
 }
 
@@ -122,8 +140,14 @@ cluster_view membership::round() {
 bool membership::await(std::chrono::milliseconds max) {
   if (!conn_ || !conn_->is_open()) return false;
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(max).count();
-  return conn_->await_notification(static_cast<long>(us / 1'000'000),
-                                   static_cast<long>(us % 1'000'000)) > 0;
+  conn_->await_notification(static_cast<long>(us / 1'000'000), static_cast<long>(us % 1'000'000));
+  return std::exchange(woken_, false);
+}
+
+std::vector<int32_t> membership::changed_partitions() {
+  std::vector<int32_t> out(changed_.begin(), changed_.end());
+  changed_.clear();
+  return out;
 }
 
 bool membership::clock_changed() {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <pqxx/connection>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,11 @@ public:
   cluster_view round();
   /// Waits up to `max` for a notification on the node's channels; true when
   /// one came (a lease was released, a node joined or left, the clock moved).
+  /// Change notifications (candle_changes) are only collected.
   bool await(std::chrono::milliseconds max);
+  /// The partitions whose users were written, as notified since the last
+  /// call (schema v8's trigger on users).
+  std::vector<int32_t> changed_partitions();
   /// True when the last await() saw a clock change.
   bool clock_changed();
   /// True when an await() since the last call saw a pause change.
@@ -71,6 +76,7 @@ public:
 
 private:
   struct listener;
+  struct change_listener;
   void connect();
 
   std::string conninfo_;
@@ -78,6 +84,9 @@ private:
   std::chrono::milliseconds ttl_;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<listener> leases_, nodes_, clock_, pause_, users_;
+  std::unique_ptr<change_listener> changes_;
+  std::set<int32_t> changed_;
+  bool woken_ = false;
   bool clock_changed_ = false;
   bool pause_changed_ = false;
   bool users_changed_ = false;

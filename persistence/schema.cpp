@@ -171,6 +171,39 @@ const char* v7 = R"sql(
 ALTER TABLE send_records ADD COLUMN imported_key text;
 )sql";
 
+// Memory converges to the database (issue 34): every committed write of a
+// user row, by Candle or by hand, is readable by the partition's owner from a
+// cursor over the writing transaction's id (xid8). A cursor over ids or
+// timestamps assigned before commit skips a row whose transaction commits
+// after a later one's, so readers only read below their snapshot's xmin, the
+// transactional-outbox rule (store::changes). Inserts take the id from the
+// column's default, updates from a row trigger; a statement trigger tells
+// the owners' nodes which partitions changed (one notification per partition
+// and transaction: PostgreSQL folds repeats). The column is added with a
+// constant default so a large table is not rewritten; rows from before read
+// 0, below every cursor, and were loaded from the window as before.
+const char* v8 = R"sql(
+ALTER TABLE users ADD COLUMN changed_xid xid8 NOT NULL DEFAULT '0';
+ALTER TABLE users ALTER COLUMN changed_xid SET DEFAULT pg_current_xact_id();
+CREATE INDEX users_changes ON users (partition, changed_xid);
+CREATE FUNCTION candle_user_touched() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.changed_xid := pg_current_xact_id();
+  RETURN NEW;
+END $$;
+CREATE TRIGGER users_touched BEFORE UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION candle_user_touched();
+CREATE FUNCTION candle_users_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('candle_changes', p::text) FROM (SELECT DISTINCT partition AS p FROM changed) d;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER users_inserted AFTER INSERT ON users REFERENCING NEW TABLE AS changed
+  FOR EACH STATEMENT EXECUTE FUNCTION candle_users_changed();
+CREATE TRIGGER users_updated AFTER UPDATE ON users REFERENCING NEW TABLE AS changed
+  FOR EACH STATEMENT EXECUTE FUNCTION candle_users_changed();
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -182,6 +215,7 @@ const std::vector<migration>& migrations() {
       {5, "cluster delivery pause", v5},
       {6, "delivery events and suppressions", v6},
       {7, "imported greetings", v7},
+      {8, "user change feed", v8},
   };
   return all;
 }

@@ -184,9 +184,13 @@ void prepare(pqxx::connection& c) {
             " CASE WHEN s.email IS NULL THEN 'claimed' ELSE 'suppressed' END, 0, $2, " TS("$8") ","
             " " CLAIMER ", CASE WHEN s.email IS NOT NULL THEN 'suppressed: ' || s.reason END,"
             " u.email"
-            " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[])"
-            "   AS t(k, uid, o, y, d)"
+            " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[],"
+            "   $9::bigint[]) AS t(k, uid, o, y, d, v)"
             " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+            // The user as the occurrence was computed from it: a move, a new
+            // date or address committed since is not greeted from a stale
+            // queue (the owner reschedules from the newer row).
+            " AND (t.v = 0 OR " MS("u.updated_at") " = t.v)"
             " LEFT JOIN suppressions s ON s.email = u.email"
             " WHERE " FENCE " FOR SHARE OF u"
             " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key, status)"
@@ -261,6 +265,33 @@ void prepare(pqxx::connection& c) {
                                                " WHERE r.partition = $1 AND u.deleted_at IS NULL"
                                                " AND (r.status = 'retrying' OR (r.status = "
                                                "'claimed' AND r.owner_epoch < $2))");
+  // The change feed (schema v8): the transaction horizon first, then the
+  // partition's rows written by transactions in [cursor, horizon), deleted
+  // ones too. Every transaction below the horizon has ended, so nothing
+  // committed late is skipped; a row written again since is read again.
+  c.prepare("xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+  c.prepare("changes", std::string{"SELECT "} + user_columns +
+                           " FROM users WHERE partition = $1"
+                           " AND changed_xid >= $2::text::xid8 AND changed_xid < $3::text::xid8");
+  // Claims taken ahead, before they are sent at their instant: still
+  // `claimed` here and the user as they were claimed (not deleted, moved
+  // or readdressed meanwhile).
+  c.prepare("confirm", "SELECT r.idempotency_key FROM unnest($3::text[], $4::bigint[]) AS t(k, v)"
+                       " JOIN send_records r ON r.idempotency_key = t.k AND r.partition = $1"
+                       " AND r.owner_epoch = $2 AND r.status = 'claimed'"
+                       " JOIN users u ON u.id = r.user_id AND u.deleted_at IS NULL"
+                       " AND (t.v = 0 OR " MS("u.updated_at") " = t.v)");
+  // Every unfinished record of a partition (the sweep): claimed at any epoch
+  // up to ours, or retrying; the owner keeps those no queue of its holds.
+  // clang-format off
+  c.prepare("unfinished",
+            "SELECT r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS("r.due_at") ","
+            " r.attempts, coalesce(" MS("r.next_attempt_at") ", 0), u.first_name, u.last_name,"
+            " u.email, r.owner_epoch, r.status"
+            " FROM send_records r JOIN users u ON u.id = r.user_id"
+            " WHERE r.partition = $1 AND u.deleted_at IS NULL AND r.owner_epoch <= $2"
+            " AND r.status IN ('claimed', 'retrying')");
+  // clang-format on
   c.prepare("create_user",
             std::string{"INSERT INTO users (id, first_name, last_name, email, timezone,"
                         " birthday_date, anniversary_date, location_city, location_country,"
@@ -495,9 +526,10 @@ namespace {
 
 struct occurrence_columns {
   std::vector<std::string> keys, users, occasions;
-  std::vector<int64_t> years, dues;
+  std::vector<int64_t> years, dues, versions;
   explicit occurrence_columns(const std::vector<occurrence>& batch) {
     for (const auto& o : batch) {
+      versions.push_back(o.version);
       keys.push_back(o.key);
       users.push_back(o.user_id);
       occasions.push_back(o.occasion);
@@ -513,9 +545,9 @@ std::vector<std::string> store::claim(int32_t partition, int64_t epoch,
                                       const std::vector<occurrence>& batch, int64_t now) {
   if (batch.empty()) return {};
   occurrence_columns cols{batch};
-  auto r =
-      exec("claim", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
-           array_literal(cols.occasions), array_literal(cols.years), array_literal(cols.dues), now);
+  auto r = exec("claim", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
+                array_literal(cols.occasions), array_literal(cols.years), array_literal(cols.dues),
+                now, array_literal(cols.versions));
   return keys_of(r);
 }
 
@@ -651,6 +683,46 @@ occurrence pending_of(const pqxx::row& row, int32_t partition) {
 }
 
 } // namespace
+
+change_set store::changes(int32_t partition, int64_t cursor) {
+  pqxx::work w{conn()};
+  change_set out;
+  out.cursor = w.exec_prepared1("xmin")[0].as<int64_t>();
+  if (cursor > 0 && cursor < out.cursor)
+    for (const auto& row : w.exec_prepared("changes", partition, cursor, out.cursor))
+      out.users.push_back(user_of(row));
+  if (cursor > out.cursor) out.cursor = cursor; // never back
+  w.commit();
+  return out;
+}
+
+std::vector<std::string> store::confirm(int32_t partition, int64_t epoch,
+                                        const std::vector<occurrence>& batch) {
+  if (batch.empty()) return {};
+  std::vector<std::string> keys;
+  std::vector<int64_t> versions;
+  for (const auto& o : batch) {
+    keys.push_back(o.key);
+    versions.push_back(o.version);
+  }
+  return keys_of(exec("confirm", partition, epoch, array_literal(keys), array_literal(versions)));
+}
+
+std::vector<occurrence> store::unfinished(int32_t partition, int64_t epoch) {
+  std::vector<occurrence> out;
+  for (const auto& row : exec("unfinished", partition, epoch)) {
+    auto o = pending_of(row, partition);
+    o.owner_epoch = row[10].as<int64_t>();
+    // What tells the two apart for the caller: a claimed record has no
+    // retry instant (due at once), a retrying one always has one.
+    if (row[11].as<std::string>() == status::claimed)
+      o.next_attempt_at = 0;
+    else if (o.next_attempt_at == 0)
+      o.next_attempt_at = 1;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
 
 std::vector<occurrence> store::load_resumable(int32_t partition, int64_t epoch,
                                               const schedule_rules&) {

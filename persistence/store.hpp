@@ -28,6 +28,13 @@ namespace candle::pg {
 using candle::default_rules;
 using candle::schedule_rules;
 
+/// What the change feed read: user rows written since a cursor (deleted
+/// ones too), and the cursor to read from next time.
+struct change_set {
+  std::vector<user> users;
+  int64_t cursor = 0;
+};
+
 class store {
 public:
   explicit store(std::string conninfo);
@@ -103,6 +110,18 @@ public:
   /// eligible (user created by the due instant) and have no send record.
   std::vector<occurrence> load_window(int32_t partition, int64_t from, int64_t to,
                                       const schedule_rules& rules);
+  /// The change feed: `partition`'s user rows (deleted ones too) written
+  /// by transactions from `cursor` (an xid8) up to the oldest one still
+  /// running, and that one as the next cursor. A cursor of 0 reads nothing
+  /// and only returns where to start: take it before the window is loaded.
+  change_set changes(int32_t partition, int64_t cursor);
+  /// Of claims taken ahead at `epoch`, those still `claimed` with their user
+  /// as the occurrence was computed (not deleted, `version` unchanged).
+  std::vector<std::string> confirm(int32_t partition, int64_t epoch,
+                                   const std::vector<occurrence>& batch);
+  /// Every `claimed` (up to `epoch`, `owner_epoch` set) or `retrying` record
+  /// of a live user in `partition`: the sweep's view of unfinished work.
+  std::vector<occurrence> unfinished(int32_t partition, int64_t epoch);
   /// Records of `partition` to resume: `retrying` ones, and `claimed` ones
   /// whose owner epoch is older than `epoch` (their sender died mid-flight).
   std::vector<occurrence> load_resumable(int32_t partition, int64_t epoch,

@@ -30,7 +30,8 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         if (epoch != st->epoch) return out;
         for (const auto& o : batch) {
           auto u = st->users.find(o.user_id);
-          if (st->records.count(o.key) || u == st->users.end() || u->second.deleted_at != 0)
+          if (st->records.count(o.key) || u == st->users.end() || u->second.deleted_at != 0 ||
+              (o.version != 0 && o.version != u->second.updated_at))
             continue;
           st->records[o.key] = new_record(o, status::claimed, epoch);
           out.push_back(o.key);
@@ -132,6 +133,48 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         }
         return out;
       },
+      [st](atom::changes, int32_t p, int64_t cursor) {
+        ++st->changes_reads;
+        change_batch out;
+        out.cursor = st->running.value_or(st->next_xid);
+        if (cursor > 0)
+          for (const auto& [id, xid] : st->written)
+            if (xid >= cursor && xid < out.cursor && st->users.at(id).partition == p)
+              out.users.push_back(st->users.at(id));
+        return out;
+      },
+      [st](atom::confirm, int32_t, int64_t epoch, occurrence_list& batch) {
+        key_list out;
+        for (const auto& o : batch) {
+          auto r = st->records.find(o.key);
+          auto u = st->users.find(o.user_id);
+          if (r != st->records.end() && r->second.status == status::claimed &&
+              r->second.owner_epoch == epoch && u != st->users.end() && u->second.deleted_at == 0 &&
+              (o.version == 0 || u->second.updated_at == o.version))
+            out.push_back(o.key);
+        }
+        return out;
+      },
+      [st](atom::sweep, int32_t, int64_t epoch) {
+        occurrence_list out;
+        for (const auto& [k, r] : st->records) {
+          if (r.owner_epoch > epoch ||
+              (r.status != status::claimed && r.status != status::retrying))
+            continue;
+          const auto& u = st->users.at(r.user_id);
+          if (u.deleted_at != 0) continue;
+          for (auto o : occurrences_in(u, st->rules, r.due_at, r.due_at + 1))
+            if (o.key == k) {
+              o.attempts = r.attempts;
+              o.owner_epoch = r.owner_epoch;
+              o.version = 0;
+              o.next_attempt_at =
+                  r.status == status::retrying ? std::max<int64_t>(1, r.next_attempt_at) : 0;
+              out.push_back(std::move(o));
+            }
+        }
+        return out;
+      },
       [st](atom::lease, int32_t, std::string& node, int64_t) -> int64_t {
         if (!st->holder.empty() && st->holder != node) return 0;
         st->released = false;
@@ -150,7 +193,12 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
       },
       [](atom::create, user&) -> caf::result<user> { return unsupported(); },
       [](atom::create, user_list&) -> caf::result<create_outcomes> { return unsupported(); },
-      [](atom::get, std::string&) -> caf::result<user> { return unsupported(); },
+      [st](atom::get, std::string& id) -> caf::result<user> {
+        auto u = st->users.find(id);
+        if (u == st->users.end() || u->second.deleted_at != 0)
+          return make_error(ec::not_found, "no user " + id);
+        return u->second;
+      },
       [](atom::update, user&) -> caf::result<user> { return unsupported(); },
       [](atom::remove, std::string&, int64_t) -> caf::result<user> { return unsupported(); },
       [](atom::list, uint64_t, std::string&) -> caf::result<user_list> { return unsupported(); },

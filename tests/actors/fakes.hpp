@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace candle::test {
@@ -25,6 +26,22 @@ struct fake_db_state {
   bool released = false;    // the current epoch's lease was handed back
   bool renew_fails = false; // the keeper's renewals fail (database unreachable)
   int64_t horizon = 0;
+  /// The change feed: a transaction id per write, and the id of each
+  /// user's last write (write() below); `running` holds an id back as the
+  /// feed's horizon (a transaction not committed yet).
+  int64_t next_xid = 1;
+  std::map<std::string, int64_t> written;
+  std::optional<int64_t> running;
+  int changes_reads = 0;
+  /// Writes a user as a committed transaction would (bumping updated_at
+  /// like the real update statement): the feed reads it.
+  user& write(user u) {
+    auto& slot = users[u.id];
+    if (slot.updated_at != 0 && u.updated_at <= slot.updated_at) u.updated_at = slot.updated_at + 1;
+    slot = std::move(u);
+    written[slot.id] = next_xid++;
+    return slot;
+  }
 };
 
 struct fake_provider_state {
