@@ -668,38 +668,54 @@ void sweep(self_ptr self) {
 // record moved on without us (not ours any more): dropped.
 void recheck_held(self_ptr self, const occurrence_list& doubtful) {
   auto& st = self->state;
-  std::unordered_map<std::string, int64_t> users; // user -> version held
+  std::vector<std::string> ask;
   for (const auto& o : doubtful) {
-    users[o.user_id] = o.version;
-    st.held.upsert(o);
+    auto& list = st.rechecking[o.user_id];
+    if (list.empty()) ask.push_back(o.user_id);
+    list.push_back(o);
   }
-  for (const auto& [id, version] : users) {
+  for (const auto& id : ask) {
     self->request(st.opts.db, caf::infinite, atom::get::value, id)
         .then(
-            [self, version = version](user& u) {
+            [self, id](user& u) {
               auto& s = self->state;
-              if (u.updated_at == version) {
-                for (const auto& o : s.held.remove_user(u.id)) {
-                  s.busy.erase(o.key);
-                  s.resumed.erase(o.key);
-                  spdlog::warn("event=partition.held_dropped partition={} key={} reason=\"the "
-                               "record is no longer claimed here\"",
-                               s.opts.id, o.key);
+              auto waiting = std::exchange(s.rechecking[id], {});
+              s.rechecking.erase(id);
+              bool changed = false;
+              for (auto& o : waiting) {
+                if (u.updated_at != o.version) {
+                  changed = true;
+                  s.held.upsert(std::move(o)); // rescheduled below
+                  continue;
                 }
-              } else {
-                upsert(self, u, now_ms(self));
+                s.busy.erase(o.key);
+                s.resumed.erase(o.key);
+                spdlog::warn("event=partition.held_dropped partition={} key={} reason=\"the "
+                             "record is no longer claimed here\"",
+                             s.opts.id, o.key);
               }
+              if (changed) upsert(self, u, now_ms(self));
               process(self);
             },
-            [self, id = id](caf::error& e) {
+            [self, id](caf::error& e) {
+              auto& s = self->state;
+              auto waiting = std::exchange(s.rechecking[id], {});
+              s.rechecking.erase(id);
               if (e.category() == caf::atom("candle") &&
                   e.code() == static_cast<uint8_t>(ec::not_found)) {
+                // Deleted: the delete cancelled the records.
+                for (const auto& o : waiting) {
+                  s.busy.erase(o.key);
+                  s.resumed.erase(o.key);
+                }
                 forget_user(self, id);
                 return arm(self);
               }
               spdlog::warn("event=partition.recheck_failed partition={} user={} error=\"{}\"",
-                           self->state.opts.id, id, self->system().render(e));
-              retry_soon(self); // still held: checked again when it fires
+                           s.opts.id, id, self->system().render(e));
+              for (auto& o : waiting) // checked again when they fire
+                s.held.upsert(std::move(o));
+              retry_soon(self);
             });
   }
 }

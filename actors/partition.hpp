@@ -92,7 +92,7 @@ struct partition_state {
   bool feeding = false;       // a read is in flight
   bool feed_wanted = false;   // a read was asked for meanwhile
   bool feed_deferred = false; // a read is timed for the end of the gap
-  caf::actor_clock::time_point last_feed{};
+  caf::actor_clock::time_point last_feed = caf::actor_clock::time_point::min();
   /// The sweep for unfinished records no queue holds, every sweep_every.
   bool sweeping = false;
   caf::actor_clock::time_point next_sweep{};
@@ -101,6 +101,9 @@ struct partition_state {
   /// Newer versions of users heard while one of their greetings was being
   /// claimed: rescheduled once the claim is answered.
   std::unordered_map<std::string, user> newer;
+  /// Claims taken ahead that were not confirmed at their instant, by user,
+  /// while the user's row is read (still in busy).
+  std::unordered_map<std::string, occurrence_list> rechecking;
   /// What this partition contributes to the node's gauges (outlives the state).
   struct gauge_share {
     int64_t queued = 0;

@@ -37,7 +37,7 @@ struct fake_db_state {
   /// like the real update statement): the feed reads it.
   user& write(user u) {
     auto& slot = users[u.id];
-    if (slot.updated_at != 0 && u.updated_at <= slot.updated_at) u.updated_at = slot.updated_at + 1;
+    if (u.updated_at <= slot.updated_at) u.updated_at = slot.updated_at + 1;
     slot = std::move(u);
     written[slot.id] = next_xid++;
     return slot;

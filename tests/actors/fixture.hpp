@@ -139,7 +139,7 @@ protected:
   delivery_actor delivery_handle;
   std::vector<caf::actor> actors;
   milliseconds claim_ahead{0}; ///< for partitions spawned after it is set
-  int64_t lease_ttl = 30; ///< seconds
+  int64_t lease_ttl = 30;      ///< seconds
   std::shared_ptr<fence_table> fences = std::make_shared<fence_table>(1024);
   lease_keeper_actor keeper;
 };
