@@ -67,6 +67,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<upcoming_report>("candle.upcoming_report");
   cfg.add_message_type<redrive_batch>("candle.redrive_batch");
   cfg.add_message_type<change_batch>("candle.change_batch");
+  cfg.add_message_type<audit_report>("candle.audit_report");
   cfg.add_message_type<delivery_event>("candle.delivery_event");
   cfg.add_message_type<event_list>("candle.event_list");
   cfg.add_message_type<suppression>("candle.suppression");

@@ -84,6 +84,7 @@ using unsuppress = caf::atom_constant<caf::atom("unsuppress")>;
 using changes = caf::atom_constant<caf::atom("changes")>;
 using confirm = caf::atom_constant<caf::atom("confirm")>;
 using sweep = caf::atom_constant<caf::atom("sweep")>;
+using audit = caf::atom_constant<caf::atom("audit")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
@@ -255,6 +256,9 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<atom::status>::with<partition_status>,
     // The N earliest occurrences in memory, by fire instant then key.
     caf::replies_to<atom::upcoming, uint64_t>::with<occurrence_list>,
+    // What this partition should be doing and is not (candlectl audit);
+    // `audited` is empty when it is not loaded.
+    caf::replies_to<atom::audit>::with<audit_report>,
     // Users were written behind the nodes' back (candle-import): read the
     // window again and take in what is new; true once read, false if the
     // partition was not ready or the read failed.
@@ -301,7 +305,9 @@ using node_actor = caf::typed_actor<
     // partition at the connected peers too.
     caf::replies_to<atom::partitions, bool>::with<partitions_report>,
     // The N earliest greetings held here (and with `true` cluster-wide).
-    caf::replies_to<atom::upcoming, uint64_t, bool>::with<upcoming_report>>;
+    caf::replies_to<atom::upcoming, uint64_t, bool>::with<upcoming_report>,
+    // The audit of every partition here (and with `true` cluster-wide).
+    caf::replies_to<atom::audit, bool>::with<audit_report>>;
 
 /// The NODE actor's local interface: membership views, leaving, faults.
 using node_control_actor = node_actor::extend<
@@ -354,6 +360,8 @@ using console_actor = caf::typed_actor<
     // user <id|email>
     caf::replies_to<atom::get, std::string>::with<std::string>,
     caf::replies_to<atom::upcoming, uint64_t>::with<std::string>,
+    // audit: what the cluster should be doing and is not
+    caf::replies_to<atom::audit>::with<std::string>,
     // failed: (statuses, limit)
     caf::replies_to<atom::failed, std::vector<std::string>, uint64_t>::with<std::string>,
     // State changes end with (who, admin token): the token must be admin.token
@@ -499,6 +507,11 @@ typename Inspector::result_type inspect(Inspector& f, dashboard_rows& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upcoming_report& x) {
   return f(caf::meta::type_name("candle.upcoming_report"), x.greetings, x.nodes, x.unreachable);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, audit_report& x) {
+  return f(caf::meta::type_name("candle.audit_report"), x.unscheduled, x.unowned, x.audited,
+           x.unreachable);
 }
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, change_batch& x) {

@@ -290,6 +290,21 @@ console_actor::behavior_type console_behavior(self_ptr self, console_options opt
                 fail_to(rp));
         return rp;
       },
+      [self](atom::audit) {
+        auto rp = self->make_response_promise<std::string>();
+        self->request(self->state.opts.node, ask, atom::status::value)
+            .then(
+                [self, rp](cluster_status& c) mutable {
+                  self->request(self->state.opts.node, seconds{60}, atom::audit::value, true)
+                      .then(
+                          [self, rp, c](audit_report& r) mutable {
+                            rp.deliver(console::audit_doc(c, r, self->state.opts.partitions));
+                          },
+                          fail_to(rp));
+                },
+                fail_to(rp));
+        return rp;
+      },
       [self](atom::partitions) {
         auto rp = self->make_response_promise<std::string>();
         self->request(self->state.opts.node, ask, atom::status::value)

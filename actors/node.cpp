@@ -594,6 +594,30 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
             [rp, n](upcoming_report&& r) mutable { rp.deliver(first_upcoming(std::move(r), n)); });
         return rp;
       },
+      [self](atom::audit, bool cluster) {
+        // Each partition reads two statements: a little longer than a status.
+        auto t = seconds{20};
+        auto rp = self->make_response_promise<audit_report>();
+        auto merge = [](audit_report& out, audit_report& x) {
+          auto append = [](auto& to, auto& from) {
+            to.insert(to.end(), std::make_move_iterator(from.begin()),
+                      std::make_move_iterator(from.end()));
+          };
+          append(out.unscheduled, x.unscheduled);
+          append(out.unowned, x.unowned);
+          append(out.audited, x.audited);
+          append(out.unreachable, x.unreachable);
+        };
+        gather<audit_report, audit_report, audit_report>(
+            self, cluster,
+            [=](const partition_actor& h) { return self->request(h, t, atom::audit::value); },
+            [=](const node_actor& h) {
+              return self->request(h, t + seconds{5}, atom::audit::value, false);
+            },
+            [merge](audit_report& out, audit_report& x, const std::string&) { merge(out, x); },
+            merge, [rp](audit_report&& r) mutable { rp.deliver(std::move(r)); });
+        return rp;
+      },
       [self](atom::pause, pause_state& p, bool tell_peers) -> caf::result<bool> {
         if (!from_cluster(self)) return not_yours(self, "pause");
         auto rp = self->make_response_promise<bool>();

@@ -516,6 +516,11 @@ void advance_horizon(self_ptr self, int64_t now) {
 
 void upsert(self_ptr self, const user& u, int64_t now);
 
+// Scheduling here: the lease held, the partition loaded, not handing off.
+bool owning(self_ptr self) {
+  return self->state.ready && !self->state.draining;
+}
+
 // A user deleted (by a message or as the change feed read it): their
 // entries go; claims taken ahead were cancelled by the delete itself.
 void forget_user(self_ptr self, const std::string& user_id) {
@@ -657,6 +662,43 @@ void sweep(self_ptr self) {
             spdlog::warn("event=partition.sweep_failed partition={} error=\"{}\"",
                          self->state.opts.id, self->system().render(e));
           });
+}
+
+// What this partition should be doing and is not: occurrences due in the
+// recovery window with no record that it does not hold, and unfinished
+// records it does not hold. Both reads run on this partition's worker after
+// every write asked for before them (see sweep()), so what is unknown when
+// the answers arrive has nobody here to finish it.
+caf::result<audit_report> audit(self_ptr self) {
+  auto& st = self->state;
+  if (!owning(self)) return audit_report{};
+  auto rp = self->make_response_promise<audit_report>();
+  auto now = now_ms(self);
+  auto failed = [self, rp](caf::error& e) mutable {
+    spdlog::warn("event=partition.audit_failed partition={} error=\"{}\"", self->state.opts.id,
+                 self->system().render(e));
+    rp.deliver(audit_report{});
+  };
+  self->request(st.opts.db, caf::infinite, atom::window::value, st.opts.id,
+                now - st.opts.recovery_window.count(), now + 1)
+      .then(
+          [self, rp, failed](occurrence_list& due) mutable {
+            auto& s = self->state;
+            self->request(s.opts.db, caf::infinite, atom::sweep::value, s.opts.id, s.epoch)
+                .then(
+                    [self, rp, due](occurrence_list& unfinished) mutable {
+                      audit_report r;
+                      for (const auto& o : due)
+                        if (!knows(self, o.key)) r.unscheduled.push_back(o.key);
+                      for (const auto& o : unfinished)
+                        if (!knows(self, o.key)) r.unowned.push_back(o.key);
+                      r.audited.push_back(self->state.opts.id);
+                      rp.deliver(std::move(r));
+                    },
+                    failed);
+          },
+          failed);
+  return rp;
 }
 
 // -- claims taken ahead, at their instant ------------------------------------------
@@ -926,11 +968,6 @@ void upsert(self_ptr self, const user& u, int64_t now) {
   schedule_user(self, u, now);
 }
 
-// Scheduling here: the lease held, the partition loaded, not handing off.
-bool owning(self_ptr self) {
-  return self->state.ready && !self->state.draining;
-}
-
 } // namespace
 
 partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
@@ -1025,6 +1062,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         out.window_end = s.window_end;
         return out;
       },
+      [self](atom::audit) { return audit(self); },
       [self](atom::upcoming, uint64_t n) {
         auto& s = self->state;
         auto out = s.queue.earliest(n);

@@ -52,6 +52,11 @@ const std::vector<command_spec>& specs() {
        "upcoming [N]",
        "the next N (default 10, at most 1000) greetings across the cluster held in memory",
        {}},
+      {"audit",
+       "audit",
+       "what the cluster should be doing and is not: greetings due in the recovery window "
+       "that no owner holds, unfinished records that no owner holds (exit 1 when any)",
+       {}},
       {"failed",
        "failed [--status dead|expired|retrying]... [--limit N]",
        "send records in those states (default: all three, limit 20, at most 1000)",
@@ -489,6 +494,28 @@ std::string render_partitions(const json::object& doc) {
   return out + unreachable_line(doc);
 }
 
+std::string render_audit(const json::object& doc) {
+  std::string out;
+  auto list = [&](const char* field, const char* what) {
+    const json::array* rows = get_array(&doc, field);
+    if (!rows || rows->empty()) return;
+    out += std::to_string(rows->size()) + " " + what + "\n";
+    table t{{"KEY", "PARTITION", "NODE"}};
+    for (const auto& v : *rows) {
+      const json::object* r = v.if_object();
+      t.add({text(r, "key"), text(r, "partition"), text(r, "node")});
+    }
+    out += t.str();
+  };
+  list("unscheduled", "greetings due with no record that no owner holds");
+  list("unowned", "unfinished records that no owner holds");
+  if (const json::array* u = get_array(&doc, "unaudited"); u && !u->empty())
+    out += "not audited (no loaded owner answered): partitions " + join(u, ", ") + "\n";
+  if (out.empty())
+    out = "clean: every greeting due is held or recorded, every unfinished record is held\n";
+  return out + unreachable_line(doc);
+}
+
 std::string records_table(const json::array* records, bool with_sent, std::string_view none) {
   if (!records || records->empty()) return std::string{none} + "\n";
   std::vector<std::string> header = {"KEY", "STATUS", "ATTEMPTS", "DUE"};
@@ -905,6 +932,7 @@ std::string render_text(const json::object& doc) {
   if (name == "status" || name == "watch") return render_status(doc);
   if (name == "nodes") return render_nodes(doc);
   if (name == "partitions") return render_partitions(doc);
+  if (name == "audit") return render_audit(doc);
   if (name == "user") return render_user(doc);
   if (name == "upcoming") return render_upcoming(doc);
   if (name == "failed") return render_failed(doc);

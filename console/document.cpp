@@ -3,6 +3,7 @@
 #include "console/cli.hpp"
 #include "core/cluster_plan.hpp"
 #include "core/occurrence.hpp"
+#include "core/partition.hpp"
 #include "core/time.hpp"
 #include "net/event_api.hpp"
 #include "net/user_api.hpp"
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <date/tz.h>
+#include <set>
 
 namespace candle::console {
 
@@ -223,6 +225,34 @@ std::string user_doc(const user& u, const std::string& owner, const std::vector<
     recs.push_back(std::move(r));
   }
   d["records"] = std::move(recs);
+  return text(std::move(d));
+}
+
+std::string audit_doc(const cluster_status& c, const audit_report& r, int32_t partitions) {
+  auto owners = live_owners(c.view, static_cast<size_t>(partitions));
+  auto rows = [&](const std::vector<std::string>& keys) {
+    json::array out;
+    for (const auto& k : keys) {
+      auto p = static_cast<int32_t>(
+          partition_of(k.substr(0, k.find(':')), static_cast<uint32_t>(partitions)));
+      out.push_back(json::object{
+          {"key", k}, {"partition", p}, {"node", opt(owners[static_cast<size_t>(p)])}});
+    }
+    return out;
+  };
+  std::set<int32_t> audited(r.audited.begin(), r.audited.end());
+  json::array unaudited;
+  for (int32_t p = 0; p < partitions; ++p)
+    if (!audited.count(p)) unaudited.push_back(p);
+  auto d = document("audit");
+  d["clean"] = r.unscheduled.empty() && r.unowned.empty() && unaudited.empty();
+  d["unscheduled"] = rows(r.unscheduled);
+  d["unowned"] = rows(r.unowned);
+  d["unaudited"] = std::move(unaudited);
+  json::array unreachable;
+  for (const auto& n : r.unreachable)
+    unreachable.push_back(json::string{n});
+  d["unreachable"] = std::move(unreachable);
   return text(std::move(d));
 }
 

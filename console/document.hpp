@@ -64,6 +64,10 @@ std::string user_doc(const user& u, const std::string& owner, const std::vector<
                      const std::vector<send_record>& records,
                      const std::vector<std::vector<delivery_event>>& timelines = {});
 /// `zones`: user id -> IANA zone (for the local due time; "" = unknown).
+/// `audit`: {"command":"audit","clean":bool,"unscheduled":[{key,partition,node}],
+/// "unowned":[...],"unaudited":[partition...],"unreachable":[node...]}; clean
+/// when every partition was audited and nothing was found.
+std::string audit_doc(const cluster_status& c, const audit_report& r, int32_t partitions);
 std::string upcoming_doc(uint64_t limit, const upcoming_report& r,
                          const std::map<std::string, std::string>& zones);
 std::string failed_doc(const std::vector<std::string>& statuses, uint64_t limit,

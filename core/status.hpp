@@ -85,6 +85,18 @@ struct dashboard_rows {
 };
 
 /// The earliest greetings the partitions hold in memory, cluster-wide.
+/// What `candlectl audit` finds (docs/console.md): greetings due in the
+/// recovery window with no record that no owner's queue holds, and
+/// unfinished (claimed or retrying) records that no owner holds; the
+/// partitions that were audited (ready, answering) and the owners that did
+/// not answer.
+struct audit_report {
+  std::vector<std::string> unscheduled; ///< keys
+  std::vector<std::string> unowned;     ///< keys
+  std::vector<int32_t> audited;
+  std::vector<std::string> unreachable;
+};
+
 struct upcoming_report {
   std::vector<occurrence> greetings; ///< by fire instant, then key
   std::vector<std::string> nodes;    ///< the node holding each greeting

@@ -99,6 +99,9 @@ public:
       self->request(console_, left, atom::partitions::value).receive(on_doc, on_error);
     else if (n == "user")
       self->request(console_, left, atom::get::value, c.user).receive(on_doc, on_error);
+    else if (n == "audit")
+      self->request(console_, std::max(left, milliseconds{60'000}), atom::audit::value)
+          .receive(on_doc, on_error);
     else if (n == "upcoming")
       self->request(console_, left, atom::upcoming::value, c.limit).receive(on_doc, on_error);
     else if (n == "failed")
@@ -252,7 +255,15 @@ int run_one(session& s, const console::command& c) {
   }
   if (c.name == "quit") return 0;
   if (c.name == "watch") return watch(s, c);
-  return print(s, s.run(c)) ? 0 : 1;
+  auto a = s.run(c);
+  if (!print(s, a)) return 1;
+  if (c.name == "audit") { // findings are a failure for scripts
+    json::error_code ec;
+    auto v = json::parse(a.doc, ec);
+    const json::value* clean = !ec && v.is_object() ? v.as_object().if_contains("clean") : nullptr;
+    return clean && clean->is_bool() && clean->as_bool() ? 0 : 1;
+  }
+  return 0;
 }
 
 // -- interactive ------------------------------------------------------------------

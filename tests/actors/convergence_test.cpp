@@ -221,3 +221,21 @@ TEST_F(Convergence, AWriteToAPartitionHandingOffIsNotAcceptedAsReached) {
       << "a draining partition cannot schedule it: the router must look again";
   EXPECT_FALSE(ask<bool>(p, atom::remove::value, std::string{"now"}));
 }
+
+TEST_F(Convergence, TheAuditNamesWhatNoQueueHoldsUntilTheFeedOrTheSweepTakesItIn) {
+  start_clock("2027-07-15T09:00:00Z");
+  auto p = spawn_partition();
+  // Due an hour ago, unheard of: written after the partition loaded.
+  written("ada", "UTC", "1990-07-15");
+  auto ada = occurrences_in(db->users.at("ada"), db->rules, ms("2027-07-15T00:00:00Z"),
+                            ms("2027-07-16T00:00:00Z"))[0];
+  provider->hold = true; // what is taken in stays in flight: known, not reported
+  auto r = ask<audit_report>(p, atom::audit::value);
+  ASSERT_EQ(r.audited, std::vector<int32_t>{0});
+  EXPECT_EQ(r.unscheduled, std::vector<std::string>{ada.key});
+  EXPECT_TRUE(r.unowned.empty());
+  tell(p, atom::changes::value);
+  r = ask<audit_report>(p, atom::audit::value);
+  EXPECT_TRUE(r.unscheduled.empty()) << "in flight after the feed read it";
+  EXPECT_TRUE(r.unowned.empty());
+}
