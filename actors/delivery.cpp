@@ -87,6 +87,7 @@ struct delivery_state {
   bool rate_tick_armed = false;
   int64_t throttled_until = 0; // steady ms: a 429's Retry-After
   bool throttle_tick_armed = false;
+  uint64_t probe = 0; // the half-open breaker's probe request, 0 = none
 };
 
 // This node's pace now (its share follows the partitions it owns).
@@ -294,7 +295,9 @@ void pump(self_ptr self) {
     if (pace.per_second > 0 &&
         (rate_wait_ms = take_token(bucket, now_ms, pace.per_second, pace.burst)) > 0)
       break;
+    auto probing = st.br->current(breaker::clock::now()) == breaker::state::half_open;
     if (!st.br->admit(breaker::clock::now())) break;
+    if (probing) st.probe = st.next_request; // send() numbers it so
     st.bucket = bucket;
     std::vector<item> items;
     items.push_back(std::move(st.waiting.front()));
@@ -379,6 +382,12 @@ void on_done(self_ptr self, uint64_t id, attempt_list& results, int64_t rtt_us, 
   }
   default: // fenced: says nothing about the provider
     break;
+  }
+  if (id == st.probe) {
+    st.probe = 0;
+    // A probe not answered by the provider (fenced) or answered "wait"
+    // settles nothing: the next request probes again.
+    if (v != answered && v != overloaded) st.br->abandon();
   }
   auto after = st.br->current(now);
   if (before != after)

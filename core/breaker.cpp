@@ -48,6 +48,10 @@ void breaker::failure(clock::time_point now) {
   }
 }
 
+void breaker::abandon() {
+  probing_ = false;
+}
+
 breaker::state breaker::current(clock::time_point now) const {
   if (state_ == state::open && now >= open_until_) return state::half_open;
   return state_;

@@ -27,6 +27,10 @@ public:
   /// The outcome of an admitted request.
   void success();
   void failure(clock::time_point now);
+  /// The probe's answer said nothing about the provider (it was never sent:
+  /// fenced; or the provider asked to wait: 429): still half-open, and the
+  /// next request may probe. Without it the breaker held every greeting.
+  void abandon();
 
   state current(clock::time_point now) const;
   /// When an open breaker becomes half-open.

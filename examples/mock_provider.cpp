@@ -38,6 +38,7 @@ struct faults {
   unsigned error_status = 500;
   double timeout_rate = 0;       ///< fraction never answered in time (held for hang_ms)
   int64_t hang_ms = 60'000;      ///< how long a "timed out" request is held, then dropped
+  double reset_rate = 0;         ///< fraction of requests whose connection is reset unanswered
   int64_t latency_min = 0;       ///< every answer is delayed by a uniform draw
   int64_t latency_max = 0;       ///< from [latency_min, latency_max] ms
   bool down = false;             ///< answer 503 to every send
@@ -77,6 +78,8 @@ Options (--name=value or --name value):
   --error-status N       HTTP status of injected errors (default 500)
   --timeout-rate R       fraction of sends never answered in time (default 0)
   --hang-ms N            how long such a send is held before the connection is closed (default 60000)
+  --reset-rate R         fraction of requests whose connection is reset (RST) before they are
+                         read: nothing accepted, no answer (default 0)
   --latency MIN[-MAX]    delay every answer by MIN..MAX ms, uniformly (default 0)
   --down                 answer every send with 503 until told otherwise
   --reject-suffix S      emails ending in S get 400 "mailbox unavailable" (permanent)
@@ -99,14 +102,15 @@ Endpoints:
   POST   /send-email   {"email","message"} with an Idempotency-Key header -> 200 {"status":"sent"}
   POST   /send-email/batch  {"messages":[{"key","email","message"},...]} -> 200 {"results":
                        [{"key","status","error"?},...]}; --error-rate and --reject-suffix act per
-                       greeting, --down, --quota, --timeout-rate, --request-error-rate per request
-  GET    /stats        {"total","uniqueKeys","duplicates","failed","timedOut","inFlight","maxInFlight",
+                       greeting, --down, --quota, --reset-rate, --timeout-rate, --request-error-rate
+                       per request
+  GET    /stats        {"total","uniqueKeys","duplicates","failed","timedOut","resets","inFlight","maxInFlight",
                        "batches", "worstSecond": the most greetings that arrived within any 1 s,
                        "events": {"posted","failedPosts","pending"}}
   GET    /requests     every accepted send: key, email, message, agent (User-Agent), at (UTC)
   DELETE /requests     forget every send and reset the counters
   GET    /control      the failure injection in force
-  PUT    /control      change it: {"errorRate","errorStatus","timeoutRate","hangMs",
+  PUT    /control      change it: {"errorRate","errorStatus","timeoutRate","hangMs","resetRate",
                        "latencyMs":[min,max],"down","rejectSuffix","requestErrorRate","quota",
                        "retryAfterS"} (any subset)
 A repeated Idempotency-Key is answered 200 again and counted in "duplicates".
@@ -156,6 +160,8 @@ bool parse(int argc, char** argv, options& o) {
       o.f.error_status = static_cast<unsigned>(n);
     } else if (key == "--timeout-rate") {
       if (!parse_rate(value(), o.f.timeout_rate)) return false;
+    } else if (key == "--reset-rate") {
+      if (!parse_rate(value(), o.f.reset_rate)) return false;
     } else if (key == "--hang-ms") {
       if (!parse_int(value(), 0, 3'600'000, o.f.hang_ms)) return false;
     } else if (key == "--latency") {
@@ -206,7 +212,7 @@ struct book {
   std::unordered_map<std::string, int> per_key;
   uint64_t duplicates = 0; // kept as they happen: /stats must not walk per_key under the lock
   json::array requests;
-  uint64_t total = 0, failed = 0, timed_out = 0;
+  uint64_t total = 0, failed = 0, timed_out = 0, resets = 0;
   int64_t in_flight = 0, max_in_flight = 0;
   // Arrivals at /send-email in the last second, and the most any second
   // (a sliding window: any 1 s interval, not calendar seconds) has held.
@@ -242,6 +248,7 @@ json::object control_view(const faults& f) {
           {"errorStatus", f.error_status},
           {"timeoutRate", f.timeout_rate},
           {"hangMs", f.hang_ms},
+          {"resetRate", f.reset_rate},
           {"latencyMs", json::array{f.latency_min, f.latency_max}},
           {"down", f.down},
           {"rejectSuffix", f.reject_suffix},
@@ -271,6 +278,8 @@ std::string apply_control(const json::object& body, faults& f) {
     } else if (k == "errorStatus") {
       if (!integer(v, 100, 599, n)) return "errorStatus must be an HTTP status";
       f.error_status = static_cast<unsigned>(n);
+    } else if (k == "resetRate") {
+      if (!rate(v, f.reset_rate)) return "resetRate must be a number in [0, 1]";
     } else if (k == "hangMs") {
       if (!integer(v, 0, 3'600'000, f.hang_ms)) return "hangMs must be 0..3600000";
     } else if (k == "latencyMs") {
@@ -465,7 +474,7 @@ int main(int argc, char** argv) {
   // (under the lock): down, over the quota, held past any timeout, or (a
   // batch only: a single send's error is per greeting) an injected error.
   struct whole {
-    enum { go, fail, hang } what = go;
+    enum { go, fail, hang, reset } what = go;
     http::status status = http::status::ok;
     const char* error = "";
   };
@@ -479,6 +488,10 @@ int main(int argc, char** argv) {
       w = {whole::fail, http::status::service_unavailable, "provider down"};
     } else if (b.f.quota > 0 && before + greetings > b.f.quota) {
       w = {whole::fail, http::status::too_many_requests, "over the quota"};
+    } else if (b.f.reset_rate > 0 && u(b.rng) < b.f.reset_rate) {
+      ++b.resets;
+      --b.in_flight; // never answered
+      w.what = whole::reset;
     } else if (b.f.timeout_rate > 0 && u(b.rng) < b.f.timeout_rate) {
       ++b.timed_out;
       w.what = whole::hang;
@@ -537,6 +550,10 @@ int main(int argc, char** argv) {
           std::unique_lock<std::mutex> g{b.mtx};
           auto delay = latency();
           auto w = judge_request(1, false);
+          if (w.what == whole::reset) {
+            g.unlock();
+            return respond(net::connection_reset());
+          }
           if (w.what == whole::hang) {
             g.unlock(); // held past any sane client timeout, then answered 504
             return answer(shared, respond, b.f.hang_ms, http::status::gateway_timeout,
@@ -579,6 +596,10 @@ int main(int argc, char** argv) {
           ++b.batches;
           auto delay = latency();
           auto w = judge_request(messages->size(), true);
+          if (w.what == whole::reset) {
+            g.unlock();
+            return respond(net::connection_reset());
+          }
           if (w.what == whole::hang) {
             g.unlock();
             return answer(shared, respond, b.f.hang_ms, http::status::gateway_timeout,
@@ -613,6 +634,7 @@ int main(int argc, char** argv) {
                      {"duplicates", b.duplicates},
                      {"failed", b.failed},
                      {"timedOut", b.timed_out},
+                     {"resets", b.resets},
                      {"inFlight", b.in_flight},
                      {"maxInFlight", b.max_in_flight},
                      {"batches", b.batches},
@@ -630,7 +652,7 @@ int main(int argc, char** argv) {
           b.requests.clear();
           b.per_key.clear();
           b.duplicates = 0;
-          b.total = b.failed = b.timed_out = b.batches = 0;
+          b.total = b.failed = b.timed_out = b.resets = b.batches = 0;
           b.max_in_flight = b.in_flight;
           b.last_second.clear();
           b.worst_second = 0;

@@ -16,6 +16,16 @@
 
 namespace candle::net {
 
+namespace {
+constexpr const char* reset_field = "X-Candle-Reset-Connection";
+} // namespace
+
+response connection_reset() {
+  response res{http::status::internal_server_error, 11};
+  res.set(reset_field, "1");
+  return res;
+}
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
@@ -157,6 +167,11 @@ private:
   }
 
   void write(response res) {
+    if (res.count(reset_field) > 0) { // connection_reset(): an RST, no answer
+      beast::error_code ignored;
+      stream_.socket().set_option(asio::socket_base::linger{true, 0}, ignored);
+      return stream_.close();
+    }
     res.keep_alive(res.keep_alive() && keep_alive_);
     auto close_after = !res.keep_alive();
     auto sp = std::make_shared<response>(std::move(res));

@@ -19,6 +19,11 @@
 namespace candle::net {
 
 using responder = std::function<void(response)>;
+
+/// A response that is never sent: the server resets the connection (RST)
+/// instead, as a crashed or overloaded peer would. For fault injection
+/// (candle-mock-provider --reset-rate).
+response connection_reset();
 using handler = std::function<void(request&&, responder)>;
 
 struct server_options {

@@ -9,7 +9,9 @@ was missed: only the change feed and the claim's re-checks can.
   to anyone, and a user deleted by SQL after their greeting was claimed
   ahead; every CAF link between the nodes cut for 12 s (nftables drops the
   cluster ports on loopback; each node still reaches PostgreSQL, the clients
-  and the provider) while writes go through all three.
+  and the provider) while writes go through all three; writes during a
+  kill -9 take-over and during a SIGTERM hand-off, the provider resetting a
+  tenth of its connections.
 
 Each phase ends with: every acknowledged create greeted exactly once, no
 deleted user greeted, every moved user greeted once at the new zone's 09:00
@@ -101,9 +103,9 @@ class Writes:
                 f.result()
 
 
-def move_clock(cluster, iso):
+def move_clock(cluster, iso, speed=0):
     node = cluster.any()
-    r = node.req("PUT", "/api/v1/admin/clock", {"now": iso})
+    r = node.req("PUT", "/api/v1/admin/clock", {"now": iso, "speed": speed})
     check(r.status == 200, f"clock to {iso}: {r.status} {r.text}")
 
 
@@ -111,10 +113,11 @@ def sent(cluster):
     return collections.Counter(r["key"] for r in cluster.mock.requests())
 
 
-def greeted_exactly(cluster, day, expected_9, deleted, moved):
+def greeted_exactly(cluster, day, expected_9, deleted, moved, speed=0):
     """At 09:00Z of `day` the created (less deleted and moved) are greeted
-    once and nobody else of theirs; at 10:00Z the moved ones once."""
-    move_clock(cluster, f"2027-07-{day:02d}T09:00:30Z")
+    once and nobody else of theirs; at 10:00Z the moved ones once. With
+    `speed`, the clock runs from there (retries come due)."""
+    move_clock(cluster, f"2027-07-{day:02d}T09:00:30Z", speed)
     want = {key(u) for u in expected_9}
     try:
         wait_for(lambda: want <= set(sent(cluster)), 60, f"{len(want)} greetings at 09:00")
@@ -132,7 +135,7 @@ def greeted_exactly(cluster, day, expected_9, deleted, moved):
     check(not ({key(u) for u in deleted} & set(got)), "a deleted user was greeted")
     early = {key(u) for u in moved} & set(got)
     check(not early, f"{len(early)} moved users greeted at the old zone's 09:00")
-    move_clock(cluster, f"2027-07-{day:02d}T10:00:30Z")
+    move_clock(cluster, f"2027-07-{day:02d}T10:00:30Z", speed)
     want_10 = {key(u) for u in moved}
     wait_for(lambda: want_10 <= set(sent(cluster)), 60, f"{len(want_10)} greetings at 10:00")
     time.sleep(1)
@@ -142,6 +145,8 @@ def greeted_exactly(cluster, day, expected_9, deleted, moved):
     check(not twice, f"{len(twice)} greeted more than once: {list(twice.items())[:3]}")
     check(set(mine) == want | want_10, "not exactly the expected greetings")
     check(not ({key(u) for u in deleted} & set(got)), "a deleted user was greeted")
+    r = cluster.any().req("PUT", "/api/v1/admin/clock", {"speed": 0})  # frozen again
+    check(r.status == 200, f"freezing the clock: {r.status} {r.text}")
     return len(mine)
 
 
@@ -291,8 +296,46 @@ def main():
                   f"repairs {repairs(cluster):.0f}", flush=True)
             audit_is_empty(build, cluster)
 
+        def writes_during(day, tag, fault, via, restart):
+            """Writes through `via` while `fault()` runs, with the provider
+            resetting a tenth of its connections; `restart` brings the node back."""
+            move_clock(cluster, f"2027-07-{day - 1:02d}T12:00:00Z")
+            base = Writes(cluster.live(), day, f"{tag}base")
+            base.run(100)
+            cluster.mock.control({"resetRate": 0.1})
+            w = Writes(via, day, tag)
+            doomed, moving = base.created[:40], base.created[40:70]
+            writer = threading.Thread(target=w.run, args=(300, doomed, moving))
+            writer.start()
+            fault()
+            writer.join(120)
+            check(not writer.is_alive(), "writes did not finish")
+            check(len(w.created) == 300 and len(w.deleted) == 40 and len(w.moved) == 30,
+                  f"acknowledged: {len(w.created)}, {len(w.deleted)}, {len(w.moved)}")
+            restart()
+            cluster.wait_balanced(["node-1", "node-2", "node-3"], PARTITIONS)
+            expected = [u for u in base.created + w.created if u not in doomed and u not in moving]
+            n = greeted_exactly(cluster, day, expected, w.deleted, w.moved, speed=1)
+            resets = cluster.mock.stats()["resets"]
+            cluster.mock.control({"resetRate": 0})
+            print(f"    {tag}: {n} greetings, each once; 40 deleted, 30 moved; "
+                  f"{resets} connections reset", flush=True)
+            check(resets > 0, "the provider reset no connection")
+            audit_is_empty(build, cluster)
+
+        def writes_during_a_kill_9_take_over():
+            victim = cluster.nodes["node-3"]
+            writes_during(14, "kill", lambda: (time.sleep(0.5), victim.stop(signal.SIGKILL)),
+                          [cluster.nodes["node-1"], cluster.nodes["node-2"]], victim.start)
+
+        def writes_during_a_sigterm_hand_off():
+            leaving = cluster.nodes["node-1"]
+            writes_during(15, "term", lambda: (time.sleep(0.5), leaving.stop(signal.SIGTERM)),
+                          [cluster.nodes["node-2"], cluster.nodes["node-3"]], leaving.start)
+
         phases = [three_nodes, writes_while_an_owner_is_stopped, users_written_by_sql_alone,
-                  links_cut_between_nodes]
+                  links_cut_between_nodes, writes_during_a_kill_9_take_over,
+                  writes_during_a_sigterm_hand_off]
         only = sys.argv[2:]
         _run([(f.__name__, f) for f in phases
               if not only or f is phases[0] or f.__name__ in only])

@@ -49,6 +49,22 @@ TEST(Breaker, HalfOpenLetsOneProbeThroughAndDoublesTheCooldownOnFailure) {
   EXPECT_TRUE(b.admit(t + milliseconds{100}));
 }
 
+TEST(Breaker, AProbeThatSaysNothingAboutTheProviderLetsTheNextOneProbe) {
+  breaker b{1, milliseconds{100}, milliseconds{300}};
+  breaker::clock::time_point t{};
+  b.failure(t);
+  t += milliseconds{100};
+  EXPECT_TRUE(b.admit(t));
+  EXPECT_FALSE(b.admit(t));
+  b.abandon(); // fenced, or a 429: neither up nor down
+  EXPECT_EQ(b.current(t), st::half_open);
+  EXPECT_TRUE(b.admit(t)) << "the breaker held every greeting after a fenced probe";
+  EXPECT_FALSE(b.admit(t));
+  b.success();
+  EXPECT_EQ(b.current(t), st::closed);
+  EXPECT_EQ(b.probes(), 2u);
+}
+
 TEST(Breaker, StragglersAfterOpeningDoNotExtendIt) {
   breaker b{2, milliseconds{100}, milliseconds{1000}};
   breaker::clock::time_point t{};

@@ -440,8 +440,8 @@ TEST(ConsoleDuration, RoundTrip) {
 
 TEST(ConsoleCompletion, Commands) {
   EXPECT_EQ(completions("", ""),
-            (words{"failed", "help", "nodes", "partitions", "pause", "quit", "redrive", "resume",
-                   "status", "upcoming", "user", "watch"}));
+            (words{"audit", "failed", "help", "nodes", "partitions", "pause", "quit", "redrive",
+                   "resume", "status", "upcoming", "user", "watch"}));
   EXPECT_EQ(completions("", "p"), (words{"partitions", "pause"}));
   EXPECT_EQ(completions("  ", "re"), (words{"redrive", "resume"}));
   EXPECT_EQ(completions("", "status"), words{"status"});
@@ -537,6 +537,22 @@ TEST(ConsoleRender, Nodes) {
             "heartbeatAgeMs": 0, "upMs": 3725000, "partitionsOwned": 128}]})"));
   expect_rendered("nodes_empty", doc(R"({"schema": "candle.console/1", "command": "nodes",
  "self": "n1", "partitionCount": 256, "unowned": 256, "nodes": []})"));
+}
+
+TEST(ConsoleRender, Audit) {
+  expect_rendered("audit", doc(R"({"schema": "candle.console/1", "command": "audit",
+ "clean": false,
+ "unscheduled": [{"key": "00000000-0000-4000-8000-000000000001:birthday:2027", "partition": 17,
+                  "node": "n2"}],
+ "unowned": [{"key": "00000000-0000-4000-8000-000000000002:anniversary:2027", "partition": 3,
+              "node": null}],
+ "unaudited": [3, 4], "unreachable": ["n3"]})"));
+  expect_rendered("audit_clean", doc(R"({"schema": "candle.console/1", "command": "audit",
+ "clean": true, "unscheduled": [], "unowned": [], "unaudited": [], "unreachable": []})"));
+  EXPECT_TRUE(parse_command({"audit"}).ok());
+  auto extra = parse_command({"audit", "now"});
+  ASSERT_FALSE(extra.ok());
+  EXPECT_EQ(extra.err().message, "audit: takes no arguments, got 'now'");
 }
 
 TEST(ConsoleRender, Partitions) {
@@ -673,8 +689,8 @@ TEST(ConsoleRender, Help) {
     EXPECT_FALSE(o.at("summary").as_string().empty());
     EXPECT_EQ(o.at("usage").as_string().subview().substr(0, names.back().size()), names.back());
   }
-  EXPECT_EQ(names, (words{"status", "nodes", "partitions", "user", "upcoming", "failed", "redrive",
-                          "pause", "resume", "watch", "help", "quit"}));
+  EXPECT_EQ(names, (words{"status", "nodes", "partitions", "user", "upcoming", "audit", "failed",
+                          "redrive", "pause", "resume", "watch", "help", "quit"}));
   EXPECT_EQ(names, command_names());
   // Every command in help parses (in its simplest form).
   for (const auto& n : names) {
