@@ -60,6 +60,7 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.chunk_hint = std::min<size_t>(partition_options{}.delivery_chunk,
                                      std::max<size_t>(1, capacity_of(dopt) / 2));
   auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
+  e.fences = fences;
   dopt.fences = fences;
   e.delivery = spawn_delivery(sys, dopt);
   node_options no;
@@ -107,6 +108,9 @@ bool leave_engine(caf::actor_system& sys, engine& e, std::chrono::milliseconds t
                  [&](caf::error& err) {
                    spdlog::warn("event=shutdown.handoff_incomplete error=\"{}\"", sys.render(err));
                  });
+  // Partitions that did not hand off in time still hold fence slots: they
+  // close before the session ends, as peers may take those leases at once.
+  if (e.fences) e.fences->close_all();
   if (e.member)
     self->request(e.member, std::chrono::seconds{5}, atom::leave::value)
         .receive([](bool) {}, [](caf::error&) {});

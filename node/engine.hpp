@@ -6,6 +6,7 @@
 #include "actors/actors.hpp"
 #include "config/settings.hpp"
 #include "core/clock.hpp"
+#include "core/fence.hpp"
 #include "core/schedule.hpp"
 
 #include <chrono>
@@ -30,6 +31,9 @@ struct engine {
   member_actor member;
   console_actor console;
   schedule_rules rules;
+  /// Every partition's fence slot (core/fence.hpp): closed all at once when
+  /// the node leaves, before its session (and so its leases) goes.
+  std::shared_ptr<fence_table> fences;
 };
 
 std::shared_ptr<engine_clock> make_clock(const settings& s);
