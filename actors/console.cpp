@@ -62,6 +62,23 @@ template <class T> auto fail_to(caf::typed_response_promise<T> rp) {
 
 using text_promise = caf::typed_response_promise<std::string>;
 
+// A cluster-wide document: the NODE's view, then its answer `R` to `xs`
+// (within `timeout`), rendered by `doc(view, answer, partitions)`.
+template <class R, class Timeout, class Doc, class... Ts>
+text_promise cluster_doc(self_ptr self, Timeout timeout, Doc doc, Ts... xs) {
+  auto rp = self->make_response_promise<std::string>();
+  self->request(self->state.opts.node, ask, atom::status::value)
+      .then(
+          [self, rp, timeout, doc, xs...](cluster_status& c) mutable {
+            self->request(self->state.opts.node, timeout, xs...)
+                .then([self, rp, c,
+                       doc](R& r) mutable { rp.deliver(doc(c, r, self->state.opts.partitions)); },
+                      fail_to(rp));
+          },
+          fail_to(rp));
+  return rp;
+}
+
 void status(self_ptr self, text_promise rp) {
   self->request(self->state.opts.delivery, ask, atom::status::value)
       .then(
@@ -291,34 +308,12 @@ console_actor::behavior_type console_behavior(self_ptr self, console_options opt
         return rp;
       },
       [self](atom::audit) {
-        auto rp = self->make_response_promise<std::string>();
-        self->request(self->state.opts.node, ask, atom::status::value)
-            .then(
-                [self, rp](cluster_status& c) mutable {
-                  self->request(self->state.opts.node, seconds{60}, atom::audit::value, true)
-                      .then(
-                          [self, rp, c](audit_report& r) mutable {
-                            rp.deliver(console::audit_doc(c, r, self->state.opts.partitions));
-                          },
-                          fail_to(rp));
-                },
-                fail_to(rp));
-        return rp;
+        return cluster_doc<audit_report>(self, seconds{60}, console::audit_doc, atom::audit::value,
+                                         true);
       },
       [self](atom::partitions) {
-        auto rp = self->make_response_promise<std::string>();
-        self->request(self->state.opts.node, ask, atom::status::value)
-            .then(
-                [self, rp](cluster_status& c) mutable {
-                  self->request(self->state.opts.node, ask, atom::partitions::value, true)
-                      .then(
-                          [self, rp, c](partitions_report& r) mutable {
-                            rp.deliver(console::partitions_doc(c, r, self->state.opts.partitions));
-                          },
-                          fail_to(rp));
-                },
-                fail_to(rp));
-        return rp;
+        return cluster_doc<partitions_report>(self, ask, console::partitions_doc,
+                                              atom::partitions::value, true);
       },
       [self](atom::get, std::string& who) {
         auto rp = self->make_response_promise<std::string>();

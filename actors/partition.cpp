@@ -312,6 +312,10 @@ void reschedule_newer(self_ptr self, const occurrence_list& batch) {
     if (it == st.newer.end()) continue;
     auto u = std::move(it->second);
     st.newer.erase(it);
+    // Only while it is the newest version heard of (an older one must not
+    // replace what a later one scheduled).
+    if (auto v = st.versions.find(u.id); v != st.versions.end() && u.updated_at < v->second)
+      continue;
     schedule_user(self, u, now);
   }
 }
@@ -666,9 +670,9 @@ void sweep(self_ptr self) {
 
 // What this partition should be doing and is not: occurrences due in the
 // recovery window with no record that it does not hold, and unfinished
-// records it does not hold. Both reads run on this partition's worker after
-// every write asked for before them (see sweep()), so what is unknown when
-// the answers arrive has nobody here to finish it.
+// records it does not hold. Each read runs on this partition's worker after
+// every write asked for before it (see sweep()), so what is unknown when its
+// answer arrives has nobody here to finish it.
 caf::result<audit_report> audit(self_ptr self) {
   auto& st = self->state;
   if (!owning(self)) return audit_report{};
@@ -683,13 +687,15 @@ caf::result<audit_report> audit(self_ptr self) {
                 now - st.opts.recovery_window.count(), now + 1)
       .then(
           [self, rp, failed](occurrence_list& due) mutable {
+            // Compared now, when the read is answered: later, a greeting
+            // claimed and sent since the read would look unscheduled.
+            audit_report r;
+            for (const auto& o : due)
+              if (!knows(self, o.key)) r.unscheduled.push_back(o.key);
             auto& s = self->state;
             self->request(s.opts.db, caf::infinite, atom::sweep::value, s.opts.id, s.epoch)
                 .then(
-                    [self, rp, due](occurrence_list& unfinished) mutable {
-                      audit_report r;
-                      for (const auto& o : due)
-                        if (!knows(self, o.key)) r.unscheduled.push_back(o.key);
+                    [self, rp, r](occurrence_list& unfinished) mutable {
                       for (const auto& o : unfinished)
                         if (!knows(self, o.key)) r.unowned.push_back(o.key);
                       r.audited.push_back(self->state.opts.id);
@@ -965,6 +971,8 @@ void upsert(self_ptr self, const user& u, int64_t now) {
     for (auto it = s.versions.begin(); it != s.versions.end();)
       it = it->second < now - 60'000 ? s.versions.erase(it) : std::next(it);
   s.versions[u.id] = u.updated_at;
+  if (auto n = s.newer.find(u.id); n != s.newer.end() && n->second.updated_at <= u.updated_at)
+    s.newer.erase(n); // superseded: this version is scheduled now
   schedule_user(self, u, now);
 }
 

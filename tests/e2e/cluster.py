@@ -20,14 +20,12 @@ import concurrent.futures
 import os
 import json
 import signal
-import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import Cluster, partition_of, wait_for  # noqa: E402
-from e2e_lib import Client, Failure, _run, check  # noqa: E402
+from cluster_lib import Cluster, client_for, console, partition_of, wait_for  # noqa: E402
+from e2e_lib import Failure, _run, check  # noqa: E402
 
 PARTITIONS = 256
 TTL_S = 5
@@ -40,18 +38,6 @@ NODE_ARGS = ["--clock.mode=simulated", "--clock.start=2027-07-01T00:00:00Z", "--
              f"--cluster.lease-ttl={TTL_S}s", f"--email.max-in-flight={IN_FLIGHT}",
              f"--schedule.partitions={PARTITIONS}", "--log.level=info"]
 MOCK_ARGS = ["--latency", "10-30"]
-
-local = threading.local()
-
-
-def client_for(node):
-    clients = getattr(local, "clients", None)
-    if clients is None:
-        clients = local.clients = {}
-    if node.name not in clients:
-        clients[node.name] = Client(node.client.host, node.client.port)
-    return clients[node.name]
-
 
 def create_users(cluster, n, day, tag, zone="UTC"):
     """n users born on 1990-07-{day} in `zone`, created through every live
@@ -291,16 +277,6 @@ def main():
         only = sys.argv[2:]  # for a run by hand: the phases to keep (the first always runs)
         _run([(f.__name__, f) for f in phases
               if not only or f is phases[0] or f.__name__ in only])
-
-
-def console(build, node, *args):
-    """candlectl --json ARGS against a node's console; the document."""
-    p = subprocess.run([os.path.join(build, "tools", "candlectl"), "--port",
-                        str(node.console_port), "--json", *args],
-                       capture_output=True, text=True, timeout=20)
-    check(p.returncode == 0, f"candlectl {args} via {node.name}: {p.returncode} {p.stdout}"
-                             f" {p.stderr}")
-    return json.loads(p.stdout)
 
 
 def iso_ms(iso):

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 from e2e_lib import Client, Failure, MockProvider, _wait_line, check, wait_for  # noqa: F401
@@ -19,6 +20,32 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_local = threading.local()
+
+
+def client_for(node):
+    """A client of `node` for this thread (clients are not shared between
+    the threads of a pool)."""
+    clients = getattr(_local, "clients", None)
+    if clients is None:
+        clients = _local.clients = {}
+    if node.name not in clients:
+        clients[node.name] = Client(node.client.host, node.client.port)
+    return clients[node.name]
+
+
+def console(build, node, *args, ok=(0,)):
+    """candlectl --json ARGS against a node's console; the document. `ok`:
+    the exit statuses that still carry a document (audit exits 1 when it
+    finds anything)."""
+    p = subprocess.run([os.path.join(build, "tools", "candlectl"), "--port",
+                        str(node.console_port), "--json", *args],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode in ok, f"candlectl {args} via {node.name}: {p.returncode} {p.stdout}"
+                              f" {p.stderr}")
+    return json.loads(p.stdout)
 
 
 def partition_of(user_id, partitions):

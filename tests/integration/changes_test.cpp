@@ -10,13 +10,18 @@
 
 using namespace candle;
 using namespace std::chrono;
+using candle::test::ms;
 using candle::test::pg_test;
 using candle::test::uid;
 
 namespace {
 
-int64_t ms(std::string_view iso) {
-  return duration_cast<milliseconds>(parse_instant(iso)->time_since_epoch()).count();
+// A user row written by hand in `w`, as no Candle code would: no message,
+// no partition told.
+void insert_by_hand(pqxx::work& w, const std::string& id, const std::string& email) {
+  w.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
+         " partition, created_at, updated_at) VALUES ('" +
+         id + "', 'By', 'Hand', '" + email + "', 'UTC', '1990-01-01', 3, now(), now())");
 }
 
 user make_user(int i, int32_t partition = 3) {
@@ -51,9 +56,7 @@ TEST_F(Changes, ASlowTransactionCommittingAfterAFasterLaterOneIsReadNotSkipped) 
   pqxx::connection slow_conn{conninfo};
   pqxx::work slow{slow_conn};
   auto a = make_user(1);
-  slow.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
-            " partition, created_at, updated_at) VALUES ('" +
-            a.id + "', 'S', 'Low', 'slow@example.com', 'UTC', '1990-01-01', 3, now(), now())");
+  insert_by_hand(slow, a.id, "slow@example.com");
   auto slow_xid = slow.exec1("SELECT pg_current_xact_id()::text::bigint")[0].as<int64_t>();
   auto b = make_user(2);
   ASSERT_TRUE(s.create_user(b)); // a later transaction, committed first
@@ -84,9 +87,7 @@ TEST_F(Changes, EveryKindOfWriteIsReadByItsPartitionOnly) {
   pqxx::connection hand{conninfo};
   pqxx::work w{hand};
   auto d = make_user(4);
-  w.exec("INSERT INTO users (id, first_name, last_name, email, timezone, birthday_date,"
-         " partition, created_at, updated_at) VALUES ('" +
-         d.id + "', 'By', 'Hand', 'hand@example.com', 'UTC', '1990-01-01', 3, now(), now())");
+  insert_by_hand(w, d.id, "hand@example.com");
   w.commit();
   auto read = s.changes(3, cursor);
   ASSERT_EQ(ids(read), (std::set<std::string>{a.id, b.id, c.id, d.id}));

@@ -24,6 +24,13 @@ inline std::string uid(int i) {
   return buf;
 }
 
+/// An ISO instant as milliseconds since the epoch.
+inline int64_t ms(std::string_view iso) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             parse_instant(iso)->time_since_epoch())
+      .count();
+}
+
 /// User i's birthday greeting of `year` (bulk_users' ids), due at `due_at`.
 inline occurrence birthday_of(int i, int year, int64_t due_at) {
   occurrence o;

@@ -10,14 +10,11 @@
 
 using namespace candle;
 using namespace std::chrono;
+using candle::test::ms;
 using candle::test::pg_test;
 using candle::test::uid;
 
 namespace {
-
-int64_t ms(std::string_view iso) {
-  return duration_cast<milliseconds>(parse_instant(iso)->time_since_epoch()).count();
-}
 
 occurrence occ(int i, int year = 2027) {
   return candle::test::birthday_of(i, year, ms("2027-01-01T09:00:00Z"));
