@@ -110,13 +110,6 @@ using create_outcomes = std::vector<create_outcome>;
 using record_list = std::vector<send_record>;
 using attempt_list = std::vector<attempt>;
 
-/// What the change feed read (store::changes): the partition's user rows
-/// written since the cursor, deleted ones too, and the next cursor.
-struct change_batch {
-  user_list users;
-  int64_t cursor = 0;
-};
-
 /// What a bulk redrive matched (a dry run) or moved back to `retrying`.
 struct redrive_batch {
   uint64_t count = 0;

@@ -249,29 +249,36 @@ void deliver(self_ptr self, occurrence_list all) {
   }
 }
 
+// Greetings claimed here: those whose instant has not come wait in `held`;
+// the rest are sent now or, while handing off, held too (they stay
+// `claimed`, nothing was sent: the next owner sends them).
+void dispatch_claimed(self_ptr self, occurrence_list claimed) {
+  auto& st = self->state;
+  auto at = now_ms(self);
+  occurrence_list due;
+  for (auto& o : claimed)
+    if (st.draining || due_queue::fire_at(o) > at)
+      st.held.upsert(std::move(o));
+    else
+      due.push_back(std::move(o));
+  deliver(self, std::move(due));
+}
+
 // Claims (or reclaims) a batch; only what the database grants is delivered.
 void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
   auto& st = self->state;
   auto granted = [self, batch, reclaim](key_list& keys) {
     std::unordered_set<std::string> ok(keys.begin(), keys.end());
-    auto at = now_ms(self);
-    occurrence_list to_send;
+    occurrence_list claimed;
     for (const auto& o : batch) {
       if (ok.count(o.key)) {
         if (!reclaim) metrics::global().greetings.add({o.occasion, "claimed"});
-        if (due_queue::fire_at(o) > at)
-          self->state.held.upsert(o); // claimed ahead: wait for the instant
-        else
-          to_send.push_back(o);
+        claimed.push_back(o);
       } else // already recorded (sent, cancelled, …), user changed, or not ours any more
         self->state.busy.erase(o.key), self->state.resumed.erase(o.key);
     }
     reschedule_newer(self, batch);
-    if (self->state.draining) // handing off: the next owner sends them
-      for (auto& o : to_send)
-        self->state.held.upsert(std::move(o));
-    else
-      deliver(self, std::move(to_send));
+    dispatch_claimed(self, std::move(claimed));
     arm(self);
   };
   auto failed = [self, batch](caf::error& e) {
@@ -637,8 +644,7 @@ void sweep(self_ptr self) {
             auto& s = self->state;
             s.sweeping = false;
             if (s.draining) return;
-            auto at = now_ms(self);
-            occurrence_list to_send;
+            occurrence_list ours_now;
             for (auto& o : found) {
               if (knows(self, o.key)) continue;
               // store::unfinished: a claimed record has no retry instant.
@@ -649,16 +655,13 @@ void sweep(self_ptr self) {
                            s.opts.id, kind, o.key, o.owner_epoch);
               if (ours) { // claimed at this epoch already: send it at its instant
                 s.busy.emplace(o.key, o.due_at);
-                if (due_queue::fire_at(o) > at)
-                  s.held.upsert(std::move(o));
-                else
-                  to_send.push_back(std::move(o));
+                ours_now.push_back(std::move(o));
               } else { // reclaimed like any record resumed at take-over
                 s.resumed.insert(o.key);
                 s.queue.upsert(std::move(o));
               }
             }
-            deliver(self, std::move(to_send));
+            dispatch_claimed(self, std::move(ours_now));
             arm(self);
           },
           [self](caf::error& e) {
@@ -781,12 +784,7 @@ void confirm_held(self_ptr self, occurrence_list ready) {
             occurrence_list go, doubtful;
             for (const auto& o : ready)
               (ok.count(o.key) ? go : doubtful).push_back(o);
-            if (s.draining) { // handing off: the next owner sends them
-              for (auto& o : go)
-                s.held.upsert(std::move(o));
-              go.clear();
-            }
-            deliver(self, std::move(go));
+            dispatch_claimed(self, std::move(go));
             if (!doubtful.empty()) recheck_held(self, doubtful);
             if (s.draining) finish_handoff(self);
             arm(self);

@@ -160,10 +160,8 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
         }));
       },
       [&st](atom::changes, int32_t p, int64_t cursor) {
-        return finish(st.attempt("changes", [&](pg::store& s, bool) {
-          auto c = s.changes(p, cursor);
-          return change_batch{std::move(c.users), c.cursor};
-        }));
+        return finish(
+            st.attempt("changes", [&](pg::store& s, bool) { return s.changes(p, cursor); }));
       },
       [&st](atom::confirm, int32_t p, int64_t epoch, occurrence_list& batch) {
         return finish(

@@ -97,6 +97,13 @@ struct audit_report {
   std::vector<std::string> unreachable;
 };
 
+/// What the change feed read (pg::store::changes): a partition's user rows
+/// written since the cursor, deleted ones too, and the next cursor.
+struct change_batch {
+  std::vector<user> users;
+  int64_t cursor = 0;
+};
+
 struct upcoming_report {
   std::vector<occurrence> greetings; ///< by fire instant, then key
   std::vector<std::string> nodes;    ///< the node holding each greeting

@@ -684,9 +684,9 @@ occurrence pending_of(const pqxx::row& row, int32_t partition) {
 
 } // namespace
 
-change_set store::changes(int32_t partition, int64_t cursor) {
+change_batch store::changes(int32_t partition, int64_t cursor) {
   pqxx::work w{conn()};
-  change_set out;
+  change_batch out;
   out.cursor = w.exec_prepared1("xmin")[0].as<int64_t>();
   if (cursor > 0 && cursor < out.cursor)
     for (const auto& row : w.exec_prepared("changes", partition, cursor, out.cursor))

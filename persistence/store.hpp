@@ -12,6 +12,7 @@
 #include "core/occurrence.hpp"
 #include "core/result.hpp"
 #include "core/schedule.hpp"
+#include "core/status.hpp"
 
 #include <chrono>
 #include <memory>
@@ -27,13 +28,6 @@ namespace candle::pg {
 
 using candle::default_rules;
 using candle::schedule_rules;
-
-/// What the change feed read: user rows written since a cursor (deleted
-/// ones too), and the cursor to read from next time.
-struct change_set {
-  std::vector<user> users;
-  int64_t cursor = 0;
-};
 
 class store {
 public:
@@ -114,7 +108,7 @@ public:
   /// by transactions from `cursor` (an xid8) up to the oldest one still
   /// running, and that one as the next cursor. A cursor of 0 reads nothing
   /// and only returns where to start: take it before the window is loaded.
-  change_set changes(int32_t partition, int64_t cursor);
+  change_batch changes(int32_t partition, int64_t cursor);
   /// Of claims taken ahead at `epoch`, those still `claimed` with their user
   /// as the occurrence was computed (not deleted, `version` unchanged).
   std::vector<std::string> confirm(int32_t partition, int64_t epoch,

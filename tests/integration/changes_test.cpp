@@ -37,7 +37,7 @@ user make_user(int i, int32_t partition = 3) {
   return u;
 }
 
-std::set<std::string> ids(const pg::change_set& c) {
+std::set<std::string> ids(const change_batch& c) {
   std::set<std::string> out;
   for (const auto& u : c.users)
     out.insert(u.id);
