@@ -39,13 +39,19 @@ membership::membership(std::string conninfo, node_info me, std::chrono::millisec
 
 membership::~membership() = default;
 
-void membership::connect() {
+// Every listener, before its connection goes: a listener outliving its
+// connection UNLISTENs through freed memory when it is destroyed.
+void membership::drop_listeners() {
   changes_.reset();
   users_.reset();
   pause_.reset();
   clock_.reset();
   nodes_.reset();
   leases_.reset();
+}
+
+void membership::connect() {
+  drop_listeners();
   conn_ = std::make_unique<pqxx::connection>(conninfo_);
   pqxx::nontransaction{*conn_}.exec(idle_transaction_limit);
   leases_ = std::make_unique<listener>(*conn_, "candle_leases", ignored_flag, woken_);
@@ -169,10 +175,7 @@ void membership::leave() {
     w.exec_params("DELETE FROM nodes WHERE id = $1", me_.id);
     w.exec_params("SELECT pg_notify('candle_nodes', $1)", me_.id);
     w.commit();
-    pause_.reset();
-    clock_.reset();
-    nodes_.reset();
-    leases_.reset();
+    drop_listeners();
     conn_.reset(); // ends the session, and the lock with it
   } catch (const std::exception& e) {
     spdlog::warn("event=cluster.leave_failed error=\"{}\"", e.what());

@@ -78,6 +78,7 @@ private:
   struct listener;
   struct change_listener;
   void connect();
+  void drop_listeners();
 
   std::string conninfo_;
   node_info me_;
