@@ -236,6 +236,9 @@ using partition_actor = caf::typed_actor<
     // Users of this partition were written (a notification, or the
     // partition's own timer): read the change feed.
     caf::reacts_to<atom::changes>,
+    // Records of this partition were redriven (their notification, or the
+    // partition's own timer): sweep for unfinished records after a grace.
+    caf::reacts_to<atom::sweep>,
     // A redriven record (already `retrying` in the database): reclaim and send it.
     caf::replies_to<atom::resume, occurrence>::with<bool>,
     // Timer, or the engine clock changed: process what is due, re-arm.
@@ -251,11 +254,7 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<atom::upcoming, uint64_t>::with<occurrence_list>,
     // What this partition should be doing and is not (candlectl audit);
     // `audited` is empty when it is not loaded.
-    caf::replies_to<atom::audit>::with<audit_report>,
-    // Users were written behind the nodes' back (candle-import): read the
-    // window again and take in what is new; true once read, false if the
-    // partition was not ready or the read failed.
-    caf::replies_to<atom::window>::with<bool>>;
+    caf::replies_to<atom::audit>::with<audit_report>>;
 
 /// The LEASE KEEPER, one per node, on its own thread and database
 /// connection: renews every lease this node's partitions hold, in one
@@ -318,12 +317,12 @@ using node_control_actor = node_actor::extend<
     caf::replies_to<atom::crash, int32_t>::with<bool>,
     // The engine clock changed here: every partition here re-arms.
     caf::reacts_to<atom::tick>,
-    // Users were imported (MEMBER heard candle_users): every partition here
-    // reads its window again.
-    caf::reacts_to<atom::window>,
     // Users of these partitions were written (MEMBER heard candle_changes):
     // those running here read their change feed.
-    caf::reacts_to<atom::changes, std::vector<int32_t>>>;
+    caf::reacts_to<atom::changes, std::vector<int32_t>>,
+    // Records of these partitions were redriven (MEMBER heard
+    // candle_changes 'r<partition>'): those running here sweep.
+    caf::reacts_to<atom::sweep, std::vector<int32_t>>>;
 
 /// The MEMBER actor: the node's membership connection (persistence/membership)
 /// on a detached thread: a round (heartbeat + view, sent to the NODE actor)

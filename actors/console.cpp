@@ -1,5 +1,6 @@
 #include "actors/console.hpp"
 
+#include "actors/owner_news.hpp"
 #include "console/document.hpp"
 #include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
@@ -243,12 +244,11 @@ void redrive_key(self_ptr self, std::string key, text_promise rp) {
   self->request(st.opts.db, ask, atom::redrive::value, key, now_ms(st))
       .then(
           [self, rp, key](occurrence& o) mutable {
-            // The record is `retrying` in the database either way; the owner
-            // reclaims it now, or whoever takes the partition loads it.
-            self->request(self->state.opts.node, ask, atom::resume::value, std::move(o), false)
-                .then(
-                    [rp, key](bool) mutable { rp.deliver(console::redrive_key_doc(key)); },
-                    [rp, key](caf::error&) mutable { rp.deliver(console::redrive_key_doc(key)); });
+            // The record is `retrying` in the database either way: the owner
+            // reclaims it now, or its sweep (woken by the redrive's
+            // notification) or whoever takes the partition does.
+            tell_owners(self, self->state.opts.node, {{}, {}, {std::move(o)}}, "console",
+                        [rp, key]() mutable { rp.deliver(console::redrive_key_doc(key)); });
           },
           fail_to(rp));
 }
@@ -268,13 +268,11 @@ void redrive_bulk(self_ptr self, std::string status, std::string occasion, bool 
             spdlog::info("event=console.redriven status={} occasion={} count={}", status,
                          occasion.empty() ? "any" : occasion, b.count);
             // Committed: every record is `retrying` in the database, so the
-            // answer goes now; each owner is told to reclaim its records (one
-            // that misses the message loads them when it next takes over).
+            // answer goes now; each owner is told to reclaim its records (the
+            // sweep takes in any whose message is lost).
             rp.deliver(std::move(doc));
-            for (auto& o : b.redriven)
-              self->request(self->state.opts.node, seconds{10}, atom::resume::value, std::move(o),
-                            false)
-                  .then([](bool) {}, [](caf::error&) {});
+            tell_owners(self, self->state.opts.node, {{}, {}, std::move(b.redriven)}, "console",
+                        [] {});
           },
           fail_to(rp));
 }

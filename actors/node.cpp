@@ -42,8 +42,6 @@ struct node_state {
   std::mt19937_64 seeds{std::random_device{}()};
   bool leaving = false;
   caf::typed_response_promise<bool> left;
-  bool rereading = false;    // the partitions here read their windows again
-  bool reread_again = false; // an import was heard meanwhile
   int64_t pause_version = 0; // the newest cluster pause applied here
   /// When every partition here next reads its change feed whether or not a
   /// notification came (a third of the lease TTL, like a renewal).
@@ -226,40 +224,6 @@ void on_view(self_ptr self, cluster_view& v, bool session_lost) {
 // allocator kept that peak (1M users: the node stayed 20 MB above a restart
 // on the same data; four at a time 9-13 MB, one at a time 4-6 MB). A
 // partition that does not answer in time holds the others up no longer.
-constexpr seconds reread_timeout{10};
-
-struct reread_run {
-  std::vector<partition_actor> todo;
-  size_t next = 0;
-  steady_clock::time_point started = steady_clock::now();
-};
-
-void reread_all(self_ptr self);
-
-void reread_next(self_ptr self, const std::shared_ptr<reread_run>& run) {
-  if (run->next < run->todo.size()) {
-    auto next = [self, run] { reread_next(self, run); };
-    self->request(run->todo[run->next++], reread_timeout, atom::window::value)
-        .then([next](bool) { next(); }, [next](caf::error&) { next(); });
-    return;
-  }
-  spdlog::info("event=node.users_reread partitions={} ms={}", run->todo.size(),
-               duration_cast<milliseconds>(steady_clock::now() - run->started).count());
-  auto& st = self->state;
-  st.rereading = false;
-  if (st.reread_again) reread_all(self);
-}
-
-void reread_all(self_ptr self) {
-  auto& st = self->state;
-  st.rereading = true;
-  st.reread_again = false;
-  auto run = std::make_shared<reread_run>();
-  for (auto& [p, h] : st.running)
-    run->todo.push_back(h);
-  spdlog::info("event=node.users_imported partitions={}", run->todo.size());
-  reread_next(self, run);
-}
 
 // Reaches the actor of `p` here or, unless the write came from a peer, the
 // node that owns it. Answers whether an owner got it; the database holds the
@@ -674,19 +638,19 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         for (auto& [p, hdl] : self->state.running)
           self->send(hdl, t);
       },
-      [self](atom::window) {
-        if (!from_here(self)) return;
-        if (self->state.rereading)
-          self->state.reread_again = true;
-        else
-          reread_all(self);
-      },
       [self](atom::changes, std::vector<int32_t>& ps) {
         if (!from_here(self)) return;
         auto& st = self->state;
         for (auto p : ps)
           if (auto it = st.running.find(p); it != st.running.end())
             self->send(it->second, atom::changes::value);
+      },
+      [self](atom::sweep, std::vector<int32_t>& ps) {
+        if (!from_here(self)) return;
+        auto& st = self->state;
+        for (auto p : ps)
+          if (auto it = st.running.find(p); it != st.running.end())
+            self->send(it->second, atom::sweep::value);
       },
   };
 }
@@ -768,7 +732,6 @@ std::optional<cluster_view> member_round(member_actor::stateful_pointer<member_s
     if (st.m->pause_changed()) remember_pause(st, st.m->pause());
     tell_pause(st);
     caf::anon_send(st.node, atom::view::value, v, false);
-    if (st.m->users_changed()) caf::anon_send(st.node, atom::window::value);
     if (st.m->clock_changed() && st.clock->is_simulated())
       if (auto c = st.m->clock())
         caf::anon_send(st.node, atom::clock::value, c->sim_ms, c->at_ms, c->speed, false);
@@ -800,6 +763,8 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
         }
         if (auto ps = st.m->changed_partitions(); !ps.empty())
           caf::anon_send(st.node, atom::changes::value, std::move(ps));
+        if (auto ps = st.m->redriven_partitions(); !ps.empty())
+          caf::anon_send(st.node, atom::sweep::value, std::move(ps));
         if (notified)
           st.next_round = steady_clock::time_point{}; // at once
         else if (st.lost)

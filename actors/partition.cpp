@@ -12,8 +12,9 @@ namespace {
 using self_ptr = partition_actor::stateful_pointer<partition_state>;
 using namespace std::chrono;
 
-constexpr auto db_retry = seconds{1};     // real time between tries when the database fails
-constexpr int64_t late_after_ms = 60'000; // sent later than this after its due instant: late
+constexpr auto db_retry = seconds{1};      // real time between tries when the database fails
+constexpr int64_t late_after_ms = 60'000;  // sent later than this after its due instant: late
+constexpr auto redrive_grace = seconds{1}; // a redrive's tell before its notification's sweep
 
 int64_t now_ms(self_ptr self) {
   auto t = self->state.opts.clock->now(self->clock().now());
@@ -457,31 +458,6 @@ void admit(self_ptr self, occurrence_list& found) {
     if (!s.busy.count(o.key) && !s.queue.contains(o.key)) s.queue.upsert(std::move(o));
 }
 
-// Users written behind the node's back (candle-import): the window so far
-// is read again; what the partition knows already stays as it is, new users'
-// occurrences join the queue (a greeting already recorded is not claimed
-// twice: claims skip existing records).
-caf::result<bool> reread(self_ptr self) {
-  auto& st = self->state;
-  if (!st.ready) return false;
-  auto now = now_ms(self);
-  auto from = now - st.opts.recovery_window.count();
-  auto rp = self->make_response_promise<bool>();
-  self->request(st.opts.db, caf::infinite, atom::window::value, st.opts.id, from, st.window_end)
-      .then(
-          [self, rp](occurrence_list& found) mutable {
-            admit(self, found);
-            process(self);
-            rp.deliver(true);
-          },
-          [self, rp](caf::error& e) mutable {
-            spdlog::warn("event=partition.reread_failed partition={} error=\"{}\"",
-                         self->state.opts.id, self->system().render(e));
-            rp.deliver(false);
-          });
-  return rp;
-}
-
 void refill(self_ptr self, int64_t now) {
   auto& st = self->state;
   if (st.refilling || now < st.window_end - st.opts.lookahead.count() / 2) return;
@@ -632,10 +608,23 @@ bool knows(self_ptr self, const std::string& key) {
 // every write it asked for before it, and a write asked for after it is
 // answered after it, so a key unknown when the answer arrives has nobody
 // else to finish it. Each repair is counted: 0 in a healthy cluster.
+void sweep(self_ptr self);
+
+void sweep_again_if_asked(self_ptr self) {
+  auto& s = self->state;
+  if (!std::exchange(s.sweep_again, false)) return;
+  s.next_sweep = self->clock().now();
+  sweep(self);
+}
+
 void sweep(self_ptr self) {
   auto& st = self->state;
   auto now = self->clock().now();
-  if (!st.ready || st.draining || st.sweeping || now < st.next_sweep) return;
+  if (!st.ready || st.draining || now < st.next_sweep) return;
+  if (st.sweeping) { // it may have read before what asked for this one committed
+    st.sweep_again = true;
+    return;
+  }
   st.sweeping = true;
   st.next_sweep = now + st.opts.sweep_every;
   self->request(st.opts.db, caf::infinite, atom::sweep::value, st.opts.id, st.epoch)
@@ -663,12 +652,34 @@ void sweep(self_ptr self) {
             }
             dispatch_claimed(self, std::move(ours_now));
             arm(self);
+            sweep_again_if_asked(self);
           },
           [self](caf::error& e) {
             self->state.sweeping = false;
             spdlog::warn("event=partition.sweep_failed partition={} error=\"{}\"",
                          self->state.opts.id, self->system().render(e));
+            sweep_again_if_asked(self);
           });
+}
+
+// A redrive committed records of this partition (its notification, through
+// the NODE): sweep once the grace has passed. The redrive's own tell normally
+// arrives within it, so a sweep finds nothing to repair in a healthy
+// cluster; when the tell was lost, the sweep takes the records in. Asks
+// within the grace are folded into one sweep: it reads after all of them
+// committed (each notification is sent at its commit).
+void ask_sweep(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (st.sweep_asked_at == caf::actor_clock::time_point{}) {
+    st.sweep_asked_at = now + redrive_grace;
+    self->delayed_send(self, redrive_grace, atom::sweep::value);
+    return;
+  }
+  if (now < st.sweep_asked_at) return; // within the grace: folded
+  st.sweep_asked_at = {};
+  st.next_sweep = std::min(st.next_sweep, now);
+  sweep(self);
 }
 
 // What this partition should be doing and is not: occurrences due in the
@@ -1022,6 +1033,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         feed(self);
         sweep(self);
       },
+      [self](atom::sweep) { ask_sweep(self); },
       [self](atom::resume, occurrence& o) {
         auto& s = self->state;
         if (s.busy.count(o.key)) return false;
@@ -1034,7 +1046,6 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         self->state.armed_for.reset();
         process(self);
       },
-      [self](atom::window) -> caf::result<bool> { return reread(self); },
       [self](atom::renew, int64_t epoch) {
         auto& s = self->state;
         if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile

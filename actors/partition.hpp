@@ -95,7 +95,10 @@ struct partition_state {
   caf::actor_clock::time_point last_feed = caf::actor_clock::time_point::min();
   /// The sweep for unfinished records no queue holds, every sweep_every.
   bool sweeping = false;
+  bool sweep_again = false; // a sweep fell due while one was in flight
   caf::actor_clock::time_point next_sweep{};
+  /// A redrive's notification asked for a sweep at this instant (none: {}).
+  caf::actor_clock::time_point sweep_asked_at{};
   /// Keys whose outcomes are being written now (part of what is known).
   std::unordered_set<std::string> recording_keys;
   /// Newer versions of users heard while one of their greetings was being

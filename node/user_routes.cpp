@@ -1,9 +1,11 @@
 // The user API (contract.md, "REST API"): users, their greetings, greetings by
 // status and by key, redrive; and the provider's delivery events with the
-// suppressions they cause ("Delivery events"). Validation is pure (net/user_api); writes go to
-// PERSISTENCE and then to the owning PARTITION through typed requests, so a
-// change is scheduled before the response is sent. Everything runs in
+// suppressions they cause ("Delivery events"). Validation is pure (net/user_api); writes commit
+// through PERSISTENCE, then tell_owners (actors/owner_news.hpp) tells the
+// owning PARTITION, so a change is scheduled before the response is sent
+// when the owner is reachable, and by its change feed when it is not. Everything runs in
 // short-lived actors (bridge.hpp): the HTTP threads never wait.
+#include "actors/owner_news.hpp"
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
 #include "core/partition.hpp"
@@ -27,7 +29,6 @@ using self_ptr = caf::event_based_actor*;
 using shared_request = std::shared_ptr<const net::request>;
 
 constexpr std::chrono::seconds db_timeout{15};
-constexpr std::chrono::seconds partition_timeout{5};
 constexpr size_t default_limit = 50;
 constexpr size_t max_limit = 1000;
 
@@ -82,26 +83,6 @@ auto fail_with(const node_context& ctx, shared_request req, net::responder respo
   return [sys = ctx.sys, req, respond](caf::error& e) { respond(error_response(e, *req, *sys)); };
 }
 
-// Tells the owning partition, wherever it runs (the NODE actor routes it),
-// then calls `done`. The database already holds the change, so a partition
-// that is restarting or changing hands finds it when it loads; a failure
-// here is logged, not reported to the client.
-template <class... Ts>
-void tell_owner(self_ptr self, const node_context& ctx, std::function<void()> done, Ts... xs) {
-  self->request(ctx.eng->node, partition_timeout, std::move(xs)..., false)
-      .then(
-          [done](bool reached) {
-            if (!reached)
-              spdlog::info("event=rest.owner_not_reached effect=\"loaded from the database at "
-                           "take-over\"");
-            done();
-          },
-          [done](caf::error& e) {
-            spdlog::warn("event=rest.owner_unreachable error=\"{}\"", caf::to_string(e));
-            done();
-          });
-}
-
 // 415 unless the body is declared JSON; then the parsed object or a 400.
 std::optional<json::object> json_body(const net::request& req, const net::responder& respond) {
   auto type = req[http::field::content_type];
@@ -152,7 +133,7 @@ void create_user(node_context& ctx, net::request&& request, net::responder respo
                 res.set(http::field::location, "/api/v1/users/" + saved.id);
                 respond(std::move(res));
               };
-              tell_owner(self, ctx, done, atom::upsert::value, saved);
+              tell_owners(self, ctx.eng->node, {{saved}, {}, {}}, "rest", done);
             },
             fail_with(ctx, req, respond));
   });
@@ -272,7 +253,7 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
     self->request(ctx.eng->db, db_timeout, atom::create::value, std::move(valid))
         .then(
             [=, &ctx](create_outcomes& outs) {
-              std::map<int32_t, user_list> by_partition; // each owner told once
+              owner_news news;
               for (size_t k = 0; k < outs.size() && k < where.size(); ++k) {
                 auto& slot = (*results)[where[k]];
                 if (!outs[k].created) {
@@ -281,17 +262,9 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
                   continue;
                 }
                 slot = {{"status", 201}, {"data", api::user_json(outs[k].u)}};
-                by_partition[outs[k].u.partition].push_back(std::move(outs[k].u));
+                news.upserted.push_back(std::move(outs[k].u));
               }
-              if (by_partition.empty()) return finish();
-              auto left = std::make_shared<size_t>(by_partition.size());
-              for (auto& [p, users] : by_partition)
-                tell_owner(
-                    self, ctx,
-                    [left, finish] {
-                      if (--*left == 0) finish();
-                    },
-                    atom::upsert::value, p, std::move(users));
+              tell_owners(self, ctx.eng->node, std::move(news), "rest", finish);
             },
             fail_with(ctx, req, respond));
   });
@@ -324,7 +297,7 @@ void update_user(node_context& ctx, net::request&& request, const std::string& i
                         auto done = [req, respond, saved] {
                           respond(net::success(http::status::ok, api::user_json(saved), *req));
                         };
-                        tell_owner(self, ctx, done, atom::upsert::value, saved);
+                        tell_owners(self, ctx.eng->node, {{saved}, {}, {}}, "rest", done);
                       },
                       fail_with(ctx, req, respond));
             },
@@ -343,7 +316,7 @@ void delete_user(node_context& ctx, net::request&& request, const std::string& i
                 respond(net::success(http::status::ok, json::object{{"message", deleted_message}},
                                      *req));
               };
-              tell_owner(self, ctx, done, atom::remove::value, gone.partition, gone.id);
+              tell_owners(self, ctx.eng->node, {{}, {{gone.partition, gone.id}}, {}}, "rest", done);
             },
             fail_with(ctx, req, respond));
   });
@@ -478,7 +451,7 @@ void redrive(node_context& ctx, net::request&& request, const std::string& key,
                                      json::object{{"key", key}, {"status", status::retrying}},
                                      *req));
               };
-              tell_owner(self, ctx, done, atom::resume::value, o);
+              tell_owners(self, ctx.eng->node, {{}, {}, {o}}, "rest", done);
             },
             fail_with(ctx, req, respond));
   });

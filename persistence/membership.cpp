@@ -16,18 +16,23 @@ struct membership::listener : pqxx::notification_receiver {
   bool& woken;
 };
 
-// candle_changes: the partitions whose users a transaction wrote (schema
-// v8's trigger). Collected, not a reason for a round.
+// candle_changes: '<p>' for the partitions whose users a transaction wrote
+// (schema v8's trigger), 'r<p>' for those whose records were redriven
+// (store::redrive). Collected, not a reason for a round.
 struct membership::change_listener : pqxx::notification_receiver {
-  change_listener(pqxx::connection& c, std::set<int32_t>& into)
-      : pqxx::notification_receiver(c, "candle_changes"), partitions(into) {}
+  change_listener(pqxx::connection& c, std::set<int32_t>& users, std::set<int32_t>& redriven)
+      : pqxx::notification_receiver(c, "candle_changes"), users(users), redriven(redriven) {}
   void operator()(const std::string& payload, int) override {
     try {
-      partitions.insert(std::stoi(payload));
+      if (!payload.empty() && payload[0] == 'r')
+        redriven.insert(std::stoi(payload.substr(1)));
+      else
+        users.insert(std::stoi(payload));
     } catch (const std::exception&) {
     }
   }
-  std::set<int32_t>& partitions;
+  std::set<int32_t>& users;
+  std::set<int32_t>& redriven;
 };
 
 namespace {
@@ -43,7 +48,6 @@ membership::~membership() = default;
 // connection UNLISTENs through freed memory when it is destroyed.
 void membership::drop_listeners() {
   changes_.reset();
-  users_.reset();
   pause_.reset();
   clock_.reset();
   nodes_.reset();
@@ -58,8 +62,7 @@ void membership::connect() {
   nodes_ = std::make_unique<listener>(*conn_, "candle_nodes", ignored_flag, woken_);
   clock_ = std::make_unique<listener>(*conn_, "candle_clock", clock_changed_, woken_);
   pause_ = std::make_unique<listener>(*conn_, "candle_pause", pause_changed_, woken_);
-  users_ = std::make_unique<listener>(*conn_, "candle_users", users_changed_, woken_);
-  changes_ = std::make_unique<change_listener>(*conn_, changed_);
+  changes_ = std::make_unique<change_listener>(*conn_, changed_, redriven_);
   pause_changed_ = true; // read it again after (re)connecting
 }
 
@@ -164,8 +167,10 @@ bool membership::pause_changed() {
   return std::exchange(pause_changed_, false);
 }
 
-bool membership::users_changed() {
-  return std::exchange(users_changed_, false);
+std::vector<int32_t> membership::redriven_partitions() {
+  std::vector<int32_t> out(redriven_.begin(), redriven_.end());
+  redriven_.clear();
+  return out;
 }
 
 void membership::leave() {

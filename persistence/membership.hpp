@@ -50,9 +50,9 @@ public:
   bool clock_changed();
   /// True when an await() since the last call saw a pause change.
   bool pause_changed();
-  /// True when an await() since the last call saw users written outside the
-  /// nodes (candle-import's notification on candle_users).
-  bool users_changed();
+  /// The partitions whose records were redriven, as notified since the last
+  /// call (store::redrive's 'r<partition>').
+  std::vector<int32_t> redriven_partitions();
   /// After connection trouble: reconnect and join again (the session lock
   /// was lost with the connection, so peers may have taken leases over).
   result<bool> rejoin();
@@ -84,13 +84,12 @@ private:
   node_info me_;
   std::chrono::milliseconds ttl_;
   std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<listener> leases_, nodes_, clock_, pause_, users_;
+  std::unique_ptr<listener> leases_, nodes_, clock_, pause_;
   std::unique_ptr<change_listener> changes_;
-  std::set<int32_t> changed_;
+  std::set<int32_t> changed_, redriven_;
   bool woken_ = false;
   bool clock_changed_ = false;
   bool pause_changed_ = false;
-  bool users_changed_ = false;
 };
 
 } // namespace candle::pg

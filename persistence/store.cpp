@@ -886,6 +886,16 @@ std::vector<send_record> store::records_by_status(const std::string& status, siz
   return out;
 }
 
+namespace {
+// Redriven records are the owners' to reclaim: `r<partition>` on
+// candle_changes, sent at commit, wakes each owner's sweep (the durable path
+// when the owner is not told over CAF; docs/cluster.md).
+void notify_redriven(pqxx::work& w, const std::set<int32_t>& partitions) {
+  for (auto p : partitions)
+    w.exec_params("SELECT pg_notify('candle_changes', $1)", "r" + std::to_string(p));
+}
+} // namespace
+
 result<occurrence> store::redrive(const std::string& key, int64_t now) {
   pqxx::work w{conn()};
   auto r = w.exec_prepared("redrive", key, now);
@@ -898,8 +908,10 @@ result<occurrence> store::redrive(const std::string& key, int64_t now) {
     return error{errc::conflict,
                  "greeting " + key + " is " + status + "; only dead or expired ones are redriven"};
   }
+  auto o = pending_of(r[0], r[0][10].as<int32_t>());
+  notify_redriven(w, {o.partition});
   w.commit();
-  return pending_of(r[0], r[0][10].as<int32_t>());
+  return o;
 }
 
 result<user> store::find_user(const std::string& id_or_email) {
@@ -922,9 +934,13 @@ result<store::bulk_redrive> store::redrive_all(const std::string& status,
     out.sample.push_back(row[0].as<std::string>());
   if (!dry_run) {
     // One statement: every matching record moves, or none does.
-    for (const auto& row : w.exec_prepared("redrive_bulk", status, occasion, now))
+    std::set<int32_t> partitions;
+    for (const auto& row : w.exec_prepared("redrive_bulk", status, occasion, now)) {
       out.redriven.push_back(pending_of(row, row[10].as<int32_t>()));
+      partitions.insert(out.redriven.back().partition);
+    }
     out.count = out.redriven.size();
+    notify_redriven(w, partitions);
   }
   w.commit();
   return out;

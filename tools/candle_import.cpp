@@ -503,7 +503,7 @@ private:
 // message_logs: what the old service sent or is sending becomes a `sent`
 // record under Candle's key for that occurrence (the old key kept), for the
 // current and the previous year. Run before the users are written, so a node
-// that sees an imported user (a running cluster, told by candle_users) sees
+// that sees an imported user (a running cluster, through its change feed) sees
 // its sent greetings too and never claims one of them. The user's row comes
 // from the old database through the same rules as the users' import.
 void import_greetings(pqxx::connection& old, pqxx::connection& c, sys_millis now, bool dry_run,
@@ -697,8 +697,6 @@ int main(int argc, char** argv) {
                 << " greetings recorded as sent (" << n.greetings_existing << " already there)";
     std::cout << "; " << static_cast<int64_t>(s > 0 ? static_cast<double>(n.read) / s : 0)
               << " rows/s" << std::endl;
-    if (!o.dry_run && n.imported > 0)
-      pqxx::nontransaction{c}.exec("SELECT pg_notify('candle_users', '')");
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "candle-import: " << e.what() << '\n';

@@ -239,3 +239,84 @@ TEST_F(Convergence, TheAuditNamesWhatNoQueueHoldsUntilTheFeedOrTheSweepTakesItIn
   EXPECT_TRUE(r.unscheduled.empty()) << "in flight after the feed read it";
   EXPECT_TRUE(r.unowned.empty());
 }
+
+namespace {
+
+// The record of `id`'s birthday in `st` (`dead` to start with; what a
+// redrive commits, store::redrive: `retrying`, attempts 0, due again at
+// `now`). Returns what the redrive's tell carries.
+occurrence record_behind_its_back(fake_db_state& db, const std::string& id, int64_t now,
+                                  const char* st = status::retrying) {
+  auto o = occurrences_in(db.users.at(id), db.rules, ms("2027-07-14T00:00:00Z"),
+                          ms("2027-07-15T00:00:00Z"))[0];
+  send_record r;
+  r.key = o.key;
+  r.user_id = id;
+  r.occasion = "birthday";
+  r.year = 2027;
+  r.due_at = o.due_at;
+  r.status = st;
+  r.next_attempt_at = now;
+  db.records[o.key] = r;
+  o.next_attempt_at = now;
+  return o;
+}
+
+} // namespace
+
+TEST_F(Convergence, ARedriveHeardOnlyFromItsNotificationIsSentOnceAfterTheGrace) {
+  add_user("ada", "UTC", "1990-07-14"); // yesterday's, dead: the partition holds nothing of it
+  record_behind_its_back(*db, "ada", 0, status::dead);
+  start_clock("2027-07-15T12:00:00Z");
+  auto p = spawn_partition();
+  ASSERT_TRUE(provider->sends.empty());
+  auto o = record_behind_its_back(*db, "ada", ms("2027-07-15T12:00:00Z"));
+  auto& repairs = metrics::global().reconcile_repairs;
+  auto before = repairs.value({"retrying"});
+  tell(p, atom::sweep::value); // the notification; the tell over CAF was lost
+  tell(p, atom::sweep::value); // a second redrive within the grace: one sweep
+  advance(milliseconds{900});
+  EXPECT_EQ(provider->count(o.key), 0u) << "swept within the grace its tell has";
+  advance(milliseconds{200});
+  EXPECT_EQ(provider->count(o.key), 1u) << "the redrive was not taken in";
+  EXPECT_EQ(status_of(o.key), status::sent);
+  EXPECT_EQ(repairs.value({"retrying"}), before + 1) << "a lost tell is a repair";
+  tell(p, atom::sweep::value);
+  advance(seconds{2});
+  EXPECT_EQ(provider->count(o.key), 1u) << "sent twice";
+}
+
+TEST_F(Convergence, ARedriveToldInTimeIsSentOnceAndNotCountedAsARepair) {
+  add_user("ada", "UTC", "1990-07-14");
+  record_behind_its_back(*db, "ada", 0, status::dead);
+  start_clock("2027-07-15T12:00:00Z");
+  auto p = spawn_partition();
+  auto o = record_behind_its_back(*db, "ada", ms("2027-07-15T12:00:00Z"));
+  auto& repairs = metrics::global().reconcile_repairs;
+  auto before = repairs.value({"retrying"});
+  provider->hold = true; // still on the wire when the sweep reads
+  tell(p, atom::sweep::value);
+  EXPECT_TRUE(ask<bool>(p, atom::resume::value, o));
+  advance(seconds{2});
+  EXPECT_EQ(provider->held.size(), 1u);
+  EXPECT_EQ(repairs.value({"retrying"}), before) << "the told redrive counted as a repair";
+}
+
+TEST_F(Convergence, ASweepAskedWhileOneIsInFlightRunsAgainAfterIt) {
+  add_user("ada", "UTC", "1990-07-14");
+  record_behind_its_back(*db, "ada", 0, status::dead);
+  start_clock("2027-07-15T12:00:00Z");
+  auto p = spawn_partition();
+  db->hold_sweeps = true; // the next sweep's answer waits
+  advance(seconds{61});
+  tell(p, atom::changes::value); // the minute's sweep reads, before the redrive commits
+  auto o = record_behind_its_back(*db, "ada", ms("2027-07-15T12:01:01Z"));
+  tell(p, atom::sweep::value);
+  advance(seconds{2}); // the grace passed while the first sweep is in flight
+  EXPECT_EQ(provider->count(o.key), 0u);
+  db->hold_sweeps = false;
+  caf::anon_send(db_handle, atom::ping::value); // the first answers without the record
+  sched.run();
+  advance(seconds{1});
+  EXPECT_EQ(provider->count(o.key), 1u) << "the sweep asked meanwhile did not run";
+}

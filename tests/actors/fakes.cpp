@@ -21,7 +21,7 @@ send_record new_record(const occurrence& o, const char* status, int64_t epoch) {
 }
 } // namespace
 
-persistence_actor::behavior_type fake_db(persistence_actor::pointer,
+persistence_actor::behavior_type fake_db(persistence_actor::pointer self,
                                          std::shared_ptr<fake_db_state> st) {
   return {
       [st](atom::claim, int32_t, int64_t epoch, occurrence_list& batch, int64_t) {
@@ -155,7 +155,7 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
         }
         return out;
       },
-      [st](atom::sweep, int32_t, int64_t epoch) {
+      [self, st](atom::sweep, int32_t, int64_t epoch) -> caf::result<occurrence_list> {
         occurrence_list out;
         for (const auto& [k, r] : st->records) {
           if (r.owner_epoch > epoch ||
@@ -172,6 +172,11 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
                   r.status == status::retrying ? std::max<int64_t>(1, r.next_attempt_at) : 0;
               out.push_back(std::move(o));
             }
+        }
+        if (st->hold_sweeps) {
+          auto rp = self->make_response_promise<occurrence_list>();
+          st->held_sweeps.emplace_back(rp, std::move(out));
+          return rp;
         }
         return out;
       },
@@ -214,7 +219,12 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer,
       [](atom::dashboard, std::vector<int32_t>&) -> caf::result<dashboard_rows> {
         return unsupported();
       },
-      [](atom::ping) { return true; },
+      [st](atom::ping) {
+        for (auto& [rp, found] : st->held_sweeps) // what the sweeps read, answered late
+          rp.deliver(std::move(found));
+        st->held_sweeps.clear();
+        return true;
+      },
   };
 }
 

@@ -33,6 +33,10 @@ struct fake_db_state {
   std::map<std::string, int64_t> written;
   std::optional<int64_t> running;
   int changes_reads = 0;
+  /// While true, sweeps are read at once but answered only when the fake
+  /// receives a ping (in its own context): a sweep in flight.
+  bool hold_sweeps = false;
+  std::vector<std::pair<caf::typed_response_promise<occurrence_list>, occurrence_list>> held_sweeps;
   /// Writes a user as a committed transaction would (bumping updated_at
   /// like the real update statement): the feed reads it.
   user& write(user u) {

@@ -351,21 +351,3 @@ TEST_F(Partition, DowntimeBeyondTheRecoveryWindowExpiresOldMissesAndSendsRecentO
   EXPECT_EQ(st.late, 1u) << "the day-old greeting was not counted late";
   EXPECT_EQ(st.expired, 1u);
 }
-
-TEST_F(Partition, AnImportIsReadAgainOnRequestAndItsUsersAreGreetedOnce) {
-  add_user("ada", "UTC", "1990-07-15"); // 09:00Z
-  start_clock("2027-07-15T08:00:00Z");
-  auto p = spawn_partition();
-  advance(minutes{1});
-  add_user("bob", "UTC", "1990-07-15");           // written behind the partition's back
-  add_user("eve", "Europe/London", "1990-07-15"); // 08:00Z: passed, within the recovery window
-  EXPECT_TRUE(ask<bool>(p, atom::window::value)) << "the read again did not answer true";
-  EXPECT_TRUE(ask<bool>(p, atom::window::value)) << "a second read again";
-  advance(hours{2});
-  std::map<std::string, int> sent;
-  for (const auto& s : provider->sends)
-    ++sent[s.key];
-  EXPECT_EQ(sent,
-            (std::map<std::string, int>{
-                {"ada:birthday:2027", 1}, {"bob:birthday:2027", 1}, {"eve:birthday:2027", 1}}));
-}

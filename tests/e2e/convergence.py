@@ -324,6 +324,44 @@ def main():
             writes_during(15, "term", lambda: (time.sleep(0.5), leaving.stop(signal.SIGTERM)),
                           [cluster.nodes["node-2"], cluster.nodes["node-3"]], leaving.start)
 
+        def redrives_while_links_are_cut():
+            # Dead greetings redriven through a node that is not their owner
+            # while every CAF link is cut: the redrive's tell is lost, its
+            # notification wakes the owner's sweep, each is sent once.
+            day = 16
+            move_clock(cluster, f"2027-07-{day - 1:02d}T12:00:00Z")
+            w = Writes(cluster.live(), day, "redrive")
+            w.run(30)
+            keys = [key(u) for u in w.created]
+            in_keys = ", ".join(f"'{k}'" for k in keys)
+            cluster.mock.control({"rejectSuffix": "@example.com"})  # only these are due
+            move_clock(cluster, f"2027-07-{day:02d}T09:00:30Z")
+            wait_for(lambda: psql(cluster, "SELECT count(*) FROM send_records WHERE status ="
+                                  f" 'dead' AND idempotency_key IN ({in_keys})") == "30", 30,
+                     "30 dead greetings")
+            cluster.mock.control({"rejectSuffix": ""})
+            owners = {u: cluster.owner_of(u, PARTITIONS) for u in w.created}
+            before = repairs(cluster)
+            with LinksCut([n.cluster_port for n in cluster.live()]):
+                def redrive(u):
+                    via = cluster.any(but=owners[u])
+                    r = client_for(via).req("POST", f"/api/v1/greetings/{key(u)}/redrive")
+                    check(r.status == 202, f"redrive {key(u)}: {r.status} {r.text}")
+                with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                    for f in [pool.submit(redrive, u) for u in w.created]:
+                        f.result()
+                # Sent by the owners while the links are still cut: the
+                # durable path alone.
+                wait_for(lambda: set(keys) <= set(sent(cluster)), BOUND_S,
+                         "30 redriven greetings sent")
+            time.sleep(1)
+            got = sent(cluster)
+            twice = {k: got[k] for k in keys if got[k] != 1}
+            check(not twice, f"redriven greetings sent other than once: {twice}")
+            print(f"    redrives with links cut: 30 sent once; repairs "
+                  f"{repairs(cluster) - before:.0f}", flush=True)
+            audit_is_empty(build, cluster)
+
         def shutdown_without_a_database_is_bounded():
             # The database goes first (as Ctrl-C on scripts/cluster does):
             # no lease can be released, no outcome written. One node gets
@@ -352,7 +390,8 @@ def main():
 
         phases = [three_nodes, writes_while_an_owner_is_stopped, users_written_by_sql_alone,
                   links_cut_between_nodes, writes_during_a_kill_9_take_over,
-                  writes_during_a_sigterm_hand_off, shutdown_without_a_database_is_bounded]
+                  writes_during_a_sigterm_hand_off, redrives_while_links_are_cut,
+                  shutdown_without_a_database_is_bounded]
         only = sys.argv[2:]
         _run([(f.__name__, f) for f in phases
               if not only or f is phases[0] or f.__name__ in only])

@@ -7,6 +7,7 @@
 #include "pg_fixture.hpp"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 using namespace candle;
@@ -176,4 +177,45 @@ TEST_F(Cluster, TheClockIsTheClustersAndAJoinerReadsItWhereItIsNow) {
   // 100 ms of real time at 3600x is six simulated minutes.
   EXPECT_GE(read->sim_ms, 1'800'000'000'000 + 100 * 3600);
   EXPECT_LT(read->sim_ms, 1'800'000'000'000 + 10'000 * 3600);
+}
+
+// The durable path's wake-ups on the membership connection: a write of a
+// user names its partition ('<p>'), a redrive (single or bulk) names the
+// partition of its records ('r<p>'), each collected apart.
+TEST_F(Cluster, UserWritesAndRedrivesNotifyTheirPartitionsApart) {
+  pg::membership a{conninfo, node("node-a"), seconds{15}};
+  ASSERT_TRUE(a.join());
+  bulk_users(2, 5);
+  {
+    pqxx::connection c{conninfo};
+    pqxx::work w{c};
+    for (int i : {1, 2})
+      w.exec("INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
+             " due_at, status, owner_epoch) VALUES ('" +
+             test::uid(i) + ":birthday:2027', '" + test::uid(i) +
+             "', 'birthday', 2027, 5, now(), 'dead', 1)");
+    w.commit();
+  }
+  auto heard = [&](auto collect) {
+    std::set<int32_t> out;
+    for (int i = 0; i < 50 && out.empty(); ++i) {
+      a.await(milliseconds{100});
+      for (auto p : collect())
+        out.insert(p);
+    }
+    return out;
+  };
+  EXPECT_EQ(heard([&] { return a.changed_partitions(); }), std::set<int32_t>{5});
+  EXPECT_TRUE(a.redriven_partitions().empty()) << "a user write was taken for a redrive";
+  pg::store s{conninfo};
+  ASSERT_TRUE(s.redrive(test::uid(1) + ":birthday:2027", 1'800'000'000'000));
+  EXPECT_EQ(heard([&] { return a.redriven_partitions(); }), std::set<int32_t>{5});
+  EXPECT_TRUE(a.changed_partitions().empty()) << "a redrive was taken for a user write";
+  auto bulk = s.redrive_all("dead", "", 1'800'000'000'000, false);
+  ASSERT_TRUE(bulk);
+  EXPECT_EQ(bulk->count, 1u);
+  EXPECT_EQ(heard([&] { return a.redriven_partitions(); }), std::set<int32_t>{5});
+  ASSERT_TRUE(s.redrive_all("dead", "", 1'800'000'000'000, true)); // a dry run
+  a.await(milliseconds{300});
+  EXPECT_TRUE(a.redriven_partitions().empty()) << "a dry run notified";
 }
