@@ -85,11 +85,14 @@ using changes = caf::atom_constant<caf::atom("changes")>;
 using confirm = caf::atom_constant<caf::atom("confirm")>;
 using sweep = caf::atom_constant<caf::atom("sweep")>;
 using audit = caf::atom_constant<caf::atom("audit")>;
+using withdraw = caf::atom_constant<caf::atom("withdraw")>;
 } // namespace atom
 
 /// One delivery attempt as the DELIVERY actor reports it.
 struct attempt {
-  enum kind : int32_t { sent = 0, transient = 1, permanent = 2 };
+  /// withdrawn: not sent, taken back from delivery's queue by its partition,
+  /// which is handing off (the record stays `claimed`: the next owner sends it).
+  enum kind : int32_t { sent = 0, transient = 1, permanent = 2, withdrawn = 3 };
   std::string key;
   int32_t result = sent;
   std::string error;          ///< provider message or transport error
@@ -203,8 +206,12 @@ using persistence_actor = caf::typed_actor<
 /// wire only while its partition's fence slot is open at that epoch
 /// (core/fence.hpp), checked right before it is sent, so a node paused past
 /// its lease sends nothing when it resumes (a transient "fenced" result).
-using delivery_actor =
-    caf::typed_actor<caf::replies_to<atom::send, occurrence_list, int64_t>::with<attempt_list>>;
+using delivery_actor = caf::typed_actor<
+    // Send a partition's batch: (greetings, its lease epoch) -> one attempt each.
+    caf::replies_to<atom::send, occurrence_list, int64_t>::with<attempt_list>,
+    // A partition hands off: (partition, epoch) greetings still waiting in
+    // the queue (not on the wire) are answered `withdrawn` at once.
+    caf::reacts_to<atom::withdraw, int32_t, int64_t>>;
 
 /// The DELIVERY actor's whole interface: sending, plus the kill switch and
 /// introspection for the admin API, plus its own internal messages.

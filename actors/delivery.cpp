@@ -275,6 +275,30 @@ void send(self_ptr self, std::vector<item> items) {
   st.client->post_batch(std::move(messages), std::move(may_send), std::move(reply));
 }
 
+// A partition handing off takes back what waits for it here: answered
+// `withdrawn` (nothing was sent; the record stays claimed for the next
+// owner), so its hand-off waits only for what is on the wire, not for the
+// whole queue ahead of it.
+void withdraw(self_ptr self, int32_t partition, int64_t epoch) {
+  auto& st = self->state;
+  size_t n = 0;
+  std::deque<item> kept;
+  for (auto& it : st.waiting) {
+    if (it.o.partition == partition && it.epoch == epoch) {
+      answer(st, {it.batch, it.index},
+             attempt{it.o.key, attempt::withdrawn, "withdrawn: its partition is handing off", 0});
+      ++n;
+    } else {
+      kept.push_back(std::move(it));
+    }
+  }
+  st.waiting = std::move(kept);
+  if (n > 0) {
+    spdlog::info("event=delivery.withdrawn partition={} epoch={} n={}", partition, epoch, n);
+    publish_gauges(self, pace_now(st));
+  }
+}
+
 // Starts what may start: not paused or throttled, under the adaptive limit
 // and the in-doubt bound, within the rate, admitted by the breaker. A
 // request takes the greeting at the front and, with the batch API, those
@@ -443,6 +467,9 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
       },
       [self](atom::done, uint64_t id, attempt_list& results, int64_t rtt_us, int32_t v,
              int64_t retry_after_ms) { on_done(self, id, results, rtt_us, v, retry_after_ms); },
+      [self](atom::withdraw, int32_t partition, int64_t epoch) {
+        withdraw(self, partition, epoch);
+      },
       [self](atom::tick) {
         self->state.tick_armed = false;
         self->state.doubt_poll = false;

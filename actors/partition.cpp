@@ -186,6 +186,7 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
   for (const auto& r : results)
     by_key.emplace(r.key, &r);
   outcome_list outcomes;
+  int64_t withdrawn = 0;
   for (auto o : batch) {
     st.busy.erase(o.key);
     st.resumed.erase(o.key);
@@ -195,7 +196,11 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
                     : attempt{o.key, attempt::transient, "no result from delivery", 0};
     auto tries = o.attempts + 1;
     auto& m = metrics::global();
-    if (a.result == attempt::sent) {
+    if (a.result == attempt::withdrawn) {
+      // Taken back while handing off: never sent, still `claimed` at this
+      // epoch. Nothing to record; the next owner resumes it.
+      ++withdrawn;
+    } else if (a.result == attempt::sent) {
       outcomes.push_back({o.key, status::sent, "", 0, now});
       ++st.stats.sent;
       m.greetings.add({o.occasion, "sent"});
@@ -221,8 +226,12 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
       m.greetings.add({o.occasion, "retried"});
     }
   }
+  // Delivery counted the whole batch in the fence slot when it answered;
+  // what is withdrawn is not in doubt and will not be recorded.
+  if (withdrawn > 0 && st.epoch != 0) st.opts.fences->doubt(st.opts.id, st.epoch, -withdrawn);
   record(self, std::move(outcomes));
   arm(self);
+  if (withdrawn > 0 && st.draining) finish_handoff(self);
 }
 
 // Hands claimed greetings to delivery in chunks of `delivery_chunk`: each
@@ -1064,6 +1073,8 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         s.draining = true;
         s.handoff = self->make_response_promise<bool>();
         auto rp = s.handoff;
+        // What waits in delivery's queue (not on the wire) comes back at once.
+        self->send(s.opts.delivery, atom::withdraw::value, s.opts.id, s.epoch);
         process(self);
         return rp;
       },

@@ -270,6 +270,18 @@ delivery_actor::behavior_type fake_provider(delivery_actor::pointer self,
         }
         return out;
       },
+      [st](atom::withdraw, int32_t, int64_t) {
+        ++st->withdraws;
+        if (!st->held_are_queued) return;
+        for (size_t i = 0; i < st->held.size(); ++i) {
+          attempt_list answers;
+          for (const auto& o : st->held_batches[i])
+            answers.push_back({o.key, attempt::withdrawn, "withdrawn", 0});
+          st->held[i].deliver(std::move(answers));
+        }
+        st->held.clear();
+        st->held_batches.clear();
+      },
   };
 }
 

@@ -66,6 +66,10 @@ struct fake_provider_state {
   /// Set with `hold` false, the next send (even an empty one) first answers
   /// every held batch as sent: the answer arrives late.
   bool answer_held = false;
+  /// While true, held batches wait in the queue (not on the wire): a
+  /// withdraw answers them `withdrawn`. Otherwise a withdraw finds nothing.
+  bool held_are_queued = false;
+  int withdraws = 0; // withdraw messages received
   size_t count(const std::string& key) const {
     size_t n = 0;
     for (const auto& s : sends)

@@ -324,6 +324,40 @@ TEST_F(Partition, AHandOffRecordsWhatIsInFlightThenReleasesTheLeaseAndSendsNothi
   EXPECT_EQ(db->records.count("later:birthday:2027"), 0u) << "claimed after handing off";
 }
 
+TEST_F(Partition, AHandOffTakesBackWhatWaitsInDeliverysQueueAndTheNextOwnerSendsItOnce) {
+  add_user("a", "UTC", "1990-07-15"); // 09:00Z
+  add_user("b", "UTC", "1990-07-15");
+  start_clock("2027-07-15T08:59:59Z");
+  auto p = spawn_partition();
+  provider->hold = true; // queued behind other partitions' greetings: not on the wire
+  provider->held_are_queued = true;
+  advance(seconds{1});
+  ASSERT_EQ(provider->held.size(), 1u);
+  caf::scoped_actor self{sys};
+  auto handle = self->request(p, caf::infinite, atom::handoff::value);
+  sched.run();
+  EXPECT_EQ(provider->withdraws, 1);
+  EXPECT_TRUE(db->released) << "the hand-off waited for the queue";
+  bool answered = false;
+  std::move(handle).receive([&](bool ok) { answered = ok; },
+                            [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  EXPECT_TRUE(answered);
+  EXPECT_TRUE(ended(p));
+  EXPECT_TRUE(provider->sends.empty());
+  for (const auto* k : {"a:birthday:2027", "b:birthday:2027"}) {
+    EXPECT_EQ(db->records.at(k).status, status::claimed) << k << ": withdrawn, not recorded";
+    EXPECT_EQ(db->records.at(k).attempts, 0) << k << ": a withdrawal is not an attempt";
+  }
+  EXPECT_EQ(fences->in_doubt(), 0) << "withdrawn greetings left counted in doubt";
+  provider->hold = false;
+  db->released = false;
+  spawn_partition(); // the next owner: a new epoch resumes the claims
+  advance(seconds{2});
+  EXPECT_EQ(provider->count("a:birthday:2027"), 1u);
+  EXPECT_EQ(provider->count("b:birthday:2027"), 1u);
+  EXPECT_EQ(db->records.at("a:birthday:2027").status, status::sent);
+}
+
 TEST_F(Partition, DowntimeBeyondTheRecoveryWindowExpiresOldMissesAndSendsRecentOnes) {
   add_user("old", "UTC", "1990-07-10");    // due 10 Jul 09:00Z: 5 days missed
   add_user("recent", "UTC", "1990-07-14"); // due 14 Jul 09:00Z: 1 day missed

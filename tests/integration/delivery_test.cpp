@@ -270,3 +270,65 @@ TEST(Delivery, NoRequestStartsWhileTwiceTheInFlightBoundIsSentButUnrecorded) {
   caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
   provider.server.stop();
 }
+
+// A partition handing off takes back what waits in the queue behind a slow
+// provider: answered `withdrawn` at once, never sent; what is on the wire
+// finishes; another partition's greetings are untouched.
+TEST(Delivery, AWithdrawAnswersWhatWaitsAndLeavesTheWireAndOtherPartitionsAlone) {
+  std::atomic<int> seen{0};
+  std::mutex mtx;
+  std::vector<std::thread> slow; // joined before the server goes away
+  net::http_server provider{{"127.0.0.1", 0, 2}, [&](net::request&& req, net::responder respond) {
+                              ++seen;
+                              net::response res{http::status::ok, req.version()};
+                              std::lock_guard<std::mutex> g{mtx};
+                              slow.emplace_back([r = std::move(res), respond]() mutable {
+                                std::this_thread::sleep_for(milliseconds{300});
+                                r.prepare_payload();
+                                respond(std::move(r));
+                              });
+                            }};
+  auto port = provider.start();
+  ASSERT_TRUE(port);
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+  delivery_options opts;
+  opts.url = "http://127.0.0.1:" + std::to_string(*port) + "/send-email";
+  opts.max_in_flight = 2; // chunks of one: half the bound, as partitions send them
+  auto fences = std::make_shared<fence_table>(4);
+  fences->open(2, 7, steady_clock::now() + seconds{60});
+  fences->open(3, 4, steady_clock::now() + seconds{60});
+  opts.fences = fences;
+  auto d = spawn_delivery(sys, opts);
+  caf::scoped_actor self{sys};
+  auto one = [&](int32_t partition, int64_t epoch, std::string key) {
+    auto o = greeting("a@b.c", std::move(key));
+    o.partition = partition;
+    return self->request(d, seconds{30}, atom::send::value, occurrence_list{o}, epoch);
+  };
+  auto wire1 = one(2, 7, "p2-a");                   // on the wire
+  auto wire2 = one(2, 7, "p2-b");                   // on the wire: the bound is full
+  auto queued = one(2, 7, "p2-c");                  // waits
+  auto other = one(3, 4, "p3-a");                   // another partition's, waits
+  for (int i = 0; i < 1000 && seen.load() < 2; ++i) // the provider got both
+    std::this_thread::sleep_for(milliseconds{10});
+  ASSERT_EQ(seen.load(), 2);
+  self->send(d, atom::withdraw::value, int32_t{2}, int64_t{7});
+  auto result_of = [&](auto& handle) {
+    attempt_list got;
+    std::move(handle).receive([&](attempt_list& r) { got = std::move(r); },
+                              [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+    return got.size() == 1 ? got[0].result : -1;
+  };
+  EXPECT_EQ(result_of(queued), attempt::withdrawn);
+  EXPECT_EQ(result_of(wire1), attempt::sent) << "what was on the wire was not finished";
+  EXPECT_EQ(result_of(wire2), attempt::sent);
+  fences->doubt(2, 7, -3); // partition 2 recorded two and let the withdrawn one go
+  EXPECT_EQ(result_of(other), attempt::sent) << "another partition's greeting was touched";
+  EXPECT_EQ(seen.load(), 3) << "a withdrawn greeting reached the provider";
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  for (auto& t : slow)
+    t.join();
+  provider.stop();
+}

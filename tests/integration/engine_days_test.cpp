@@ -79,17 +79,19 @@ struct recorder_state {
 delivery_actor::behavior_type recorder(delivery_actor::pointer self,
                                        std::shared_ptr<recorder_state> st) {
   return {[self, st](atom::send, occurrence_list& batch, int64_t) {
-    auto now =
-        duration_cast<milliseconds>(st->clock->now(self->clock().now()).time_since_epoch()).count();
-    attempt_list out;
-    std::lock_guard<std::mutex> guard{st->mtx};
-    for (const auto& o : batch) {
-      ++st->count[o.key];
-      st->at[o.key] = now;
-      out.push_back({o.key, attempt::sent, "", 0});
-    }
-    return out;
-  }};
+            auto now =
+                duration_cast<milliseconds>(st->clock->now(self->clock().now()).time_since_epoch())
+                    .count();
+            attempt_list out;
+            std::lock_guard<std::mutex> guard{st->mtx};
+            for (const auto& o : batch) {
+              ++st->count[o.key];
+              st->at[o.key] = now;
+              out.push_back({o.key, attempt::sent, "", 0});
+            }
+            return out;
+          },
+          [](atom::withdraw, int32_t, int64_t) {}}; // answers at once: nothing waits
 }
 
 } // namespace
