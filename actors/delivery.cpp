@@ -263,24 +263,23 @@ void send_mail(delivery_state& st, occurrence& o, std::function<bool()> may_send
     a.error = "not sent: " + text.err().message;
     return reply(std::vector<net::provider_answer>{std::move(a)});
   }
-  st.smtp->send(st.from.address, std::move(m.to_address), std::move(*text), std::move(may_send),
-                [reply = std::move(reply), events = st.opts.events, key = o.key,
-                 email = o.email](net::smtp_answer a) {
-                  if (a.suppress && events) {
-                    spdlog::warn("event=delivery.unknown_mailbox key={} error=\"{}\"", key,
-                                 a.error);
-                    delivery_event e;
-                    e.id = "smtp:" + key;
-                    e.type = "bounced";
-                    e.key = key;
-                    e.at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-                    e.reason = a.error;
-                    caf::anon_send(events, atom::ingest::value, event_list{std::move(e)});
-                  }
-                  reply(std::vector<net::provider_answer>{std::move(a)});
-                });
+  st.smtp->send(
+      st.from.address, std::move(m.to_address), std::move(*text), std::move(may_send),
+      [reply = std::move(reply), events = st.opts.events, key = o.key](net::smtp_answer a) {
+        if (a.suppress && events) {
+          spdlog::warn("event=delivery.unknown_mailbox key={} error=\"{}\"", key, a.error);
+          delivery_event e;
+          e.id = "smtp:" + key;
+          e.type = "bounced";
+          e.key = key;
+          e.at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+          e.reason = a.error;
+          caf::anon_send(events, atom::ingest::value, event_list{std::move(e)});
+        }
+        reply(std::vector<net::provider_answer>{std::move(a)});
+      });
 }
 
 // Sends one request with `items`; its answer comes back as (done, id, ...).
