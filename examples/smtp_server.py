@@ -25,9 +25,10 @@ import ssl
 import subprocess
 import threading
 import time
+import warnings
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 
 def make_ca(directory, name, hosts=("127.0.0.1",)):
@@ -48,6 +49,10 @@ def make_ca(directory, name, hosts=("127.0.0.1",)):
     run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
         "-out", cert, "-days", "2", "-extfile", ext)
     return ca, cert, key
+
+
+# aiosmtpd 1.4 sets its own deprecated Session.login_data after every AUTH.
+warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
 
 
 class Handler:
@@ -112,7 +117,8 @@ class CountingSMTP(SMTP):
 
 
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1 in a thread; `tls` = (cert, key) offers STARTTLS."""
+    """aiosmtpd on 127.0.0.1 in a thread; `tls` = (cert, key) offers STARTTLS;
+    `auth` = (user, password) requires AUTH (over TLS) before MAIL FROM."""
 
     def __init__(self, port=0, tls=None, slow_s=3.0, auth=None):
         self.handler = Handler(slow_s)
@@ -122,6 +128,14 @@ class SmtpServer:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(tls[0], tls[1])
             kw["tls_context"] = ctx
+        self.logins = []
+        if auth:
+            def check(server, session, envelope, mechanism, data):
+                ok = (data.login.decode(), data.password.decode()) == tuple(auth)
+                self.logins.append((mechanism, data.login.decode(), ok))
+                return AuthResult(success=ok)
+            kw["auth_required"] = True
+            kw["authenticator"] = check
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port,
                                       ready_timeout=10, decode_data=False, **kw)
 

@@ -11,7 +11,8 @@ STARTTLS and a certificate from a test CA made here with openssl.
   (past email.timeout): retried, then sent; 550 5.7.1: dead with the
   server's text; 550 5.1.1: dead and the address suppressed;
 - connections are reused: far fewer connections than messages; every one
-  upgraded with STARTTLS;
+  upgraded with STARTTLS and AUTHenticated once (the password from
+  smtp.password-file, never in the node's log);
 - with a CA that did not sign the server's certificate nothing is sent: the
   greeting is retried (transient), the error names the certificate.
 
@@ -51,6 +52,9 @@ NAMES = [("Zoë", "Dupont"), ("李", "雷"), ("Şükrü", "Yılmaz"), ("Ada", "L
          ("Jean-Baptiste Émile", "de la Fontaine-Østergård Müller Ñúñez 王小明")]
 
 
+USER, PASSWORD = "candle", "pw-Zx81-never-logged"
+
+
 def smtp_args(srv, ca, *extra):
     return ("--email.transport=smtp", f"--smtp.url={srv.url}", f"--smtp.from={FROM}",
             f"--smtp.ca={ca}", "--email.timeout=2s", "--email.max-in-flight=4",
@@ -70,8 +74,12 @@ def records(node, status):
 
 def scenario_delivery(candled, work):
     ca, cert, key = make_ca(work, "good")
-    with SmtpServer(tls=(cert, key), slow_s=3.0) as srv, \
-            Node(candled, NoProvider, START, *smtp_args(srv, ca), partitions=4) as node:
+    pw_file = os.path.join(work, "smtp-password")
+    with open(pw_file, "w") as f:
+        f.write(PASSWORD + "\n")
+    with SmtpServer(tls=(cert, key), slow_s=3.0, auth=(USER, PASSWORD)) as srv, \
+            Node(candled, NoProvider, START, *smtp_args(srv, ca), f"--smtp.user={USER}",
+                 f"--smtp.password-file={pw_file}", "--log.level=debug", partitions=4) as node:
         users = {}
         for i, (first, last) in enumerate(NAMES):
             u = node.create_user(firstName=first, lastName=last, email=f"name{i}@example.org",
@@ -160,6 +168,9 @@ def scenario_delivery(candled, work):
         check(conns <= 4 + 8, f"connections reused: {conns} connections for {len(msgs)} messages")
         check(srv.tls_sessions == conns, f"every connection upgraded with STARTTLS: "
                                          f"{srv.tls_sessions} of {conns}")
+        check(len(srv.logins) == conns and all(ok for _, _, ok in srv.logins),
+              f"one AUTH per connection, accepted: {len(srv.logins)} for {conns} connections")
+        check(node.log_count(PASSWORD) == 0, "the password is never in the log")
         print(f"  {ok} messages once over {conns} connections (all STARTTLS); 451x2, drop, "
               f"slow retried and sent; 550 dead; 5.1.1 dead and suppressed; dead={len(dead)}")
 
