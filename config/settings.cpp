@@ -118,6 +118,9 @@ std::vector<std::string> validate(const settings& s) {
                              : "must be an smtp:// or smtps:// URL");
     check(out, s.smtp.url.find_first_of("\r\n ") == std::string::npos, "smtp.url",
           "must not hold spaces or line breaks");
+    // Credentials in the URL would travel wherever the URL is shown.
+    check(out, s.smtp.url.find('@') == std::string::npos, "smtp.url",
+          "credentials go in smtp.user and smtp.password(-file), not in the URL");
     if (s.smtp.from.empty())
       out.push_back("smtp.from: required with email.transport=smtp (the From address)");
     else

@@ -237,6 +237,8 @@ TEST(Config, SmtpTransportOptions) {
       {{"--email.transport=pigeon"}, "email.transport"},
       {{"--email.transport=smtp", ok_from}, "smtp.url: required"},
       {{"--email.transport=smtp", "--smtp.url=http://x", ok_from}, "smtp.url"},
+      {{"--email.transport=smtp", "--smtp.url=smtp://u:s3cret@mail.example.com:587", ok_from},
+       "not in the URL"},
       {{"--email.transport=smtp", ok_url}, "smtp.from: required"},
       {{"--email.transport=smtp", ok_url, "--smtp.from=not an address"}, "smtp.from"},
       {{"--email.transport=smtp", ok_url, "--smtp.from=Candle <g@example.com"}, "smtp.from"},
