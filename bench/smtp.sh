@@ -11,12 +11,13 @@
 # Prints both messages/s and the ratio, the connections Candle held open at
 # most (sampled with ss) and the duplicates.
 # Usage: bench/smtp.sh [N] [BUILD_DIR]   (N default 100000)
-# Environment: SMTP_CONNS (default 64) = email.max-in-flight = smtp-source -s;
+# Environment: SMTP_CONNS (default 256, the default email.max-in-flight) =
+# email.max-in-flight = smtp-source -s;
 # BURST_LEAD_S (default 30) seconds of clock before the instant.
 set -euo pipefail
 n=${1:-100000}
 build=${2:-$(cd "$(dirname "$0")/.." && pwd)/build}
-conns=${SMTP_CONNS:-64}
+conns=${SMTP_CONNS:-256}
 lead=${BURST_LEAD_S:-30}
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -82,10 +83,20 @@ sample_connections &
 sampler=$!
 while [ "$(date +%s%N)" -lt "$t0" ]; do sleep 0.01; done
 node_c0=$(ticks "$node") sink_c0=$(ticks "$sink")
+# The sink's running count (-c): the last "mesg=" in its counters.
+at_sink() { tail -c 200 "$work/sink/candle.dump.counters" | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+t1='' last_trace=0
 while [ "$(psql_ -c "SELECT count(*) FROM send_records WHERE status = 'sent'")" -lt "$n" ]; do
+  [ -z "$t1" ] && [ "$(at_sink || echo 0)" -ge "$n" ] 2>/dev/null && t1=$(date +%s%N)
+  # BENCH_TRACE=1: every 5 s, messages at the sink and CPU so far.
+  if [ -n "${BENCH_TRACE:-}" ] && [ $(( $(date +%s) - last_trace )) -ge 5 ]; then
+    last_trace=$(date +%s)
+    echo "trace: $(( ($(date +%s%N) - t0) / 1000000 )) ms sink=$(at_sink) sink_cpu=$(( $(ticks "$sink") - sink_c0 )) node_cpu=$(( $(ticks "$node") - node_c0 )) ticks load=$(cut -d' ' -f1 /proc/loadavg)" >&2
+  fi
   sleep 0.1
 done
 t2=$(date +%s%N)
+[ -z "$t1" ] && t1=$t2
 hz=$(getconf CLK_TCK)
 node_cpu=$(( ($(ticks "$node") - node_c0) * 1000 / hz ))
 sink_cpu=$(( ($(ticks "$sink") - sink_c0) * 1000 / hz ))
@@ -102,6 +113,7 @@ candle_sessions=$(sessions_of candle.dump)
 ids=$(grep -c '^Message-ID: ' "$work/sink/candle.dump" || true)
 unique=$(grep '^Message-ID: ' "$work/sink/candle.dump" | sort -u | wc -l)
 candle_ms=$(( (t2 - t0) / 1000000 ))
+sink_ms=$(( (t1 - t0) / 1000000 ))
 candle_rate=$(( n * 1000 / (candle_ms > 0 ? candle_ms : 1) ))
 # --- 2. smtp-source, the same messages over as many connections -----------
 # The first dumped message, without smtp-sink's own X-* and Received lines.
@@ -123,6 +135,6 @@ ratio=$(awk -v a="$candle_rate" -v b="$source_rate" 'BEGIN {printf "%.2f", a / b
 
 machine_line
 echo "config: email.transport=smtp, email.max-in-flight=$conns, 256 partitions, claim-ahead 30 s, smtp-sink -D on loopback; messages of about $msg_bytes bytes"
-echo "candle: $n greetings, instant to the last record sent ${candle_ms} ms = ${candle_rate}/s; at the sink $ids messages, $unique distinct Message-IDs (duplicates $(( ids - unique ))); not sent $dead; $candle_sessions SMTP sessions, at most $candle_conns open at once; CPU node ${node_cpu} ms, sink ${sink_cpu} ms"
+echo "candle: $n greetings, instant to the last record sent ${candle_ms} ms = ${candle_rate}/s (the sink had them all at ${sink_ms} ms); at the sink $ids messages, $unique distinct Message-IDs (duplicates $(( ids - unique ))); not sent $dead; $candle_sessions SMTP sessions, at most $candle_conns open at once; CPU node ${node_cpu} ms, sink ${sink_cpu} ms"
 echo "smtp-source: $n messages over $conns reused connections (-d -s $conns) in ${source_ms} ms = ${source_rate}/s; at the sink $source_count in $source_sessions sessions; CPU sink ${sink_source_cpu} ms"
 echo "bench smtp: n=$n candle=${candle_rate}/s smtp-source=${source_rate}/s ratio=${ratio} duplicates=$(( ids - unique )) connections=$candle_conns cores=$(nproc)"
