@@ -6,8 +6,8 @@
 #      the full path (claim, send, record), from the instant to the last
 #      record `sent`; duplicates counted by Message-ID in the sink's dump.
 #   2. Postfix's smtp-source sends the same number of messages of the same
-#      size over as many connections (-s) as Candle may open
-#      (email.max-in-flight), each connection reused (-d), to the same sink.
+#      size over as many connections (-s) as Candle held open at most (at
+#      most email.max-in-flight), each connection reused (-d), to the same sink.
 # Prints both messages/s and the ratio, the connections Candle held open at
 # most (sampled with ss) and the duplicates.
 # Usage: bench/smtp.sh [N] [BUILD_DIR]   (N default 100000)
@@ -122,7 +122,10 @@ awk 'BEGIN{RS=""; ORS=""} NR==1 {print; exit}' "$work/sink/candle.dump" |
 msg_bytes=$(wc -c <"$work/message.txt")
 start_sink source.dump
 s0=$(date +%s%N) sink_s0=$(ticks "$sink")
-smtp-source -d -s "$conns" -m "$n" -f greetings@candle.example -t u@x.org \
+# As many connections as Candle held open at most (its adaptive limit may
+# stay under email.max-in-flight).
+source_conns=$(( candle_conns > 0 ? candle_conns : conns ))
+smtp-source -d -s "$source_conns" -m "$n" -f greetings@candle.example -t u@x.org \
   -F "$work/message.txt" "127.0.0.1:$port"
 s1=$(date +%s%N)
 sink_source_cpu=$(( ($(ticks "$sink") - sink_s0) * 1000 / hz ))
@@ -136,5 +139,5 @@ ratio=$(awk -v a="$candle_rate" -v b="$source_rate" 'BEGIN {printf "%.2f", a / b
 machine_line
 echo "config: email.transport=smtp, email.max-in-flight=$conns, 256 partitions, claim-ahead 30 s, smtp-sink -D on loopback; messages of about $msg_bytes bytes"
 echo "candle: $n greetings, instant to the last record sent ${candle_ms} ms = ${candle_rate}/s (the sink had them all at ${sink_ms} ms); at the sink $ids messages, $unique distinct Message-IDs (duplicates $(( ids - unique ))); not sent $dead; $candle_sessions SMTP sessions, at most $candle_conns open at once; CPU node ${node_cpu} ms, sink ${sink_cpu} ms"
-echo "smtp-source: $n messages over $conns reused connections (-d -s $conns) in ${source_ms} ms = ${source_rate}/s; at the sink $source_count in $source_sessions sessions; CPU sink ${sink_source_cpu} ms"
+echo "smtp-source: $n messages over $source_conns reused connections (-d -s $source_conns) in ${source_ms} ms = ${source_rate}/s; at the sink $source_count in $source_sessions sessions; CPU sink ${sink_source_cpu} ms"
 echo "bench smtp: n=$n candle=${candle_rate}/s smtp-source=${source_rate}/s ratio=${ratio} duplicates=$(( ids - unique )) connections=$candle_conns cores=$(nproc)"
