@@ -108,7 +108,8 @@ mail::phase phase_of(const transfer& t, CURLcode rc) {
   if (e.rfind("RCPT", 0) == 0) return mail::phase::rcpt;
   if (e.rfind("MAIL", 0) == 0) return mail::phase::mail;
   if (e.find("DATA") != std::string_view::npos) return mail::phase::data;
-  if (rc == CURLE_LOGIN_DENIED || e.find("uth") != std::string_view::npos) return mail::phase::auth;
+  // (libcurl says "Authentication failed"; a TLS error can name a certificate authority)
+  if (rc == CURLE_LOGIN_DENIED || e.rfind("Authentication", 0) == 0) return mail::phase::auth;
   if (rc == CURLE_USE_SSL_FAILED || e.find("STARTTLS") != std::string_view::npos)
     return mail::phase::starttls;
   if (e.find("EHLO") != std::string_view::npos || e.find("HELO") != std::string_view::npos)

@@ -16,7 +16,8 @@ namespace candle::test {
 
 // One line-oriented SMTP server: RCPT TO is answered by the recipient's
 // local part (unknown: 550 5.1.1, reject: 550 5.7.1, later: 451, drop: the
-// connection is closed, else 250); messages are kept whole.
+// connection is closed, else 250), MAIL FROM refused@ gets 553; messages are
+// kept whole.
 struct scripted_smtp {
   int listener = -1;
   uint16_t port = 0;
@@ -98,7 +99,10 @@ struct scripted_smtp {
         put(fd, "250-test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
       } else if (verb == "MAIL") {
         ++mail_commands;
-        put(fd, "250 2.1.0 Ok\r\n");
+        if (l.find("<refused@") != std::string::npos)
+          put(fd, "553 5.7.1 Sender address rejected: not owned by user\r\n");
+        else
+          put(fd, "250 2.1.0 Ok\r\n");
       } else if (verb == "RCPT") {
         auto local = l.substr(l.find('<') + 1);
         local = local.substr(0, local.find('@'));

@@ -123,6 +123,18 @@ TEST(SmtpClient, RepliesAreClassifiedWithTheServersText) {
   EXPECT_EQ(drop.result, net::provider_answer::transient);
   EXPECT_NE(drop.error.find("SMTP transport"), std::string::npos) << drop.error;
 
+  // A 5xx before RCPT TO is about Candle's account, not the recipient: retried.
+  std::promise<net::smtp_answer> p;
+  auto f = p.get_future();
+  client.send("refused@candle.example", "ada@example.org",
+              message_to("ada@example.org", "k:refused"), {},
+              [&p](net::smtp_answer a) { p.set_value(std::move(a)); });
+  ASSERT_EQ(f.wait_for(seconds{20}), std::future_status::ready);
+  auto refused = f.get();
+  EXPECT_EQ(refused.result, net::provider_answer::transient);
+  EXPECT_FALSE(refused.suppress);
+  EXPECT_EQ(refused.error, "SMTP MAIL FROM: 553 5.7.1 Sender address rejected: not owned by user");
+
   // After all that the client still delivers.
   EXPECT_EQ(send_one(client, "zoe@example.org").result, net::provider_answer::sent);
   std::lock_guard<std::mutex> g{server.mtx};
