@@ -6,6 +6,7 @@ by recipient, so one run exercises every failure class:
   unknown@...     550 5.1.1 at RCPT TO (unknown mailbox)
   reject@...      550 5.7.1 at RCPT TO (policy: permanent)
   tempfail@...    451 4.3.0 at RCPT TO the first two times, then accepted
+  busy@...        421 4.3.2 at RCPT TO and the connection closed, the first time
   drop@...        the connection is dropped at DATA the first time
   slow@...        RCPT TO answered after `slow_s` the first time (past the
                   client's timeout), then at once
@@ -77,6 +78,10 @@ class Handler:
             reply = f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         elif local.startswith("reject"):
             reply = "550 5.7.1 Message refused by policy"
+        elif local.startswith("busy") and n == 1:
+            # 421: the server is going away; it closes the connection too.
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+            reply = "421 4.3.2 Service shutting down, closing transmission channel"
         elif local.startswith("tempfail") and n <= 2:
             reply = "451 4.3.0 Temporary local problem, try again"
         elif local.startswith("slow") and n == 1:
