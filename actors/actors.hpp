@@ -401,8 +401,8 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, occurrence& x) {
   return f(caf::meta::type_name("candle.occurrence"), x.key, x.user_id, x.occasion, x.year,
-           x.due_at, x.partition, x.email, x.message, x.attempts, x.next_attempt_at, x.version,
-           x.owner_epoch);
+           x.due_at, x.partition, x.email, x.message, x.first_name, x.last_name, x.attempts,
+           x.next_attempt_at, x.version, x.owner_epoch);
 }
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, outcome& x) {

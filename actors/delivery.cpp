@@ -2,9 +2,12 @@
 
 #include "core/breaker.hpp"
 #include "core/concurrency.hpp"
+#include "core/mail.hpp"
 #include "core/metrics.hpp"
+#include "core/occasion.hpp"
 #include "core/rate_limit.hpp"
 #include "net/provider_client.hpp"
+#include "net/smtp_client.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -69,6 +72,8 @@ struct delivery_state {
   static constexpr const char* name = "delivery";
   delivery_options opts;
   std::unique_ptr<net::provider_client> client;
+  std::unique_ptr<net::smtp_client> smtp; // email.transport=smtp: instead of `client`
+  mail::sender from;                      // smtp.from
   std::unique_ptr<breaker> br;
   std::unique_ptr<concurrency_limit> limiter;
   std::unordered_map<uint64_t, batch_state> batches;
@@ -232,6 +237,51 @@ std::function<bool()> fence_of(const delivery_state& st, const std::vector<item>
   };
 }
 
+// email.transport=smtp: the greeting as a message (core/mail.hpp) to the
+// SMTP client; a 5.1.1 unknown mailbox is also stored as a `bounced`
+// delivery event, which suppresses the address as a provider's hard bounce
+// does. A message that cannot be built (an address that is not one) is
+// answered permanent at once: no server would take it.
+template <class Reply>
+void send_mail(delivery_state& st, occurrence& o, std::function<bool()> may_send, Reply reply) {
+  mail::message_fields m;
+  m.from = st.from;
+  m.to_name = o.first_name.empty() || o.last_name.empty() ? o.first_name + o.last_name
+                                                          : o.first_name + " " + o.last_name;
+  m.to_address = o.email;
+  const auto* def = find_occasion(o.occasion);
+  m.subject = def ? def->subject.render({o.first_name, o.last_name}) : o.occasion;
+  m.body = std::move(o.message);
+  m.key = o.key;
+  m.date_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  auto text = mail::build_message(m);
+  if (!text) {
+    net::provider_answer a;
+    a.result = net::provider_answer::permanent;
+    a.error = "not sent: " + text.err().message;
+    return reply(std::vector<net::provider_answer>{std::move(a)});
+  }
+  st.smtp->send(
+      st.from.address, std::move(m.to_address), std::move(*text), std::move(may_send),
+      [reply = std::move(reply), events = st.opts.events, key = o.key](net::smtp_answer a) {
+        if (a.suppress && events) {
+          spdlog::warn("event=delivery.unknown_mailbox key={} error=\"{}\"", key, a.error);
+          delivery_event e;
+          e.id = "smtp:" + key;
+          e.type = "bounced";
+          e.key = key;
+          e.at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+          e.reason = a.error;
+          caf::anon_send(events, atom::ingest::value, event_list{std::move(e)});
+        }
+        reply(std::vector<net::provider_answer>{std::move(a)});
+      });
+}
+
 // Sends one request with `items`; its answer comes back as (done, id, ...).
 void send(self_ptr self, std::vector<item> items) {
   auto& st = self->state;
@@ -260,6 +310,10 @@ void send(self_ptr self, std::vector<item> items) {
     caf::anon_send(handle, atom::done::value, id, std::move(results),
                    static_cast<int64_t>(seconds * 1e6), static_cast<int32_t>(v), retry_after);
   };
+  if (st.smtp) {
+    send_mail(st, items.front().o, std::move(may_send), std::move(reply));
+    return;
+  }
   if (!st.opts.batch_api) {
     auto& o = items.front().o;
     st.client->post(std::move(o.key), std::move(o.email), std::move(o.message), std::move(may_send),
@@ -439,8 +493,23 @@ delivery_control_actor::behavior_type delivery(self_ptr self, delivery_options o
   init.opts = std::move(opts);
   init.opts.max_in_flight = std::max<size_t>(1, init.opts.max_in_flight);
   init.paused = init.opts.paused;
-  init.client = std::make_unique<net::provider_client>(
-      init.opts.url, init.opts.timeout, init.opts.max_in_flight, init.opts.user_agent);
+  if (init.opts.smtp.enabled) {
+    // Validated at start-up (config/settings.cpp): parse_sender cannot fail here.
+    if (auto from = mail::parse_sender(init.opts.smtp.from)) init.from = std::move(*from);
+    net::smtp_options so;
+    so.url = init.opts.smtp.url;
+    so.user = init.opts.smtp.user;
+    so.password = init.opts.smtp.password;
+    so.ca = init.opts.smtp.ca;
+    so.starttls_optional = init.opts.smtp.starttls_optional;
+    so.timeout = init.opts.timeout;
+    so.max_in_flight = init.opts.max_in_flight;
+    init.smtp = std::make_unique<net::smtp_client>(std::move(so));
+    init.opts.batch_api = false; // one message per greeting
+  } else {
+    init.client = std::make_unique<net::provider_client>(
+        init.opts.url, init.opts.timeout, init.opts.max_in_flight, init.opts.user_agent);
+  }
   init.br = std::make_unique<breaker>(init.opts.breaker_threshold, init.opts.breaker_cooldown,
                                       init.opts.breaker_max_cooldown);
   concurrency_options co;

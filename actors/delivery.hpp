@@ -53,6 +53,17 @@ struct delivery_options {
   size_t batch_size = 500;
   /// The adaptive limit's first value (core/concurrency.hpp); 0 = 16.
   size_t initial_concurrency = 0;
+  /// email.transport=smtp: each greeting is one message to this server
+  /// (net/smtp_client.hpp, core/mail.hpp) instead of a POST to `url`;
+  /// everything else here (breaker, limits, fencing, rate) is the same.
+  struct smtp_settings {
+    bool enabled = false;
+    std::string url, user, password, from, ca;
+    bool starttls_optional = false;
+  } smtp;
+  /// Where a 5.1.1 unknown mailbox goes as a `bounced` delivery event, so
+  /// the address is suppressed like a hard bounce (none: not recorded).
+  events_actor events;
   /// email.rate: greetings per second for the whole cluster (0 = no limit).
   /// This node paces its share, rate x partitions open here / partitions
   /// (send_pace, core/rate_limit.hpp).

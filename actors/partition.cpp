@@ -355,6 +355,8 @@ void schedule_user(self_ptr self, const user& u, int64_t now) {
     if (c != computed.end() && c->due_at == h.due_at) {
       h.email = c->email;
       h.message = c->message;
+      h.first_name = c->first_name;
+      h.last_name = c->last_name;
       h.version = c->version;
       s.held.upsert(std::move(h));
     } else {

@@ -47,7 +47,19 @@ node_config::node_config() {
            "consecutive provider failures that open the circuit breaker")
       .add(v.email.breaker_cooldown, "breaker-cooldown",
            "first wait before an open breaker lets a probe through (doubles per failed probe)")
-      .add(v.email.paused, "paused", "start with delivery paused (kill switch on)");
+      .add(v.email.paused, "paused", "start with delivery paused (kill switch on)")
+      .add(v.email.transport, "transport",
+           "http (the provider APIs, email.api) or smtp (any mail server or relay, smtp.*)");
+  opt_group{custom_options_, "smtp"}
+      .add(v.smtp.url, "url",
+           "smtp://host:port (STARTTLS required unless loopback or smtp.starttls=optional) or "
+           "smtps://host:port")
+      .add(v.smtp.user, "user", "AUTH user (empty: no AUTH)")
+      .add(v.smtp.password, "password", "AUTH password; never printed or logged")
+      .add(v.smtp.password_file, "password-file", "read the AUTH password from this file")
+      .add(v.smtp.from, "from", "From: 'address' or 'Name <address>' (required with smtp)")
+      .add(v.smtp.ca, "ca", "PEM bundle of a private CA for the server's certificate")
+      .add(v.smtp.starttls, "starttls", "required|optional: STARTTLS on smtp:// URLs");
   opt_group{custom_options_, "schedule"}
       .add(v.schedule.partitions, "partitions", "user partitions (fixed at first start)")
       .add(v.schedule.lookahead, "lookahead", "how far ahead occurrences are kept in memory")
@@ -91,9 +103,9 @@ node_config::node_config() {
 }
 
 const std::vector<std::string>& node_config::groups() {
-  static const std::vector<std::string> all{"http",      "db",    "email",   "schedule",
-                                            "occasions", "clock", "cluster", "console",
-                                            "admin",     "tls",   "log",     "webhooks"};
+  static const std::vector<std::string> all{"http",  "db",       "email",   "schedule", "occasions",
+                                            "clock", "cluster",  "console", "admin",    "tls",
+                                            "log",   "webhooks", "smtp"};
   return all;
 }
 

@@ -1,11 +1,13 @@
 #include "config/settings.hpp"
 
+#include "core/mail.hpp"
 #include "core/security.hpp"
 #include "core/webhook.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <fstream>
 #include <unistd.h>
 
 namespace candle {
@@ -106,6 +108,36 @@ std::vector<std::string> validate(const settings& s) {
                                  c == '_' || c == '.';
                         }),
         "cluster.node-id", "at most 100 characters of letters, digits, '-', '_' and '.'");
+  check(out, s.email.transport == "http" || s.email.transport == "smtp", "email.transport",
+        "'" + s.email.transport + "' is not a transport (http or smtp)");
+  if (s.email.transport == "smtp") {
+    check(out, s.smtp.url.rfind("smtp://", 0) == 0 || s.smtp.url.rfind("smtps://", 0) == 0,
+          "smtp.url",
+          s.smtp.url.empty() ? "required with email.transport=smtp (smtp://host:port or "
+                               "smtps://host:port)"
+                             : "must be an smtp:// or smtps:// URL");
+    check(out, s.smtp.url.find_first_of("\r\n ") == std::string::npos, "smtp.url",
+          "must not hold spaces or line breaks");
+    // Credentials in the URL would travel wherever the URL is shown.
+    check(out, s.smtp.url.find('@') == std::string::npos, "smtp.url",
+          "credentials go in smtp.user and smtp.password(-file), not in the URL");
+    if (s.smtp.from.empty())
+      out.push_back("smtp.from: required with email.transport=smtp (the From address)");
+    else
+      check_result(out, mail::parse_sender(s.smtp.from), "smtp.from");
+    check(out, s.smtp.password.empty() || s.smtp.password_file.empty(), "smtp.password",
+          "set smtp.password or smtp.password-file, not both");
+    check(out, s.smtp.user.empty() == (s.smtp.password.empty() && s.smtp.password_file.empty()),
+          "smtp.user",
+          "smtp.user and a password (smtp.password or smtp.password-file) go together");
+    if (!s.smtp.password_file.empty()) check_result(out, smtp_password_of(s), "smtp.password-file");
+    check(out, s.smtp.ca.empty() || ::access(s.smtp.ca.c_str(), R_OK) == 0, "smtp.ca",
+          "cannot read " + s.smtp.ca);
+    check(out, s.smtp.starttls == "required" || s.smtp.starttls == "optional", "smtp.starttls",
+          "'" + s.smtp.starttls + "' is not required or optional");
+    check(out, s.email.api == "single", "email.api",
+          "the SMTP transport sends one message per greeting: email.api must be single");
+  }
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool level_ok = false;
   for (auto l : levels)
@@ -126,6 +158,18 @@ time_of_day send_at_of(const settings& s, std::string_view occasion) {
       occasion == "anniversary" ? s.occasions.anniversary_send_at : s.occasions.birthday_send_at;
   auto t = parse_time_of_day(text);
   return t ? *t : time_of_day{9, 0};
+}
+
+result<std::string> smtp_password_of(const settings& s) {
+  if (s.smtp.password_file.empty()) return s.smtp.password;
+  std::ifstream in{s.smtp.password_file};
+  if (!in) return error{errc::invalid_argument, "cannot read " + s.smtp.password_file};
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty())
+    return error{errc::invalid_argument, s.smtp.password_file + " holds no password"};
+  return line;
 }
 
 std::optional<sys_millis> clock_start_of(const settings& s) {

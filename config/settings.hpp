@@ -40,7 +40,18 @@ struct settings {
     uint32_t breaker_threshold = 5;
     std::chrono::nanoseconds breaker_cooldown = std::chrono::seconds{1};
     bool paused = false;
+    std::string transport = "http"; ///< http (the provider APIs) | smtp
   } email;
+  /// email.transport=smtp (contract.md, "Email provider").
+  struct smtp_group {
+    std::string url;                   ///< smtp://host:port (STARTTLS) or smtps://host:port
+    std::string user;                  ///< AUTH user; empty = no AUTH
+    std::string password;              ///< never printed or logged
+    std::string password_file;         ///< or the password from this file (first line)
+    std::string from;                  ///< "address" or "Name <address>"
+    std::string ca;                    ///< PEM bundle for a private CA; empty = the system's
+    std::string starttls = "required"; ///< required (but loopback) | optional
+  } smtp;
   struct schedule_group {
     uint32_t partitions = 256;
     std::chrono::nanoseconds lookahead = std::chrono::hours{48};
@@ -90,6 +101,9 @@ std::vector<std::string> validate(const settings& s);
 /// Typed views of validated text options.
 feb29_policy feb29_of(const settings& s);
 time_of_day send_at_of(const settings& s, std::string_view occasion);
+/// The SMTP password: smtp.password, or the first line of smtp.password-file.
+result<std::string> smtp_password_of(const settings& s);
+
 /// The simulated clock's start, or nullopt for "now".
 std::optional<sys_millis> clock_start_of(const settings& s);
 

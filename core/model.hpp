@@ -36,6 +36,9 @@ struct occurrence {
   int32_t partition = 0;
   std::string email;
   std::string message;
+  /// The user's name when it was computed: the SMTP transport's To display
+  /// name and Subject (core/mail.hpp).
+  std::string first_name, last_name;
   int32_t attempts = 0;        ///< attempts already made (resumed records)
   int64_t next_attempt_at = 0; ///< when a resumed retry is due
   /// The user's updated_at this occurrence was computed from (0 = not

@@ -58,19 +58,23 @@ std::string message_template::render(const template_vars& vars) const {
 
 namespace {
 
-occasion_def make(std::string name, std::string field, std::string_view tmpl) {
+occasion_def make(std::string name, std::string field, std::string_view tmpl,
+                  std::string_view subject) {
   // The built-in templates are constants; compile() cannot fail on them (a
   // unit test renders each one).
   return {std::move(name), std::move(field), time_of_day{9, 0},
-          std::move(message_template::compile(tmpl).value())};
+          std::move(message_template::compile(tmpl).value()),
+          std::move(message_template::compile(subject).value())};
 }
 
 } // namespace
 
 const std::vector<occasion_def>& builtin_occasions() {
   static const std::vector<occasion_def> all{
-      make("birthday", "birthdayDate", "Hey, {firstName} {lastName} it's your birthday"),
-      make("anniversary", "anniversaryDate", "Hey, {firstName} {lastName} happy anniversary"),
+      make("birthday", "birthdayDate", "Hey, {firstName} {lastName} it's your birthday",
+           "Happy birthday, {firstName}!"),
+      make("anniversary", "anniversaryDate", "Hey, {firstName} {lastName} happy anniversary",
+           "Happy anniversary, {firstName}!"),
   };
   return all;
 }

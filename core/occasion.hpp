@@ -43,6 +43,7 @@ struct occasion_def {
   std::string date_field; ///< the user field holding the date: "birthdayDate"
   time_of_day send_at;    ///< default local send time
   message_template message;
+  message_template subject; ///< the Subject of an SMTP greeting (email.transport=smtp)
 };
 
 /// The built-in occasions, in a fixed order: birthday, anniversary.

@@ -54,6 +54,8 @@ std::vector<occurrence> occurrences_in(const user& u, const schedule_rules& rule
       o.email = u.email;
       o.version = u.updated_at;
       o.message = def->message.render({u.first_name, u.last_name});
+      o.first_name = u.first_name;
+      o.last_name = u.last_name;
       out.push_back(std::move(o));
     }
   }

@@ -55,6 +55,18 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.paused = s.email.paused;
   dopt.rate = s.email.rate;
   dopt.batch_api = s.email.api == "batch";
+  if (s.email.transport == "smtp") {
+    dopt.smtp.enabled = true;
+    dopt.smtp.url = s.smtp.url;
+    dopt.smtp.user = s.smtp.user;
+    // Checked readable at start-up; the password is never logged.
+    dopt.smtp.password = smtp_password_of(s).ok() ? *smtp_password_of(s) : std::string{};
+    dopt.smtp.from = s.smtp.from;
+    dopt.smtp.ca = s.smtp.ca;
+    dopt.smtp.starttls_optional = s.smtp.starttls == "optional";
+    dopt.batch_api = false;
+  }
+  dopt.events = e.events;
   dopt.batch_size = s.email.batch_size;
   dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
   dopt.chunk_hint = std::min<size_t>(partition_options{}.delivery_chunk,

@@ -677,8 +677,10 @@ occurrence pending_of(const pqxx::row& row, int32_t partition) {
   o.next_attempt_at = row[6].as<int64_t>();
   o.partition = partition;
   o.email = row[9].as<std::string>();
+  o.first_name = row[7].as<std::string>();
+  o.last_name = row[8].as<std::string>();
   if (const auto* def = find_occasion(o.occasion))
-    o.message = def->message.render({row[7].as<std::string>(), row[8].as<std::string>()});
+    o.message = def->message.render({o.first_name, o.last_name});
   return o;
 }
 

@@ -194,6 +194,79 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
   }
 }
 
+// email.transport=smtp: the smtp.* options are checked at start-up, each bad
+// value refused with a message naming it (nothing is started).
+TEST(Config, SmtpTransportOptions) {
+  temp_ini secret{"s3cret-pass\n"};
+  temp_ini empty{""};
+  auto load = [](std::vector<std::string> args) {
+    node_config cfg;
+    env_list env{};
+    auto out = load_config(cfg, args, env.get());
+    return std::make_pair(out, cfg.values);
+  };
+  {
+    auto [out, s] = load({});
+    ASSERT_EQ(out.what, load_outcome::run);
+    EXPECT_EQ(s.email.transport, "http");
+    EXPECT_EQ(s.smtp.starttls, "required");
+  }
+  const std::string ok_url = "--smtp.url=smtp://mail.example.com:587";
+  const std::string ok_from = "--smtp.from=Candle <greetings@example.com>";
+  {
+    auto [out, s] = load({"--email.transport=smtp", ok_url, ok_from, "--smtp.user=apikey",
+                          "--smtp.password-file=" + secret.path});
+    ASSERT_EQ(out.what, load_outcome::run) << out.message;
+    EXPECT_EQ(s.email.transport, "smtp");
+    auto pw = smtp_password_of(s);
+    ASSERT_TRUE(pw.ok());
+    EXPECT_EQ(*pw, "s3cret-pass"); // the first line, without its line break
+  }
+  {
+    auto [out, s] = load({"--email.transport=smtp", "--smtp.url=smtps://mail.example.com:465",
+                          "--smtp.from=g@example.com", "--smtp.user=u", "--smtp.password=p",
+                          "--smtp.starttls=optional"});
+    ASSERT_EQ(out.what, load_outcome::run) << out.message;
+    EXPECT_EQ(*smtp_password_of(s), "p");
+  }
+  struct bad_case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  std::vector<bad_case> cases{
+      {{"--email.transport=pigeon"}, "email.transport"},
+      {{"--email.transport=smtp", ok_from}, "smtp.url: required"},
+      {{"--email.transport=smtp", "--smtp.url=http://x", ok_from}, "smtp.url"},
+      {{"--email.transport=smtp", "--smtp.url=smtp://u:s3cret@mail.example.com:587", ok_from},
+       "not in the URL"},
+      {{"--email.transport=smtp", ok_url}, "smtp.from: required"},
+      {{"--email.transport=smtp", ok_url, "--smtp.from=not an address"}, "smtp.from"},
+      {{"--email.transport=smtp", ok_url, "--smtp.from=Candle <g@example.com"}, "smtp.from"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--smtp.user=u"}, "smtp.user"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--smtp.password=p"}, "smtp.user"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--smtp.user=u", "--smtp.password=p",
+        "--smtp.password-file=" + secret.path},
+       "not both"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--smtp.user=u",
+        "--smtp.password-file=/nonexistent/pw"},
+       "smtp.password-file: cannot read /nonexistent/pw"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--smtp.user=u",
+        "--smtp.password-file=" + empty.path},
+       "holds no password"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--smtp.ca=/nonexistent/ca.pem"}, "smtp.ca"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--smtp.starttls=never"}, "smtp.starttls"},
+      {{"--email.transport=smtp", ok_url, ok_from, "--email.api=batch"}, "email.api"},
+  };
+  for (auto& c : cases) {
+    auto [out, s] = load(c.args);
+    EXPECT_EQ(out.what, load_outcome::exit_usage) << c.expect;
+    EXPECT_NE(out.message.find(c.expect), std::string::npos)
+        << "message for " << c.expect << ": " << out.message;
+    // The password is never in a message.
+    EXPECT_EQ(out.message.find("s3cret"), std::string::npos);
+  }
+}
+
 // docs/configuration.md's option table names exactly the options candled
 // has (the operator's reference cannot drift from the code).
 TEST(Config, TheDocumentedOptionTableMatchesTheOptions) {
