@@ -4,11 +4,14 @@ loopback, one PostgreSQL (candle-pg), the mock provider.
 
   take-over   kill -9 of a node -> every partition owned again (RUNS runs)
   hand-off    SIGTERM of a node -> its partitions owned by the others
+  loaded      the same hand-off while a LOADED-greeting burst drains at
+              100-200 ms provider latency, email.max-in-flight=32
   rebalance   a node joins -> fair shares again
   routing     REST update latency through the owning node vs another node
   burst       BURST greetings due at one instant with 1, 2 and 3 nodes
 
-Usage: bench/cluster.py BUILD_DIR [--runs N] [--burst N] [--updates N]
+Usage: bench/cluster.py BUILD_DIR [--runs N] [--burst N] [--updates N] [--loaded N]
+       [--only failover,loaded,routing,burst]
 Prints one line per figure; docs/benchmarks.md has a run.
 """
 import argparse
@@ -137,18 +140,59 @@ def burst(build, n, nodes):
               f"duplicates={dup}", flush=True)
 
 
+def handoff_loaded(build, runs, n):
+    """SIGTERM of one of three nodes while a burst of `n` drains through a
+    slow provider: until every lease is held by the others (PostgreSQL), the
+    node's own hand-off time (its log), and the burst complete once each."""
+    took, own = [], []
+    for _ in range(runs):
+        with Cluster(build, ARGS + ["--email.max-in-flight=32"], ["--latency", "100-200"]) as c:
+            host = c.db.url.split("host=")[1]
+            subprocess.run([sys.executable, os.path.join(here, "..", "tools", "genusers.py"),
+                            str(n), "--burst", "2027-07-15T09:00:00Z",
+                            f"--partitions={PARTITIONS}", f"--psql=-h {host} -U candle -d candle"],
+                           check=True, stdout=subprocess.DEVNULL)
+            for _ in range(3):
+                c.add("--clock.start=2027-07-15T08:58:00Z", "--log.level=info")
+            c.wait_balanced(names(c), PARTITIONS, 180)
+            r = c.any().req("PUT", "/api/v1/admin/clock", {"now": "2027-07-15T09:00:00Z"})
+            check(r.status == 200, r.text)
+            wait_for(lambda: c.mock.stats()["uniqueKeys"] >= n // 10, 120, "the burst started")
+            leaving = c.live()[-1]
+            t0 = time.time()
+            leaving.send(signal.SIGTERM)
+            wait_for(lambda: fully_owned_without(c, leaving.name), 60, "hand-off")
+            took.append(time.time() - t0)
+            wait_for(lambda: not leaving.alive(), 60, "exit")
+            with open(leaving.log_path) as f:
+                for line in f:
+                    if "event=shutdown.handed_off" in line:
+                        own.append(float(line.split(" ms=")[1].split()[0]) / 1000)
+            wait_for(lambda: c.mock.stats()["uniqueKeys"] >= n, 300, "the burst")
+            dup = c.mock.stats()["duplicates"]
+            print(f"  loaded hand-off: {took[-1]:.2f} s until the others own it all; the node"
+                  f" handed off in {own[-1] if own else float('nan'):.2f} s; burst complete,"
+                  f" duplicates={dup}", flush=True)
+    summary(f"hand-off after SIGTERM under a {n} burst (owned by the others)", took)
+    if own:
+        summary("  of which the leaving node's own hand-off (shutdown.handed_off)", own)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--burst", type=int, default=100000)
     ap.add_argument("--updates", type=int, default=500)
+    ap.add_argument("--loaded", type=int, default=3000)
     ap.add_argument("--only", default="failover,routing,burst")
     a = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores; every process on this machine", flush=True)
     only = a.only.split(",")
     if "failover" in only:
         failover(a.build, a.runs)
+    if "loaded" in only:
+        handoff_loaded(a.build, a.runs, a.loaded)
     if "routing" in only:
         routing(a.build, a.updates)
     if "burst" in only:
