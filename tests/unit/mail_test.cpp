@@ -43,12 +43,13 @@ void expect_crlf_only(const std::string& text) {
 std::string unbase64(const std::string& in) {
   static const std::string abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
-  int bits = 0, acc = 0;
+  int bits = 0;
+  unsigned acc = 0;  // only the low 14 bits matter; unsigned so the shift may overflow
   for (char c : in) {
     if (c == '=') break;
     auto v = abc.find(c);
     EXPECT_NE(v, std::string::npos) << "not base64: " << c;
-    acc = (acc << 6) | static_cast<int>(v);
+    acc = ((acc << 6) | static_cast<unsigned>(v)) & 0x3fffu;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
