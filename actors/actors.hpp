@@ -280,6 +280,16 @@ using lease_keeper_actor = caf::typed_actor<
     // The keeper's own timer.
     caf::reacts_to<atom::tick>>;
 
+/// The RECORDS KEEPER, one per node, on its own thread and database
+/// connection: at start and every hour it makes the send records' tables of
+/// the current and the coming year (the engine clock's, so a simulated
+/// clock's years) and drops the years older than `records.keep-years`
+/// before the current one (core/retention.hpp). Every node runs it; each
+/// step is idempotent, and a step that fails is tried again a minute later.
+using records_keeper_actor = caf::typed_actor<
+    // Its own timer.
+    caf::reacts_to<atom::tick>>;
+
 /// The NODE actor, one per node, published on `cluster.port`: decides which
 /// partitions run here (plan_round over the membership view), starts and
 /// hands off their PARTITION actors, keeps CAF connections to the other live

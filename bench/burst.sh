@@ -98,6 +98,17 @@ if [ "$mode" = burst ]; then
 else
   echo "from node start (clock 24 h after the first due instant) to the provider holding all $n keys: $(( (t1 - t0) / 1000000 )) ms"
 fi
+# Disk per greeting (docs/persistence.md, "Send records by year"): the year's
+# table and its indexes as the claim and the mark left them, then compacted.
+record_bytes() {
+  psql_ -F ' ' -c "SELECT sum(pg_table_size(c.oid)) / $n, sum(pg_indexes_size(c.oid)) / $n
+                   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                   WHERE i.inhparent = 'send_records'::regclass"
+}
+read -r heap_w idx_w <<<"$(record_bytes)"
+psql_ -c "VACUUM FULL send_records" >/dev/null
+read -r heap_c idx_c <<<"$(record_bytes)"
+echo "send_records on disk per greeting: as written ${heap_w} B table + ${idx_w} B indexes; compacted (VACUUM FULL) ${heap_c} B + ${idx_c} B"
 per() { echo "$(( $1 * 1000 / n ))"; } # CPU ms -> µs per greeting
 cpu_ms=$(( (t2 - cpu_t0) / 1000000 ))
 echo "CPU from the instant to the last record: node ${node_cpu} ms ($(per "$node_cpu") µs/greeting), mock ${mock_cpu} ms ($(per "$mock_cpu") µs), PostgreSQL ${pg_cpu} ms ($(per "$pg_cpu") µs), softirq (loopback network) ${irq_cpu} ms ($(per "$irq_cpu") µs), the rest ${rest_cpu} ms ($(per "$rest_cpu") µs); $(( all_cpu * 100 / (cpu_ms > 0 ? cpu_ms : 1) / $(nproc) ))% of $(nproc) cores over ${cpu_ms} ms"

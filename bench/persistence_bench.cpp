@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   {
     pqxx::connection c{conninfo};
     pqxx::work w{c};
+    w.exec("SELECT candle_record_year(2099)");
     auto t = clk::now();
     w.exec("INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
            " due_at, status, owner_epoch)"

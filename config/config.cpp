@@ -68,6 +68,9 @@ node_config::node_config() {
       .add(v.schedule.claim_ahead, "claim-ahead",
            "greetings are claimed this long before their instant and sent at it (0 = at it)")
       .add(v.schedule.feb29, "feb29", "when 29 Feb occasions fire in common years: feb28|mar1");
+  opt_group{custom_options_, "records"}.add(
+      v.records.keep_years, "keep-years",
+      "past years of send records kept besides the current one; older years are dropped whole");
   opt_group{custom_options_, "occasions.birthday"}.add(v.occasions.birthday_send_at, "send-at",
                                                        "local send time, HH:MM");
   opt_group{custom_options_, "occasions.anniversary"}.add(v.occasions.anniversary_send_at,
@@ -105,7 +108,7 @@ node_config::node_config() {
 const std::vector<std::string>& node_config::groups() {
   static const std::vector<std::string> all{"http",  "db",       "email",   "schedule", "occasions",
                                             "clock", "cluster",  "console", "admin",    "tls",
-                                            "log",   "webhooks", "smtp"};
+                                            "log",   "webhooks", "smtp",    "records"};
   return all;
 }
 

@@ -66,6 +66,8 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.schedule.recovery_window >= nanoseconds::zero(), "schedule.recovery-window",
         "must not be negative");
   check_result(out, parse_feb29_policy(s.schedule.feb29), "schedule.feb29");
+  check(out, s.records.keep_years >= 1 && s.records.keep_years <= 1000, "records.keep-years",
+        "must be between 1 and 1000 (past years of send records kept besides the current one)");
   check_result(out, parse_time_of_day(s.occasions.birthday_send_at), "occasions.birthday.send-at");
   check_result(out, parse_time_of_day(s.occasions.anniversary_send_at),
                "occasions.anniversary.send-at");

@@ -59,6 +59,10 @@ struct settings {
     std::chrono::nanoseconds claim_ahead = std::chrono::seconds{30};
     std::string feb29 = "feb28";
   } schedule;
+  /// Send records, kept by year (schema v9).
+  struct records_group {
+    uint32_t keep_years = 3; ///< past years kept besides the current one; older are dropped
+  } records;
   struct occasions_group {
     std::string birthday_send_at = "09:00";
     std::string anniversary_send_at = "09:00";

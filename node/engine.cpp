@@ -3,6 +3,7 @@
 #include "actors/delivery.hpp"
 #include "actors/node.hpp"
 #include "actors/persistence.hpp"
+#include "actors/records_keeper.hpp"
 #include "persistence/membership.hpp"
 
 #include <random>
@@ -98,6 +99,11 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   ko.fences = fences;
   e.keeper = spawn_lease_keeper(sys, std::move(ko));
   o.keeper = e.keeper;
+  records_keeper_options ro;
+  ro.conninfo = conninfo;
+  ro.keep_years = s.records.keep_years;
+  ro.clock = e.clock;
+  e.records = spawn_records_keeper(sys, std::move(ro));
   // A chunk is answered whole: at most half the in-flight bound, so the
   // in-doubt bound (2 x in flight less a chunk) always lets a started chunk
   // finish.
@@ -137,6 +143,7 @@ void stop_engine(engine& e) {
   if (e.delivery) caf::anon_send_exit(e.delivery, caf::exit_reason::user_shutdown);
   if (e.db) caf::anon_send_exit(e.db, caf::exit_reason::user_shutdown);
   if (e.keeper) caf::anon_send_exit(e.keeper, caf::exit_reason::user_shutdown);
+  if (e.records) caf::anon_send_exit(e.records, caf::exit_reason::user_shutdown);
   if (e.events) caf::anon_send_exit(e.events, caf::exit_reason::user_shutdown);
   e.console = nullptr;
   e.member = nullptr;
@@ -144,6 +151,7 @@ void stop_engine(engine& e) {
   e.delivery = nullptr;
   e.db = nullptr;
   e.keeper = nullptr;
+  e.records = nullptr;
   e.events = nullptr;
 }
 

@@ -25,6 +25,7 @@ struct engine {
   std::shared_ptr<engine_clock> clock;
   persistence_actor db;
   lease_keeper_actor keeper;
+  records_keeper_actor records;
   events_actor events;
   delivery_control_actor delivery;
   node_control_actor node;

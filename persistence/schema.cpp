@@ -204,6 +204,76 @@ CREATE TRIGGER users_updated AFTER UPDATE ON users REFERENCING NEW TABLE AS chan
   FOR EACH STATEMENT EXECUTE FUNCTION candle_users_changed();
 )sql";
 
+// send_records by year (issue 35): a billion users add a billion rows a
+// year, and the hot indexes should hold one year, not all of history. The
+// key already holds the year, so (key, year) is as unique as the key; each
+// year is its own table (send_records_<year>), made before its first row
+// (candle_record_year: by the store on demand, and ahead by the records
+// keeper), and a year older than records.keep-years is dropped whole, which
+// costs no vacuum. The rows move over in this migration's one transaction:
+// on a large table plan the upgrade for it (docs/persistence.md).
+const char* v9 = R"sql(
+CREATE FUNCTION candle_record_year(y integer) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  name text := 'send_records_' || y;
+BEGIN
+  IF to_regclass(name) IS NOT NULL THEN RETURN false; END IF;
+  -- Attaching takes the parent's lock: never wait behind a long reader for
+  -- it with every writer queued behind us; the caller tries again.
+  PERFORM set_config('lock_timeout', '5s', true);
+  EXECUTE format('CREATE TABLE %I PARTITION OF send_records FOR VALUES FROM (%s) TO (%s)',
+                 name, y, y + 1);
+  RETURN true;
+EXCEPTION WHEN duplicate_table OR unique_violation OR invalid_object_definition THEN
+  IF to_regclass(name) IS NULL THEN RAISE; END IF;
+  RETURN false; -- another session made it meanwhile
+END $$;
+
+ALTER TABLE send_records RENAME TO send_records_v8;
+ALTER INDEX send_records_pkey RENAME TO send_records_v8_pkey;
+ALTER INDEX send_records_by_user RENAME TO send_records_v8_by_user;
+ALTER INDEX send_records_by_status RENAME TO send_records_v8_by_status;
+ALTER INDEX send_records_resumable RENAME TO send_records_v8_resumable;
+
+CREATE TABLE send_records (
+  idempotency_key text NOT NULL,
+  user_id         uuid NOT NULL,
+  occasion        text NOT NULL,
+  year            integer NOT NULL,
+  partition       integer NOT NULL,
+  due_at          timestamptz NOT NULL,
+  status          text NOT NULL CONSTRAINT send_records_status_check CHECK
+    (status IN ('claimed', 'sent', 'retrying', 'dead', 'expired', 'cancelled', 'suppressed')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  last_error      text,
+  owner_epoch     bigint NOT NULL,
+  claimed_at      timestamptz,
+  sent_at         timestamptz,
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  delivery        text,
+  delivery_at     timestamptz,
+  claimed_by      text,
+  sent_to         text,
+  imported_key    text,
+  PRIMARY KEY (idempotency_key, year)
+) PARTITION BY RANGE (year);
+CREATE INDEX send_records_by_user ON send_records (user_id);
+CREATE INDEX send_records_by_status ON send_records (status, idempotency_key)
+  WHERE status <> 'sent';
+CREATE INDEX send_records_resumable ON send_records (partition)
+  WHERE status IN ('claimed', 'retrying');
+
+SELECT candle_record_year(year) FROM (SELECT DISTINCT year FROM send_records_v8) y;
+INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition, due_at, status,
+  attempts, next_attempt_at, last_error, owner_epoch, claimed_at, sent_at, updated_at, delivery,
+  delivery_at, claimed_by, sent_to, imported_key)
+SELECT idempotency_key, user_id, occasion, year, partition, due_at, status, attempts,
+  next_attempt_at, last_error, owner_epoch, claimed_at, sent_at, updated_at, delivery,
+  delivery_at, claimed_by, sent_to, imported_key FROM send_records_v8;
+DROP TABLE send_records_v8;
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -216,11 +286,12 @@ const std::vector<migration>& migrations() {
       {6, "delivery events and suppressions", v6},
       {7, "imported greetings", v7},
       {8, "user change feed", v8},
+      {9, "send records by year", v9},
   };
   return all;
 }
 
-int migrate(pqxx::connection& c) {
+int migrate(pqxx::connection& c, int up_to) {
   auto lock_sql = [](const char* fn) {
     return std::string{"SELECT "} + fn + "(" + std::to_string(migration_lock) + ")";
   };
@@ -233,6 +304,7 @@ int migrate(pqxx::connection& c) {
                                  " version integer PRIMARY KEY, name text NOT NULL,"
                                  " applied_at timestamptz NOT NULL DEFAULT now())");
     for (const auto& m : migrations()) {
+      if (m.version > up_to) break;
       pqxx::work w{c};
       if (!w.exec("SELECT 1 FROM schema_migrations WHERE version = " + w.quote(m.version)).empty())
         continue;

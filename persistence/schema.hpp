@@ -17,9 +17,10 @@ struct migration {
 /// Every migration, in order. Append only: a released migration never changes.
 const std::vector<migration>& migrations();
 
-/// Applies the missing migrations; returns how many were applied (0 when the
-/// schema is current). Safe to call from several processes at once.
-int migrate(pqxx::connection& c);
+/// Applies the missing migrations (up to version `up_to`: tests of an
+/// upgrade); returns how many were applied (0 when the schema is current).
+/// Safe to call from several processes at once.
+int migrate(pqxx::connection& c, int up_to = 1 << 30);
 
 /// The partition count fixed at the database's first start: stores
 /// `requested` the first time and returns the stored value ever after.

@@ -193,7 +193,7 @@ void prepare(pqxx::connection& c) {
             " AND (t.v = 0 OR " MS("u.updated_at") " = t.v)"
             " LEFT JOIN suppressions s ON s.email = u.email"
             " WHERE " FENCE " FOR SHARE OF u"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key, status)"
+            " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key, status)"
             " SELECT idempotency_key FROM c WHERE status = 'claimed'");
   // clang-format on
   c.prepare("horizon", "SELECT coalesce(" MS("horizon") ", 0) FROM partition_leases"
@@ -251,7 +251,7 @@ void prepare(pqxx::connection& c) {
                        "   AS t(k, uid, o, y, d)"
                        " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
                        " WHERE " FENCE
-                       " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
+                       " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key");
   c.prepare("existing_keys",
             "SELECT idempotency_key FROM send_records WHERE idempotency_key = ANY($1::text[])");
   c.prepare(
@@ -474,6 +474,68 @@ void store::reset() {
   conn_.reset();
 }
 
+// -- send records by year (schema v9) --------------------------------------------
+
+namespace {
+bool no_partition_for(const pqxx::sql_error& e) {
+  return e.sqlstate() == "23514" &&
+         std::string_view{e.what()}.find("no partition") != std::string_view::npos;
+}
+} // namespace
+
+bool store::ensure_record_year(int32_t year) {
+  if (years_.count(year)) return false;
+  auto made = exec_sql("SELECT candle_record_year(" + std::to_string(year) + ")")[0][0].as<bool>();
+  if (made) spdlog::info("event=records.year_created year={}", year);
+  years_.insert(year);
+  return made;
+}
+
+pqxx::result store::insert_records(const std::vector<occurrence>& batch,
+                                   const std::function<pqxx::result()>& insert) {
+  for (const auto& o : batch)
+    ensure_record_year(o.year);
+  try {
+    return insert();
+  } catch (const pqxx::sql_error& e) {
+    // A year dropped or made by another node since we cached it: once more,
+    // from the catalog. The failed statement changed nothing.
+    if (!no_partition_for(e)) throw;
+    years_.clear();
+    for (const auto& o : batch)
+      ensure_record_year(o.year);
+    return insert();
+  }
+}
+
+std::vector<int32_t> store::record_years() {
+  auto r = exec_sql("SELECT substring(c.relname FROM '^send_records_(-?[0-9]+)$')::integer AS y"
+                    " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                    " WHERE i.inhparent = 'send_records'::regclass"
+                    " AND c.relname ~ '^send_records_-?[0-9]+$' ORDER BY y");
+  std::vector<int32_t> years;
+  for (const auto& row : r)
+    years.push_back(row[0].as<int32_t>());
+  return years;
+}
+
+std::vector<int32_t> store::drop_record_years_before(int32_t year) {
+  std::vector<int32_t> dropped;
+  for (auto y : record_years()) {
+    if (y >= year) break;
+    pqxx::work w{conn()};
+    // Dropping a year locks the parent table: never queue every writer
+    // behind a long reader for it; the next upkeep tries again.
+    w.exec("SET LOCAL lock_timeout = '5s'");
+    w.exec("DROP TABLE " + w.quote_name("send_records_" + std::to_string(y)));
+    w.commit();
+    years_.erase(y);
+    dropped.push_back(y);
+    spdlog::info("event=records.year_dropped year={} kept_from={}", y, year);
+  }
+  return dropped;
+}
+
 bool store::connected() const {
   return conn_ && conn_->is_open();
 }
@@ -545,9 +607,11 @@ std::vector<std::string> store::claim(int32_t partition, int64_t epoch,
                                       const std::vector<occurrence>& batch, int64_t now) {
   if (batch.empty()) return {};
   occurrence_columns cols{batch};
-  auto r = exec("claim", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
+  auto r = insert_records(batch, [&] {
+    return exec("claim", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
                 array_literal(cols.occasions), array_literal(cols.years), array_literal(cols.dues),
                 now, array_literal(cols.versions));
+  });
   return keys_of(r);
 }
 
@@ -617,9 +681,11 @@ std::vector<std::string> store::record_expired(int32_t partition, int64_t epoch,
                                                const std::string& reason, int64_t) {
   if (batch.empty()) return {};
   occurrence_columns cols{batch};
-  auto r = exec("record_expired", partition, epoch, array_literal(cols.keys),
+  auto r = insert_records(batch, [&] {
+    return exec("record_expired", partition, epoch, array_literal(cols.keys),
                 array_literal(cols.users), array_literal(cols.occasions), array_literal(cols.years),
                 array_literal(cols.dues), reason);
+  });
   return keys_of(r);
 }
 

@@ -15,6 +15,7 @@
 #include "core/status.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <pqxx/connection>
@@ -97,6 +98,19 @@ public:
   std::vector<std::string> record_expired(int32_t partition, int64_t epoch,
                                           const std::vector<occurrence>& batch,
                                           const std::string& reason, int64_t now);
+
+  // -- send records by year --------------------------------------------------
+
+  /// Makes `year`'s table of send records unless it exists (schema v9);
+  /// true when this call made it. Claims and expiries make their years
+  /// themselves; the records keeper makes the coming year ahead.
+  bool ensure_record_year(int32_t year);
+  /// The years that have a table, oldest first.
+  std::vector<int32_t> record_years();
+  /// Drops every year's records older than `year`, whole; the years dropped.
+  /// Throws when the parent's lock is not had within 5 s (nothing dropped
+  /// from that year on).
+  std::vector<int32_t> drop_record_years_before(int32_t year);
 
   // -- scans ----------------------------------------------------------------
 
@@ -194,8 +208,20 @@ private:
     return r;
   }
 
+  /// Runs `sql` (no parameters) in its own transaction and commits it.
+  pqxx::result exec_sql(const std::string& sql) {
+    pqxx::work w{conn()};
+    auto r = w.exec(sql);
+    w.commit();
+    return r;
+  }
+  /// Runs `insert` of send records for `batch` once each year has its table.
+  pqxx::result insert_records(const std::vector<occurrence>& batch,
+                              const std::function<pqxx::result()>& insert);
+
   std::string conninfo_;
   std::unique_ptr<pqxx::connection> conn_;
+  std::set<int32_t> years_; ///< years known to have a table
 };
 
 /// `{"a","b"}`: a PostgreSQL array literal with every element quoted.

@@ -522,6 +522,12 @@ void import_greetings(pqxx::connection& old, pqxx::connection& c, sys_millis now
       " AND m.scheduled_send_time >= make_timestamptz($1, 1, 1, 0, 0, 0, 'UTC') - interval '2 "
       "days'",
       year_now - 1);
+  // send_records is kept by year (schema v9). Making a year's table locks
+  // the parent: done in its own short transaction here, not inside the
+  // import's, which would hold every claim of the cluster until it commits.
+  if (!dry_run)
+    for (int y = year_now - 2; y <= year_now + 1; ++y)
+      pqxx::nontransaction{c}.exec("SELECT candle_record_year(" + std::to_string(y) + ")");
   pqxx::work w{c};
   w.exec("CREATE TEMP TABLE IF NOT EXISTS import_records (idempotency_key text, user_id uuid,"
          " occasion text, year integer, partition integer, due_at timestamptz,"
@@ -569,12 +575,14 @@ void import_greetings(pqxx::connection& old, pqxx::connection& c, sys_millis now
     }
     t.complete();
   }
+  // Any other year (and every year in a dry run, rolled back with it).
+  w.exec("SELECT candle_record_year(y) FROM (SELECT DISTINCT year AS y FROM import_records) d");
   auto inserted =
       w.exec("INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
              " due_at, status, attempts, owner_epoch, sent_at, claimed_by, sent_to, imported_key)"
              " SELECT idempotency_key, user_id, occasion, year, partition, due_at, 'sent', 1, 0,"
              " sent_at, 'candle-import', sent_to, imported_key FROM import_records"
-             " ON CONFLICT (idempotency_key) DO NOTHING")
+             " ON CONFLICT (idempotency_key, year) DO NOTHING")
           .affected_rows();
   n.greetings += static_cast<int64_t>(inserted);
   n.greetings_existing += rows - static_cast<int64_t>(inserted);

@@ -2,6 +2,7 @@
 // queue while the database is down, reconnecting by itself, and a server
 // crash under load that loses and doubles nothing.
 #include "actors/persistence.hpp"
+#include "actors/records_keeper.hpp"
 #include "core/metrics.hpp"
 #include "persistence/membership.hpp"
 #include "pg_fixture.hpp"
@@ -280,4 +281,33 @@ TEST_F(PersistenceActor, EventsFromConcurrentRequestsAreWrittenTogetherAndStored
       .receive([&](greeting_detail&) { ADD_FAILURE() << "no send record: not found expected"; },
                [&](caf::error& e) { EXPECT_EQ(e.code(), static_cast<uint8_t>(ec::not_found)); });
   caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
+}
+
+// The RECORDS KEEPER on a simulated clock in mid-2031 keeping two past years:
+// it makes 2031 and 2032 ahead and drops 2020-2028 whole, whatever years
+// are there; a year's rows go with it and the kept years' stay.
+TEST_F(PersistenceActor, TheRecordsKeeperMakesTheComingYearAndDropsThoseBeyondKeepYears) {
+  bulk_users(3, 0);
+  pg::store s{conninfo};
+  for (int y = 2020; y <= 2030; ++y)
+    s.ensure_record_year(y);
+  auto epoch = s.acquire_lease(0, "node-a", seconds{60});
+  ASSERT_EQ(s.claim(0, epoch,
+                    {candle::test::birthday_of(1, 2028, 0), candle::test::birthday_of(2, 2029, 0)},
+                    0)
+                .size(),
+            2u);
+  actor_env env;
+  records_keeper_options o;
+  o.conninfo = conninfo;
+  o.keep_years = 2;
+  o.clock = std::make_shared<engine_clock>(engine_clock::simulated(
+      *parse_instant("2031-06-01T12:00:00Z"), 0, std::chrono::steady_clock::now()));
+  auto keeper = spawn_records_keeper(*env.sys, o);
+  auto want = std::vector<int32_t>{2029, 2030, 2031, 2032};
+  for (int i = 0; i < 200 && s.record_years() != want; ++i)
+    std::this_thread::sleep_for(milliseconds{50});
+  EXPECT_EQ(s.record_years(), want);
+  EXPECT_EQ(scalar<std::string>("SELECT string_agg(year::text, ',') FROM send_records"), "2029");
+  caf::anon_send_exit(keeper, caf::exit_reason::user_shutdown);
 }

@@ -472,3 +472,94 @@ TEST_F(Store, ManyUsersInOneStatementEachWithItsOwnResult) {
   EXPECT_EQ(mixed[1].err().code, errc::duplicate);
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM users"), 4);
 }
+
+// -- send records by year (schema v9) ---------------------------------------------
+
+TEST_F(Store, EachYearsRecordsHaveATableMadeByTheirFirstClaim) {
+  bulk_users(4, 7);
+  pg::store s{conninfo};
+  auto epoch = s.acquire_lease(7, "node-a", seconds{60});
+  EXPECT_TRUE(s.record_years().empty()) << "a fresh database has no year yet";
+  EXPECT_EQ(s.claim(7, epoch, {occ(1, 2027), occ(2, 2031)}, ms("2027-01-01T09:00:00Z")).size(), 2u);
+  EXPECT_EQ(s.record_years(), (std::vector<int32_t>{2027, 2031}));
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records_2027"), 1);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records_2031"), 1);
+  // Still one record per key: the same keys claim nothing, in any year.
+  EXPECT_TRUE(s.claim(7, epoch, {occ(1, 2027), occ(2, 2031)}, ms("2027-01-01T09:00:00Z")).empty());
+  EXPECT_EQ(s.record_expired(7, epoch, {occ(3, 2029)}, "missed", 0).size(), 1u);
+  EXPECT_EQ(s.record_years(), (std::vector<int32_t>{2027, 2029, 2031}));
+  EXPECT_FALSE(s.ensure_record_year(2029)) << "made once";
+  EXPECT_TRUE(s.ensure_record_year(2040));
+}
+
+TEST_F(Store, AYearDroppedByAnotherNodeIsMadeAgainByTheNextClaim) {
+  bulk_users(4, 7);
+  pg::store a{conninfo}, b{conninfo};
+  auto epoch = a.acquire_lease(7, "node-a", seconds{60});
+  ASSERT_EQ(a.claim(7, epoch, {occ(1, 2030)}, ms("2027-01-01T09:00:00Z")).size(), 1u);
+  // b drops 2030 behind a's back; a still believes the year has its table.
+  EXPECT_EQ(b.drop_record_years_before(2031), (std::vector<int32_t>{2030}));
+  EXPECT_TRUE(b.record_years().empty());
+  EXPECT_EQ(a.claim(7, epoch, {occ(2, 2030)}, ms("2027-01-01T09:00:00Z")),
+            (std::vector<std::string>{occ(2, 2030).key}));
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records"), 1);
+}
+
+TEST_F(Store, DroppingOldYearsKeepsEveryRowOfTheYearsKept) {
+  bulk_users(10, 7);
+  pg::store s{conninfo};
+  auto epoch = s.acquire_lease(7, "node-a", seconds{60});
+  std::vector<occurrence> batch;
+  for (int y = 2020; y <= 2029; ++y)
+    batch.push_back(occ(y - 2019, y));
+  ASSERT_EQ(s.claim(7, epoch, batch, ms("2027-01-01T09:00:00Z")).size(), 10u);
+  EXPECT_EQ(s.drop_record_years_before(2026),
+            (std::vector<int32_t>{2020, 2021, 2022, 2023, 2024, 2025}));
+  EXPECT_EQ(s.record_years(), (std::vector<int32_t>{2026, 2027, 2028, 2029}));
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records"), 4);
+  EXPECT_EQ(scalar<int>("SELECT min(year) FROM send_records"), 2026);
+  EXPECT_TRUE(s.drop_record_years_before(2026).empty()) << "a second round drops nothing";
+  // The kept years still take outcomes: the rows are where they were.
+  outcome o;
+  o.key = occ(10, 2029).key;
+  o.status = "sent";
+  o.at = ms("2029-01-01T09:00:01Z");
+  EXPECT_EQ(s.record_outcomes(7, epoch, {o}).size(), 1u);
+}
+
+// A database of schema v8 with records in it: v9 moves every row into its
+// year's table, columns and all, and the same keys are still claimed once.
+TEST_F(Store, UpgradingToRecordsByYearKeepsEveryRecord) {
+  {
+    pqxx::connection d{conninfo};
+    pqxx::nontransaction{d}.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  }
+  pqxx::connection c{conninfo};
+  ASSERT_EQ(pg::migrate(c, 8), 8);
+  bulk_users(3, 7);
+  {
+    pqxx::work w{c};
+    w.exec("INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition, due_at,"
+           " status, attempts, owner_epoch, sent_at, delivery, sent_to, imported_key) VALUES"
+           " ('" +
+           occ(1, 2025).key + "', '" + uid(1) +
+           "', 'birthday', 2025, 7, now(), 'sent', 1,"
+           " 3, now(), 'delivered', 'u1@example.com', 'old-1'),"
+           " ('" +
+           occ(2, 2026).key + "', '" + uid(2) +
+           "', 'birthday', 2026, 7, now(), 'dead', 12,"
+           " 4, NULL, NULL, NULL, NULL)");
+    w.commit();
+  }
+  EXPECT_EQ(pg::migrate(c), static_cast<int>(pg::migrations().size()) - 8);
+  pg::store s{conninfo};
+  EXPECT_EQ(s.record_years(), (std::vector<int32_t>{2025, 2026}));
+  EXPECT_EQ(scalar<std::string>("SELECT status || attempts || delivery || sent_to || imported_key"
+                                " FROM send_records_2025"),
+            "sent1deliveredu1@example.comold-1");
+  EXPECT_EQ(scalar<std::string>("SELECT status || attempts FROM send_records_2026"), "dead12");
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM pg_class WHERE relname LIKE 'send_records_v8%'"), 0);
+  auto epoch = s.acquire_lease(7, "node-a", seconds{60});
+  EXPECT_TRUE(s.claim(7, epoch, {occ(1, 2025), occ(2, 2026)}, 0).empty());
+  EXPECT_EQ(s.claim(7, epoch, {occ(3, 2026)}, 0).size(), 1u);
+}

@@ -58,6 +58,7 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(s.schedule.partitions, 256u);
   EXPECT_EQ(s.schedule.lookahead, std::chrono::hours{48});
   EXPECT_EQ(s.schedule.recovery_window, std::chrono::hours{48});
+  EXPECT_EQ(s.records.keep_years, 3u);
   EXPECT_EQ(feb29_of(s), feb29_policy::feb28);
   EXPECT_EQ(send_at_of(s, "birthday"), (time_of_day{9, 0}));
   EXPECT_EQ(send_at_of(s, "anniversary"), (time_of_day{9, 0}));
@@ -168,6 +169,9 @@ TEST(Config, UnknownOrMalformedOptionsAreRefused) {
       {{"--email.batch-size=10001"}, {}, "email.batch-size"},
       {{"--email.url=ftp://x"}, {}, "email.url"},
       {{"--schedule.partitions=0"}, {}, "schedule.partitions"},
+      {{"--records.keep-years=0"}, {}, "records.keep-years"},
+      {{"--records.keep-years=1001"}, {}, "records.keep-years"},
+      {{}, {"CANDLE_RECORDS_KEEP_YEARS=0"}, "records.keep-years"},
       {{"--db.connections=0"}, {}, "db.connections"},
       {{"--db.connections=65"}, {}, "db.connections"},
       {{"--schedule.claim-ahead=25h"}, {}, "schedule.claim-ahead"}, // > lookahead / 2
