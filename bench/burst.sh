@@ -101,7 +101,7 @@ fi
 # Disk per greeting (docs/persistence.md, "Send records by year"): the year's
 # table and its indexes as the claim and the mark left them, then compacted.
 record_bytes() {
-  psql_ -F ' ' -c "SELECT sum(pg_table_size(c.oid)) / $n, sum(pg_indexes_size(c.oid)) / $n
+  psql_ -F ' ' -c "SELECT round(sum(pg_table_size(c.oid)) / $n), round(sum(pg_indexes_size(c.oid)) / $n)
                    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                    WHERE i.inhparent = 'send_records'::regclass"
 }
