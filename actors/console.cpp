@@ -247,8 +247,8 @@ void redrive_key(self_ptr self, std::string key, text_promise rp) {
             // The record is `retrying` in the database either way: the owner
             // reclaims it now, or its sweep (woken by the redrive's
             // notification) or whoever takes the partition does.
-            tell_owners(self, self->state.opts.node, {{}, {}, {std::move(o)}}, "console",
-                        [rp, key]() mutable { rp.deliver(console::redrive_key_doc(key)); });
+            tell_owners(self->state.opts.node, {{}, {}, {std::move(o)}});
+            rp.deliver(console::redrive_key_doc(key));
           },
           fail_to(rp));
 }
@@ -270,9 +270,8 @@ void redrive_bulk(self_ptr self, std::string status, std::string occasion, bool 
             // Committed: every record is `retrying` in the database, so the
             // answer goes now; each owner is told to reclaim its records (the
             // sweep takes in any whose message is lost).
+            tell_owners(self->state.opts.node, {{}, {}, std::move(b.redriven)});
             rp.deliver(std::move(doc));
-            tell_owners(self, self->state.opts.node, {{}, {}, std::move(b.redriven)}, "console",
-                        [] {});
           },
           fail_to(rp));
 }

@@ -255,9 +255,18 @@ template <class Local, class Remote>
 void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remote,
               caf::typed_response_promise<bool> rp, bool again) {
   auto& st = self->state;
-  auto missed = [self, p, forwarded, local, remote, rp, again]() mutable {
+  // The writer does not wait for this (actors/owner_news.hpp): a write not
+  // reached here is said here, and the owner's change feed takes it in.
+  auto not_reached = [p, forwarded](caf::typed_response_promise<bool>& promise) {
+    if (!forwarded)
+      spdlog::info("event=node.owner_not_reached partition={} effect=\"taken in by the owner's "
+                   "change feed\"",
+                   p);
+    promise.deliver(false);
+  };
+  auto missed = [self, p, forwarded, local, remote, rp, again, not_reached]() mutable {
     if (!again || !self->state.member) {
-      rp.deliver(false);
+      not_reached(rp);
       return;
     }
     self->request(self->state.member, seconds{5}, atom::view::value)
@@ -266,7 +275,7 @@ void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remo
               on_view(self, v, false);
               route_to(self, p, forwarded, local, remote, rp, false);
             },
-            [rp](caf::error&) mutable { rp.deliver(false); });
+            [rp, not_reached](caf::error&) mutable { not_reached(rp); });
   };
   auto reached = [rp, missed](bool ok) mutable {
     if (!ok) return missed();
@@ -278,7 +287,7 @@ void route_to(self_ptr self, int32_t p, bool forwarded, Local local, Remote remo
     return;
   }
   if (forwarded || p < 0 || static_cast<size_t>(p) >= st.owners.size()) {
-    rp.deliver(false);
+    not_reached(rp);
     return;
   }
   const auto& owner = st.owners[static_cast<size_t>(p)];
@@ -448,7 +457,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         auto x = shared(std::move(u));
         return route(
             self, x->partition, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
             [=](const node_actor& h) { return self->request(h, t, a, *x, true); });
       },
       [self](atom::upsert a, int32_t p, user_list& us, bool forwarded) {
@@ -456,7 +465,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         auto x = shared(std::move(us));
         return route(
             self, p, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
             [=](const node_actor& h) { return self->request(h, t, a, p, *x, true); });
       },
       [self](atom::remove a, int32_t p, std::string& id, bool forwarded) {
@@ -464,7 +473,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         auto x = shared(std::move(id));
         return route(
             self, p, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
             [=](const node_actor& h) { return self->request(h, t, a, p, *x, true); });
       },
       [self](atom::resume a, occurrence& o, bool forwarded) {
@@ -472,7 +481,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
         auto x = shared(std::move(o));
         return route(
             self, x->partition, forwarded,
-            [=](const partition_actor& h) { return self->request(h, t, a, *x); },
+            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
             [=](const node_actor& h) { return self->request(h, t, a, *x, true); });
       },
       [self](atom::clock, int64_t sim_ms, int64_t at_ms, double speed,

@@ -22,5 +22,19 @@ for _ in $(seq 600); do grep -q "rest=" "$work/out" 2>/dev/null && break; sleep 
 url=$(grep -o 'rest=http://[0-9.:]*' "$work/out" | cut -d= -f2)
 for _ in $(seq 600); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
 cp "$load" "$ac/post-load.mjs"
+# The node's context switches and CPU during the load (every thread of it),
+# per create: what a hop between threads costs shows here (perf, if present).
+stat=""
+if command -v perf >/dev/null; then
+  perf stat -e context-switches,task-clock -p "$pid" -x, -o "$work/stat" &
+  stat=$!
+  sleep 0.2
+fi
 (cd "$ac" && URL=$url N=$n C=$c PREFIX="b$RANDOM" TZS=Europe/London,Asia/Tokyo node post-load.mjs)
+if [ -n "$stat" ]; then
+  kill -INT "$stat"
+  wait "$stat" || true
+  awk -F, -v n="$n" '$3 == "context-switches" { cs = $1 } $3 == "task-clock" { ms = $1 }
+    END { printf "node during the load: %.1f context switches and %.0f µs of CPU per create\n", cs / n, ms * 1000 / n }' "$work/stat"
+fi
 curl -s "$url/metrics" | grep -E 'candle_persistence_batch_rows_(sum|count)\{op="create"\}' || true

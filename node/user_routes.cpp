@@ -2,9 +2,9 @@
 // status and by key, redrive; and the provider's delivery events with the
 // suppressions they cause ("Delivery events"). Validation is pure (net/user_api); writes commit
 // through PERSISTENCE, then tell_owners (actors/owner_news.hpp) tells the
-// owning PARTITION, so a change is scheduled before the response is sent
-// when the owner is reachable, and by its change feed when it is not. Everything runs in
-// short-lived actors (bridge.hpp): the HTTP threads never wait.
+// owning PARTITION without waiting for it (the owner's change feed is the
+// durable path) and the response goes. Everything runs in short-lived
+// actors (bridge.hpp): the HTTP threads never wait.
 #include "actors/owner_news.hpp"
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
@@ -128,12 +128,10 @@ void create_user(node_context& ctx, net::request&& request, net::responder respo
     self->request(ctx.eng->db, db_timeout, atom::create::value, u)
         .then(
             [=, &ctx](user& saved) {
-              auto done = [req, respond, saved] {
-                auto res = net::success(http::status::created, api::user_json(saved), *req);
-                res.set(http::field::location, "/api/v1/users/" + saved.id);
-                respond(std::move(res));
-              };
-              tell_owners(self, ctx.eng->node, {{saved}, {}, {}}, "rest", done);
+              tell_owners(ctx.eng->node, {{saved}, {}, {}});
+              auto res = net::success(http::status::created, api::user_json(saved), *req);
+              res.set(http::field::location, "/api/v1/users/" + saved.id);
+              respond(std::move(res));
             },
             fail_with(ctx, req, respond));
   });
@@ -264,7 +262,8 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
                 slot = {{"status", 201}, {"data", api::user_json(outs[k].u)}};
                 news.upserted.push_back(std::move(outs[k].u));
               }
-              tell_owners(self, ctx.eng->node, std::move(news), "rest", finish);
+              tell_owners(ctx.eng->node, std::move(news));
+              finish();
             },
             fail_with(ctx, req, respond));
   });
@@ -294,10 +293,8 @@ void update_user(node_context& ctx, net::request&& request, const std::string& i
               self->request(ctx.eng->db, db_timeout, atom::update::value, changed)
                   .then(
                       [=, &ctx](user& saved) {
-                        auto done = [req, respond, saved] {
-                          respond(net::success(http::status::ok, api::user_json(saved), *req));
-                        };
-                        tell_owners(self, ctx.eng->node, {{saved}, {}, {}}, "rest", done);
+                        tell_owners(ctx.eng->node, {{saved}, {}, {}});
+                        respond(net::success(http::status::ok, api::user_json(saved), *req));
                       },
                       fail_with(ctx, req, respond));
             },
@@ -312,11 +309,9 @@ void delete_user(node_context& ctx, net::request&& request, const std::string& i
     self->request(ctx.eng->db, db_timeout, atom::remove::value, id, now_ms(ctx))
         .then(
             [=, &ctx](user& gone) {
-              auto done = [req, respond] {
-                respond(net::success(http::status::ok, json::object{{"message", deleted_message}},
-                                     *req));
-              };
-              tell_owners(self, ctx.eng->node, {{}, {{gone.partition, gone.id}}, {}}, "rest", done);
+              tell_owners(ctx.eng->node, {{}, {{gone.partition, gone.id}}, {}});
+              respond(
+                  net::success(http::status::ok, json::object{{"message", deleted_message}}, *req));
             },
             fail_with(ctx, req, respond));
   });
@@ -446,12 +441,9 @@ void redrive(node_context& ctx, net::request&& request, const std::string& key,
     self->request(ctx.eng->db, db_timeout, atom::redrive::value, key, now_ms(ctx))
         .then(
             [=, &ctx](occurrence& o) {
-              auto done = [req, respond, key] {
-                respond(net::success(http::status::accepted,
-                                     json::object{{"key", key}, {"status", status::retrying}},
-                                     *req));
-              };
-              tell_owners(self, ctx.eng->node, {{}, {}, {o}}, "rest", done);
+              tell_owners(ctx.eng->node, {{}, {}, {o}});
+              respond(net::success(http::status::accepted,
+                                   json::object{{"key", key}, {"status", status::retrying}}, *req));
             },
             fail_with(ctx, req, respond));
   });
