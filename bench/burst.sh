@@ -61,6 +61,7 @@ while [ "$(date +%s%N)" -lt "$t0" ]; do sleep 0.01; done
 # CPU seconds used while draining, by process: the node, the mock, and the
 # rest of the machine (PostgreSQL and this script's polling).
 node_c0=$(ticks "$node") mock_c0=$(ticks "$mock") all_c0=$(busy) pg_c0=$(pg_ticks) irq_c0=$(softirq)
+node_s0=$(switches "$node")
 cpu_t0=$(date +%s%N)
 total() { mock_stat uniqueKeys; }
 while [ "$(total)" -lt "$n" ]; do sleep 0.1; done
@@ -69,6 +70,7 @@ while [ "$(psql_ -c "SELECT count(*) FROM send_records WHERE status = 'sent'")" 
 t2=$(date +%s%N)
 hz=$(getconf CLK_TCK)
 node_cpu=$(( ($(ticks "$node") - node_c0) * 1000 / hz ))
+node_switches=$(( $(switches "$node") - node_s0 ))
 mock_cpu=$(( ($(ticks "$mock") - mock_c0) * 1000 / hz ))
 all_cpu=$(( ($(busy) - all_c0) * 1000 / hz ))
 pg_cpu=$(( ($(pg_ticks) - pg_c0) * 1000 / hz ))
@@ -111,5 +113,6 @@ read -r heap_c idx_c <<<"$(record_bytes)"
 echo "send_records on disk per greeting: as written ${heap_w} B table + ${idx_w} B indexes; compacted (VACUUM FULL) ${heap_c} B + ${idx_c} B"
 per() { echo "$(( $1 * 1000 / n ))"; } # CPU ms -> µs per greeting
 cpu_ms=$(( (t2 - cpu_t0) / 1000000 ))
+echo "node context switches (every thread) from the instant to the last record: $node_switches ($(( node_switches * 100 / n ))/100 per greeting)"
 echo "CPU from the instant to the last record: node ${node_cpu} ms ($(per "$node_cpu") µs/greeting), mock ${mock_cpu} ms ($(per "$mock_cpu") µs), PostgreSQL ${pg_cpu} ms ($(per "$pg_cpu") µs), softirq (loopback network) ${irq_cpu} ms ($(per "$irq_cpu") µs), the rest ${rest_cpu} ms ($(per "$rest_cpu") µs); $(( all_cpu * 100 / (cpu_ms > 0 ? cpu_ms : 1) / $(nproc) ))% of $(nproc) cores over ${cpu_ms} ms"
 echo "$line"

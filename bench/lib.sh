@@ -67,6 +67,8 @@ machine_line() {
 # every postgres process of the cluster `pg_ticks` (its connections persist),
 # by the whole machine `busy`, in softirq (loopback network) `softirq`.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Context switches (voluntary and not) of every thread of process $1.
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 pg_ticks() {
   local pm t=0 p
