@@ -1,5 +1,7 @@
 #include "net/provider_client.hpp"
 
+#include "net/curl_loop.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
@@ -11,8 +13,6 @@
 #include <deque>
 #include <mutex>
 #include <string_view>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -22,11 +22,6 @@
 namespace candle::net {
 
 namespace {
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // A single send's answer is read for its error message only; a batch's
 // carries a result per greeting (~100 bytes each).
@@ -174,21 +169,14 @@ std::vector<provider_answer> read_batch_results(const std::string& body,
   return out;
 }
 
-// libcurl's socket interface on epoll: each wake-up touches only the sockets
-// that are ready (curl_multi_perform + poll walk every transfer, which cost
-// O(in-flight) per answer at 256 in flight; seen with perf in bench/burst.sh).
+// Transfers on a curl_loop (net/curl_loop.hpp): up to max_in_flight at once,
+// the rest queued; easy handles are kept and reused.
 struct provider_client::impl {
   std::string url, batch_url;
   std::string user_agent;
   long timeout_ms;
   size_t max_in_flight;
-  CURLM* multi = nullptr;
-  int ep = -1;   // epoll instance: curl's sockets and `wake`
-  int wake = -1; // eventfd: new work or stop
-  bool timer_set = false;
-  std::chrono::steady_clock::time_point timer_at;
-  std::thread thread;
-  std::atomic<bool> stop{false};
+  std::unique_ptr<curl_loop> loop; // its thread runs start_queued() and finish()
   std::atomic<size_t> running{0};
   mutable std::mutex mtx;
   std::deque<job> queue;                         // guarded by mtx
@@ -248,7 +236,7 @@ struct provider_client::impl {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->body.size()));
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->response);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->retry_after);
-    curl_multi_add_handle(multi, c);
+    curl_multi_add_handle(loop->multi(), c);
     active.push_back(std::move(t));
     ++running;
   }
@@ -256,7 +244,7 @@ struct provider_client::impl {
   void finish(CURL* easy, CURLcode rc) {
     transfer* t = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
-    curl_multi_remove_handle(multi, easy);
+    curl_multi_remove_handle(loop->multi(), easy);
     provider_answer a;
     a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t->start).count();
     if (rc != CURLE_OK) {
@@ -284,26 +272,6 @@ struct provider_client::impl {
     done(std::move(a), std::move(response));
   }
 
-  static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
-    auto* self = static_cast<impl*>(userp);
-    if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(self->ep, EPOLL_CTL_DEL, s, nullptr);
-      return 0;
-    }
-    epoll_event ev{};
-    ev.data.fd = s;
-    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    if (epoll_ctl(self->ep, EPOLL_CTL_MOD, s, &ev) != 0) epoll_ctl(self->ep, EPOLL_CTL_ADD, s, &ev);
-    return 0;
-  }
-
-  static int on_timer(CURLM*, long ms, void* userp) {
-    auto* self = static_cast<impl*>(userp);
-    self->timer_set = ms >= 0;
-    if (ms >= 0) self->timer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds{ms};
-    return 0;
-  }
-
   void enqueue(job j) {
     bool was_empty = false;
     {
@@ -313,12 +281,7 @@ struct provider_client::impl {
     }
     // A non-empty queue is drained before the thread waits again (or waits
     // for a slot, which an answer frees): one wake-up per burst of posts.
-    if (was_empty) notify();
-  }
-
-  void notify() {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake, &one, sizeof one);
+    if (was_empty) loop->wake();
   }
 
   // Starts queued work while slots are free.
@@ -333,50 +296,9 @@ struct provider_client::impl {
     }
   }
 
-  void collect() {
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi, &left))
-      if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
-  }
-
-  void loop() {
-    constexpr int max_events = 128;
-    epoll_event events[max_events];
-    int still = 0;
-    while (!stop) {
-      start_queued();
-      int wait_ms = 1000;
-      if (timer_set) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        timer_at - std::chrono::steady_clock::now())
-                        .count();
-        wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 1000));
-      }
-      int n = epoll_wait(ep, events, max_events, wait_ms);
-      for (int i = 0; i < n; ++i) {
-        int fd = events[i].data.fd;
-        if (fd == wake) {
-          uint64_t count = 0;
-          [[maybe_unused]] auto r = ::read(wake, &count, sizeof count);
-          continue;
-        }
-        int mask = 0;
-        if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
-        if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-        if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(multi, fd, mask, &still);
-      }
-      if (timer_set && std::chrono::steady_clock::now() >= timer_at) {
-        timer_set = false;
-        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &still);
-      }
-      collect();
-    }
-  }
-
   ~impl() {
     for (auto& t : active) {
-      curl_multi_remove_handle(multi, t->easy);
+      curl_multi_remove_handle(loop->multi(), t->easy);
       provider_answer a;
       a.error = "shutdown";
       if (t->done) t->done(std::move(a), {});
@@ -391,43 +313,25 @@ struct provider_client::impl {
         if (t->headers) curl_slist_free_all(t->headers);
         curl_easy_cleanup(t->easy);
       }
-    if (multi) curl_multi_cleanup(multi);
-    if (ep >= 0) ::close(ep);
-    if (wake >= 0) ::close(wake);
   }
 };
 
 provider_client::provider_client(std::string url, std::chrono::milliseconds timeout,
                                  size_t max_in_flight, std::string user_agent)
     : impl_(std::make_unique<impl>()) {
-  global_init();
   impl_->url = std::move(url);
   impl_->batch_url = impl_->url + "/batch";
   impl_->user_agent = std::move(user_agent);
   impl_->timeout_ms = static_cast<long>(timeout.count());
   impl_->max_in_flight = std::max<size_t>(1, max_in_flight);
-  impl_->multi = curl_multi_init();
-  // Keep as many idle connections as there may be transfers.
-  curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(impl_->max_in_flight));
-  impl_->ep = epoll_create1(EPOLL_CLOEXEC);
-  impl_->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl_->ep < 0 || impl_->wake < 0)
-    throw std::system_error(errno, std::generic_category(), "provider client: epoll/eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = impl_->wake;
-  epoll_ctl(impl_->ep, EPOLL_CTL_ADD, impl_->wake, &ev);
-  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
-  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
-  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
-  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
-  impl_->thread = std::thread{[this] { impl_->loop(); }};
+  impl_->loop = std::make_unique<curl_loop>(impl_->max_in_flight, "provider client");
+  auto* m = impl_.get();
+  m->loop->run(
+      {[m] { m->start_queued(); }, [m](CURL* easy, CURLcode code) { m->finish(easy, code); }});
 }
 
 provider_client::~provider_client() {
-  impl_->stop = true;
-  impl_->notify();
-  impl_->thread.join();
+  impl_->loop->stop(); // then impl's destructor answers what was left
 }
 
 void provider_client::post(std::string key, std::string email, std::string message, callback done) {

@@ -1,6 +1,7 @@
 #include "net/smtp_client.hpp"
 
 #include "core/mail.hpp"
+#include "net/curl_loop.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -11,8 +12,6 @@
 #include <curl/curl.h>
 #include <deque>
 #include <mutex>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -21,11 +20,6 @@
 namespace candle::net {
 
 namespace {
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 constexpr size_t reply_cap = 512;
 
@@ -136,13 +130,7 @@ bool smtp_url_is_loopback(const std::string& url) {
 struct smtp_client::impl {
   smtp_options opts;
   long timeout_ms = 10'000;
-  CURLM* multi = nullptr;
-  int ep = -1;
-  int wake = -1;
-  bool timer_set = false;
-  std::chrono::steady_clock::time_point timer_at;
-  std::thread thread;
-  std::atomic<bool> stop{false};
+  std::unique_ptr<curl_loop> loop; // its thread runs start_queued() and finish()
   std::atomic<size_t> running{0};
   std::atomic<size_t> connects{0};
   mutable std::mutex mtx;
@@ -212,7 +200,7 @@ struct smtp_client::impl {
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, t->from.c_str());
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, t->rcpt);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t->message.size()));
-    curl_multi_add_handle(multi, c);
+    curl_multi_add_handle(loop->multi(), c);
     active.push_back(std::move(t));
     ++running;
   }
@@ -224,7 +212,7 @@ struct smtp_client::impl {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened);
     connects += static_cast<size_t>(std::max(0L, opened));
-    curl_multi_remove_handle(multi, easy);
+    curl_multi_remove_handle(loop->multi(), easy);
     smtp_answer a;
     a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t->start).count();
     a.status = code;
@@ -259,26 +247,6 @@ struct smtp_client::impl {
     done(std::move(a));
   }
 
-  static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
-    auto* self = static_cast<impl*>(userp);
-    if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(self->ep, EPOLL_CTL_DEL, s, nullptr);
-      return 0;
-    }
-    epoll_event ev{};
-    ev.data.fd = s;
-    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    if (epoll_ctl(self->ep, EPOLL_CTL_MOD, s, &ev) != 0) epoll_ctl(self->ep, EPOLL_CTL_ADD, s, &ev);
-    return 0;
-  }
-
-  static int on_timer(CURLM*, long ms, void* userp) {
-    auto* self = static_cast<impl*>(userp);
-    self->timer_set = ms >= 0;
-    if (ms >= 0) self->timer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds{ms};
-    return 0;
-  }
-
   void enqueue(job j) {
     bool was_empty = false;
     {
@@ -286,12 +254,7 @@ struct smtp_client::impl {
       was_empty = queue.empty();
       queue.push_back(std::move(j));
     }
-    if (was_empty) notify();
-  }
-
-  void notify() {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake, &one, sizeof one);
+    if (was_empty) loop->wake();
   }
 
   void start_queued() {
@@ -305,50 +268,9 @@ struct smtp_client::impl {
     }
   }
 
-  void collect() {
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi, &left))
-      if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
-  }
-
-  void loop() {
-    constexpr int max_events = 128;
-    epoll_event events[max_events];
-    int still = 0;
-    while (!stop) {
-      start_queued();
-      int wait_ms = 1000;
-      if (timer_set) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        timer_at - std::chrono::steady_clock::now())
-                        .count();
-        wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 1000));
-      }
-      int n = epoll_wait(ep, events, max_events, wait_ms);
-      for (int i = 0; i < n; ++i) {
-        int fd = events[i].data.fd;
-        if (fd == wake) {
-          uint64_t count = 0;
-          [[maybe_unused]] auto r = ::read(wake, &count, sizeof count);
-          continue;
-        }
-        int mask = 0;
-        if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
-        if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-        if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(multi, fd, mask, &still);
-      }
-      if (timer_set && std::chrono::steady_clock::now() >= timer_at) {
-        timer_set = false;
-        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &still);
-      }
-      collect();
-    }
-  }
-
   ~impl() {
     for (auto& t : active) {
-      curl_multi_remove_handle(multi, t->easy);
+      curl_multi_remove_handle(loop->multi(), t->easy);
       smtp_answer a;
       a.error = "shutdown";
       if (t->done) t->done(std::move(a));
@@ -363,14 +285,10 @@ struct smtp_client::impl {
         if (t->rcpt) curl_slist_free_all(t->rcpt);
         curl_easy_cleanup(t->easy);
       }
-    if (multi) curl_multi_cleanup(multi);
-    if (ep >= 0) ::close(ep);
-    if (wake >= 0) ::close(wake);
   }
 };
 
 smtp_client::smtp_client(smtp_options opts) : impl_(std::make_unique<impl>()) {
-  global_init();
   auto& m = *impl_;
   m.opts = std::move(opts);
   m.opts.max_in_flight = std::max<size_t>(1, m.opts.max_in_flight);
@@ -379,28 +297,14 @@ smtp_client::smtp_client(smtp_options opts) : impl_(std::make_unique<impl>()) {
   // (then TLS when the server offers it). smtps:// is TLS from the start.
   m.use_ssl = (m.opts.starttls_optional || smtp_url_is_loopback(m.opts.url)) ? CURLUSESSL_TRY
                                                                              : CURLUSESSL_ALL;
-  m.multi = curl_multi_init();
-  // Keep as many idle connections as there may be transfers.
-  curl_multi_setopt(m.multi, CURLMOPT_MAXCONNECTS, static_cast<long>(m.opts.max_in_flight));
-  m.ep = epoll_create1(EPOLL_CLOEXEC);
-  m.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (m.ep < 0 || m.wake < 0)
-    throw std::system_error(errno, std::generic_category(), "smtp client: epoll/eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = m.wake;
-  epoll_ctl(m.ep, EPOLL_CTL_ADD, m.wake, &ev);
-  curl_multi_setopt(m.multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
-  curl_multi_setopt(m.multi, CURLMOPT_SOCKETDATA, impl_.get());
-  curl_multi_setopt(m.multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
-  curl_multi_setopt(m.multi, CURLMOPT_TIMERDATA, impl_.get());
-  m.thread = std::thread{[this] { impl_->loop(); }};
+  m.loop = std::make_unique<curl_loop>(m.opts.max_in_flight, "smtp client");
+  auto* self = impl_.get();
+  m.loop->run({[self] { self->start_queued(); },
+               [self](CURL* easy, CURLcode code) { self->finish(easy, code); }});
 }
 
 smtp_client::~smtp_client() {
-  impl_->stop = true;
-  impl_->notify();
-  impl_->thread.join();
+  impl_->loop->stop(); // then impl's destructor answers what was left
 }
 
 void smtp_client::send(std::string from, std::string to, std::string message,
