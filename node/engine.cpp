@@ -1,6 +1,7 @@
 #include "node/engine.hpp"
 
 #include "actors/delivery.hpp"
+#include "actors/lease_keeper.hpp"
 #include "actors/node.hpp"
 #include "actors/persistence.hpp"
 #include "actors/records_keeper.hpp"

@@ -3,6 +3,7 @@
 // simulated engine clock driven by the coordinator's clock, and the fakes.
 #pragma once
 
+#include "actors/lease_keeper.hpp"
 #include "actors/partition.hpp"
 #include "actors/persistence.hpp"
 #include "fakes.hpp"

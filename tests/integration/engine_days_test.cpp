@@ -3,6 +3,7 @@
 // delivery, and a frozen engine clock moved in 15-minute steps over three
 // days. After every step the delivered set is exactly the set of greetings
 // whose due instants have passed: none early, none missing, none twice.
+#include "actors/lease_keeper.hpp"
 #include "actors/partition.hpp"
 #include "actors/persistence.hpp"
 #include "pg_fixture.hpp"
