@@ -5,10 +5,8 @@
 #include "core/clock.hpp"
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace candle {
 

@@ -252,6 +252,13 @@ void prepare(pqxx::connection& c) {
                        " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
                        " WHERE " FENCE
                        " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key");
+  // send_records by year (schema v9): make a year's table, list the years.
+  c.prepare("record_year", "SELECT candle_record_year($1)");
+  c.prepare("record_years",
+            "SELECT substring(c.relname FROM '^send_records_(-?[0-9]+)$')::integer AS y"
+            " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'send_records'::regclass"
+            " AND c.relname ~ '^send_records_-?[0-9]+$' ORDER BY y");
   c.prepare("existing_keys",
             "SELECT idempotency_key FROM send_records WHERE idempotency_key = ANY($1::text[])");
   c.prepare(
@@ -476,16 +483,9 @@ void store::reset() {
 
 // -- send records by year (schema v9) --------------------------------------------
 
-namespace {
-bool no_partition_for(const pqxx::sql_error& e) {
-  return e.sqlstate() == "23514" &&
-         std::string_view{e.what()}.find("no partition") != std::string_view::npos;
-}
-} // namespace
-
 bool store::ensure_record_year(int32_t year) {
   if (years_.count(year)) return false;
-  auto made = exec_sql("SELECT candle_record_year(" + std::to_string(year) + ")")[0][0].as<bool>();
+  auto made = exec("record_year", year)[0][0].as<bool>();
   if (made) spdlog::info("event=records.year_created year={}", year);
   years_.insert(year);
   return made;
@@ -498,9 +498,12 @@ pqxx::result store::insert_records(const std::vector<occurrence>& batch,
   try {
     return insert();
   } catch (const pqxx::sql_error& e) {
-    // A year dropped or made by another node since we cached it: once more,
-    // from the catalog. The failed statement changed nothing.
-    if (!no_partition_for(e)) throw;
+    // A year dropped by another node since we cached it ("no partition of
+    // relation found for row" is a check_violation; the message may be in
+    // the server's language, the SQLSTATE is not): once more, from the
+    // catalog. The failed statement changed nothing; another check
+    // violation fails the same way again and is thrown.
+    if (e.sqlstate() != "23514") throw;
     years_.clear();
     for (const auto& o : batch)
       ensure_record_year(o.year);
@@ -509,10 +512,7 @@ pqxx::result store::insert_records(const std::vector<occurrence>& batch,
 }
 
 std::vector<int32_t> store::record_years() {
-  auto r = exec_sql("SELECT substring(c.relname FROM '^send_records_(-?[0-9]+)$')::integer AS y"
-                    " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                    " WHERE i.inhparent = 'send_records'::regclass"
-                    " AND c.relname ~ '^send_records_-?[0-9]+$' ORDER BY y");
+  auto r = exec("record_years");
   std::vector<int32_t> years;
   for (const auto& row : r)
     years.push_back(row[0].as<int32_t>());

@@ -208,13 +208,6 @@ private:
     return r;
   }
 
-  /// Runs `sql` (no parameters) in its own transaction and commits it.
-  pqxx::result exec_sql(const std::string& sql) {
-    pqxx::work w{conn()};
-    auto r = w.exec(sql);
-    w.commit();
-    return r;
-  }
   /// Runs `insert` of send records for `batch` once each year has its table.
   pqxx::result insert_records(const std::vector<occurrence>& batch,
                               const std::function<pqxx::result()>& insert);
