@@ -83,6 +83,7 @@ using suppress = caf::atom_constant<caf::atom("suppress")>;
 using unsuppress = caf::atom_constant<caf::atom("unsuppress")>;
 using changes = caf::atom_constant<caf::atom("changes")>;
 using confirm = caf::atom_constant<caf::atom("confirm")>;
+using check = caf::atom_constant<caf::atom("check")>;
 using sweep = caf::atom_constant<caf::atom("sweep")>;
 using audit = caf::atom_constant<caf::atom("audit")>;
 using withdraw = caf::atom_constant<caf::atom("withdraw")>;
@@ -145,7 +146,12 @@ struct greeting_detail {
 using persistence_actor = caf::typed_actor<
     // Claim occurrences: (partition, epoch, batch, now) -> keys claimed.
     caf::replies_to<atom::claim, int32_t, int64_t, occurrence_list, int64_t>::with<key_list>,
-    // Record delivery outcomes: (partition, epoch, batch) -> keys updated.
+    // Check occurrences right before sending them without a claim: (partition,
+    // epoch, batch, now) -> keys that may go (no record, user as computed,
+    // lease current; a suppressed address gets its `suppressed` record).
+    caf::replies_to<atom::check, int32_t, int64_t, occurrence_list, int64_t>::with<key_list>,
+    // Record delivery outcomes: (partition, epoch, batch) -> keys written
+    // (claimed records updated, checked greetings' rows inserted).
     caf::replies_to<atom::record, int32_t, int64_t, outcome_list>::with<key_list>,
     // Re-claim retrying / stale-claimed records: (partition, epoch, keys, now).
     caf::replies_to<atom::reclaim, int32_t, int64_t, key_list, int64_t>::with<key_list>,
@@ -417,7 +423,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, outcome& x) {
   return f(caf::meta::type_name("candle.outcome"), x.key, x.status, x.error, x.next_attempt_at,
-           x.at);
+           x.at, x.user_id, x.occasion, x.year, x.due_at, x.email);
 }
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, send_record& x) {

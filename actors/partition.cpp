@@ -158,8 +158,12 @@ void record(self_ptr self, outcome_list outcomes) {
   };
   self->request(st.opts.db, caf::infinite, atom::record::value, st.opts.id, st.epoch, outcomes)
       .then(
-          [self, n = outcomes.size(), epoch = st.epoch, done](key_list&) {
+          [self, outcomes, n = outcomes.size(), epoch = st.epoch, done](key_list&) {
             done();
+            // A greeting sent without a claim is known to the database from
+            // now on (a retry went back to the queue already).
+            for (const auto& o : outcomes)
+              if (!o.user_id.empty() && o.status != status::retrying) self->state.busy.erase(o.key);
             self->state.recording -= n;
             // Delivery counted them in the fence slot when it answered (see
             // delivery.hpp: what is sent but unrecorded is bounded).
@@ -188,7 +192,21 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
   outcome_list outcomes;
   int64_t withdrawn = 0;
   for (auto o : batch) {
-    st.busy.erase(o.key);
+    // Checked, not claimed: the outcome is the greeting's first row, and
+    // the key stays busy until it is written (record()).
+    bool unclaimed = st.unclaimed.erase(o.key) > 0;
+    auto result = [&](const char* s, const std::string& error, int64_t next) {
+      outcome out{o.key, s, error, next, now};
+      if (unclaimed) {
+        out.user_id = o.user_id;
+        out.occasion = o.occasion;
+        out.year = o.year;
+        out.due_at = o.due_at;
+        out.email = o.email;
+      }
+      return out;
+    };
+    if (!unclaimed) st.busy.erase(o.key);
     st.resumed.erase(o.key);
     auto it = by_key.find(o.key);
     attempt a = it != by_key.end()
@@ -198,10 +216,12 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
     auto& m = metrics::global();
     if (a.result == attempt::withdrawn) {
       // Taken back while handing off: never sent, still `claimed` at this
-      // epoch. Nothing to record; the next owner resumes it.
+      // epoch (or, checked, without a record). Nothing to record; the next
+      // owner resumes or loads it.
+      st.busy.erase(o.key);
       ++withdrawn;
     } else if (a.result == attempt::sent) {
-      outcomes.push_back({o.key, status::sent, "", 0, now});
+      outcomes.push_back(result(status::sent, "", 0));
       ++st.stats.sent;
       m.greetings.add({o.occasion, "sent"});
       m.lateness.observe({o.occasion}, static_cast<double>(now - o.due_at) / 1000.0);
@@ -210,7 +230,7 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
         spdlog::info("event=greeting.late key={} late_ms={}", o.key, now - o.due_at);
       }
     } else if (a.result == attempt::permanent || tries >= static_cast<int>(st.opts.max_attempts)) {
-      outcomes.push_back({o.key, status::dead, a.error, 0, now});
+      outcomes.push_back(result(status::dead, a.error, 0));
       ++st.stats.dead;
       m.greetings.add({o.occasion, "dead"});
       spdlog::warn("event=greeting.dead key={} attempts={} error=\"{}\"", o.key, tries, a.error);
@@ -219,7 +239,8 @@ void on_attempts(self_ptr self, const occurrence_list& batch, const attempt_list
       auto wait = std::max(retry_delay_ms(tries, u01(st.rng)), a.retry_after_ms);
       o.attempts = tries;
       o.next_attempt_at = now + wait;
-      outcomes.push_back({o.key, status::retrying, a.error, o.next_attempt_at, now});
+      outcomes.push_back(result(status::retrying, a.error, o.next_attempt_at));
+      st.busy.erase(o.key); // back in the queue: its next try reclaims the row
       st.resumed.insert(o.key);
       st.queue.upsert(std::move(o));
       ++st.stats.retried;
@@ -311,6 +332,46 @@ void claim(self_ptr self, occurrence_list batch, bool reclaim, int64_t now) {
     self->request(st.opts.db, caf::infinite, atom::claim::value, st.opts.id, st.epoch, batch, now)
         .then(granted, failed);
   }
+}
+
+// Fresh greetings at their instant, without a claim (schedule.claim-ahead
+// 0): one read checks each (no record yet, its user as computed, the lease
+// current), what passes goes to delivery, and its outcome is its one row.
+// Until that row is written the key stays busy, so no refill, edit or sweep
+// schedules it again.
+void check_and_send(self_ptr self, occurrence_list batch, int64_t now) {
+  if (batch.empty()) return;
+  auto& st = self->state;
+  self->request(st.opts.db, caf::infinite, atom::check::value, st.opts.id, st.epoch, batch, now)
+      .then(
+          [self, batch](key_list& keys) {
+            auto& s = self->state;
+            std::unordered_set<std::string> ok(keys.begin(), keys.end());
+            occurrence_list go;
+            for (const auto& o : batch) {
+              if (ok.count(o.key) && !s.draining) {
+                metrics::global().greetings.add({o.occasion, "claimed"});
+                s.unclaimed.insert(o.key);
+                go.push_back(o);
+              } else { // recorded, user changed, suppressed, not ours, or handing off
+                s.busy.erase(o.key);
+              }
+            }
+            reschedule_newer(self, batch);
+            deliver(self, std::move(go));
+            if (s.draining) finish_handoff(self);
+            arm(self);
+          },
+          [self, batch](caf::error& e) {
+            spdlog::warn("event=partition.check_failed partition={} n={} error=\"{}\"",
+                         self->state.opts.id, batch.size(), self->system().render(e));
+            for (const auto& o : batch) {
+              self->state.busy.erase(o.key);
+              self->state.queue.upsert(o); // try again
+            }
+            reschedule_newer(self, batch);
+            retry_soon(self);
+          });
 }
 
 void release(self_ptr self, occurrence_list released);
@@ -847,7 +908,10 @@ void process(self_ptr self) {
       else
         fresh.push_back(std::move(o));
     }
-    claim(self, std::move(fresh), false, now);
+    if (st.opts.claim_ahead.count() == 0)
+      check_and_send(self, std::move(fresh), now);
+    else
+      claim(self, std::move(fresh), false, now);
     claim(self, std::move(again), true, now);
     if (!late.empty()) expire(self, std::move(late), now);
   }
@@ -1085,7 +1149,13 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         auto out = s.stats;
         out.epoch = s.epoch;
         out.queued = s.queue.size() + s.held.size();
-        out.in_flight = s.busy.size() - s.held.size() + s.recording + s.unrecorded.size();
+        // Busy keys, and outcomes being written (or to be written again) of
+        // keys no longer busy: a checked greeting is both until its row is in.
+        out.in_flight = s.busy.size() - s.held.size();
+        for (const auto& k : s.recording_keys)
+          out.in_flight += s.busy.count(k) == 0;
+        for (const auto& o : s.unrecorded)
+          out.in_flight += s.busy.count(o.key) == 0;
         auto next = s.queue.next_due();
         if (auto h = s.held.next_due()) next = next ? std::min(*next, *h) : *h;
         out.next_due = next.value_or(0);

@@ -25,9 +25,10 @@ struct partition_options {
   delivery_actor delivery;
   std::chrono::milliseconds lookahead{std::chrono::hours{48}};
   std::chrono::milliseconds recovery_window{std::chrono::hours{48}};
-  /// Occurrences are claimed this long before their instant and held, so
-  /// the claim's database write is not on the greeting's latency path
-  /// (0 = claim at the instant).
+  /// 0: greetings are checked at their instant (a read) and sent, and
+  /// their outcome is their one row. Above 0: claimed this long before
+  /// their instant (a row written) and held, confirmed at it, and their
+  /// outcome updates the claim: two writes per greeting.
   std::chrono::milliseconds claim_ahead{0};
   uint32_t max_attempts = 12;
   size_t batch = 1000;         ///< occurrences per claim statement
@@ -65,6 +66,9 @@ struct partition_state {
   std::unordered_map<std::string, int64_t>
       busy;                                // key -> due_at: being claimed, delivered or expired
   std::unordered_set<std::string> resumed; // next try is a reclaim, not a claim
+  /// Checked and handed to delivery without a claim: no record until their
+  /// outcome's row, so they stay in busy until it is written (or retried).
+  std::unordered_set<std::string> unclaimed;
   due_queue held; // claimed ahead, delivered at their instant (also in busy)
   /// Users whose claims taken ahead are being given back because an edit
   /// moved them: the latest version, to reschedule from once released.

@@ -127,8 +127,14 @@ persistence_actor::behavior_type worker(persistence_actor::stateful_pointer<work
           return s.claimed_at_epoch(p, epoch, keys);
         }));
       },
+      [&st](atom::check, int32_t p, int64_t epoch, occurrence_list& batch, int64_t now) {
+        // A read; its one write (a suppressed address's record) is idempotent.
+        return finish(
+            st.attempt("check", [&](pg::store& s, bool) { return s.check(p, epoch, batch, now); }));
+      },
       [&st](atom::record, int32_t p, int64_t epoch, outcome_list& batch) {
-        // Idempotent: a replay finds the records no longer `claimed`.
+        // Idempotent: a replay finds the records no longer `claimed`, and
+        // the rows it would insert there already.
         return finish(st.attempt(
             "record", [&](pg::store& s, bool) { return s.record_outcomes(p, epoch, batch); }));
       },
@@ -407,6 +413,10 @@ persistence_actor::behavior_type front(front_pointer self, persistence_options o
   return {
       [self](atom::claim a, int32_t p, int64_t e, occurrence_list& b, int64_t now) {
         metrics::global().persistence_batch.observe({"claim"}, static_cast<double>(b.size()));
+        return relay<key_list>(self, p, a, p, e, std::move(b), now);
+      },
+      [self](atom::check a, int32_t p, int64_t e, occurrence_list& b, int64_t now) {
+        metrics::global().persistence_batch.observe({"check"}, static_cast<double>(b.size()));
         return relay<key_list>(self, p, a, p, e, std::move(b), now);
       },
       [self](atom::record a, int32_t p, int64_t e, outcome_list& b) {

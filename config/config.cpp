@@ -66,7 +66,8 @@ node_config::node_config() {
       .add(v.schedule.recovery_window, "recovery-window",
            "missed greetings younger than this are still sent")
       .add(v.schedule.claim_ahead, "claim-ahead",
-           "greetings are claimed this long before their instant and sent at it (0 = at it)")
+           "0: greetings checked at their instant, one write each; above 0: claimed this long "
+           "ahead (two writes)")
       .add(v.schedule.feb29, "feb29", "when 29 Feb occasions fire in common years: feb28|mar1");
   opt_group{custom_options_, "records"}.add(
       v.records.keep_years, "keep-years",

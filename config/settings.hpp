@@ -56,7 +56,7 @@ struct settings {
     uint32_t partitions = 256;
     std::chrono::nanoseconds lookahead = std::chrono::hours{48};
     std::chrono::nanoseconds recovery_window = std::chrono::hours{48};
-    std::chrono::nanoseconds claim_ahead = std::chrono::seconds{30};
+    std::chrono::nanoseconds claim_ahead = std::chrono::seconds{0};
     std::string feb29 = "feb28";
   } schedule;
   /// Send records, kept by year (schema v9).

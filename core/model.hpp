@@ -29,7 +29,7 @@ struct user {
 /// One greeting that is, or will be, due: enough to claim and to send it.
 struct occurrence {
   std::string key; ///< {user_id}:{occasion}:{year}
-  std::string user_id;
+  std::string user_id{};
   std::string occasion;
   int32_t year = 0;
   int64_t due_at = 0;
@@ -63,7 +63,7 @@ inline constexpr const char* suppressed = "suppressed";
 /// A row of send_records, as the API shows it.
 struct send_record {
   std::string key;
-  std::string user_id;
+  std::string user_id{};
   std::string occasion;
   int32_t year = 0;
   int64_t due_at = 0;
@@ -105,6 +105,14 @@ struct outcome {
   std::string error;           ///< for retrying and dead
   int64_t next_attempt_at = 0; ///< for retrying
   int64_t at = 0;              ///< engine-clock instant of the attempt
+  /// A greeting checked and sent without a claim has no record yet: its
+  /// outcome is its first and only row, written from these (user_id set).
+  /// Empty for a claimed greeting, whose record the outcome updates.
+  std::string user_id{};
+  std::string occasion{};
+  int32_t year = 0;
+  int64_t due_at = 0;
+  std::string email{};
 };
 
 } // namespace candle

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <spdlog/spdlog.h>
+#include <unordered_map>
 
 namespace candle::pg {
 
@@ -252,6 +253,59 @@ void prepare(pqxx::connection& c) {
                        " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
                        " WHERE " FENCE
                        " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key");
+  // Checked right before sending, without a claim (schedule.claim-ahead 0):
+  // a read, no row locked or written. A greeting may go when its user is
+  // live and as the occurrence was computed, it has no record, and the
+  // lease is current; a suppressed address comes back with its reason and
+  // address, to be recorded `suppressed` instead.
+  c.prepare(
+      "check",
+      "SELECT t.k, s.email IS NOT NULL, coalesce(s.reason, ''), u.email"
+      " FROM unnest($3::text[], $4::uuid[], $5::int[], $6::bigint[]) AS t(k, uid, y, v)"
+      " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+      " AND (t.v = 0 OR " MS(
+          "u.updated_at") " = t.v)"
+                          " LEFT JOIN suppressions s ON s.email = u.email"
+                          " WHERE NOT EXISTS (SELECT 1 FROM send_records r WHERE r.idempotency_key "
+                          "= t.k"
+                          " AND r.year = t.y)"
+                          " AND EXISTS (SELECT 1 FROM partition_leases l WHERE l.partition = $1"
+                          " AND l.epoch = $2 AND l.expires_at > now())");
+  c.prepare("record_suppressed",
+            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
+            " due_at, status, attempts, owner_epoch, claimed_at, claimed_by, last_error, sent_to)"
+            " SELECT t.k, t.uid, t.o, t.y, $1, " TS("t.d") ", 'suppressed', 0, $2, " TS(
+                "$8") ","
+                      " " CLAIMER ", t.why, t.email"
+                      " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[],"
+                      "   $9::text[], $10::text[]) AS t(k, uid, o, y, d, why, email)"
+                      " WHERE " FENCE
+                      " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key");
+  // The outcome of a greeting sent without a claim is its only row: one
+  // insert per batch, fenced, idempotent (a replay after a lost commit, or
+  // a row another owner wrote, changes nothing). A retry for a user deleted
+  // since the check is cancelled, as the delete cancels pending records.
+  c.prepare("insert_outcomes",
+            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
+            " due_at, status, attempts, next_attempt_at, last_error, owner_epoch, claimed_at,"
+            " claimed_by, sent_at, sent_to)"
+            " SELECT t.k, t.uid, t.o, t.y, $1, " TS(
+                "t.d") ","
+                       " CASE WHEN t.s = 'retrying' AND NOT EXISTS (SELECT 1 FROM users u WHERE "
+                       "u.id = t.uid"
+                       "   AND u.deleted_at IS NULL) THEN 'cancelled' ELSE t.s END,"
+                       " 1, CASE WHEN t.s = 'retrying' THEN " TS(
+                           "t.n") " END, NULLIF(t.e, ''), $2,"
+                                  " " TS("t.a") ", " CLAIMER ", CASE WHEN t.s = 'sent' THEN " TS(
+                                      "t.a") " END, t.email"
+                                             " FROM unnest($3::text[], $4::uuid[], $5::text[], "
+                                             "$6::int[], $7::bigint[],"
+                                             "   $8::text[], $9::text[], $10::bigint[], "
+                                             "$11::bigint[], $12::text[])"
+                                             "   AS t(k, uid, o, y, d, s, e, n, a, email)"
+                                             " WHERE " FENCE
+                                             " ON CONFLICT (idempotency_key, year) DO NOTHING "
+                                             "RETURNING idempotency_key");
   // send_records by year (schema v9): make a year's table, list the years.
   c.prepare("record_year", "SELECT candle_record_year($1)");
   c.prepare("record_years",
@@ -491,10 +545,10 @@ bool store::ensure_record_year(int32_t year) {
   return made;
 }
 
-pqxx::result store::insert_records(const std::vector<occurrence>& batch,
+pqxx::result store::insert_records(const std::vector<int32_t>& years,
                                    const std::function<pqxx::result()>& insert) {
-  for (const auto& o : batch)
-    ensure_record_year(o.year);
+  for (auto y : years)
+    ensure_record_year(y);
   try {
     return insert();
   } catch (const pqxx::sql_error& e) {
@@ -505,8 +559,8 @@ pqxx::result store::insert_records(const std::vector<occurrence>& batch,
     // violation fails the same way again and is thrown.
     if (e.sqlstate() != "23514") throw;
     years_.clear();
-    for (const auto& o : batch)
-      ensure_record_year(o.year);
+    for (auto y : years)
+      ensure_record_year(y);
     return insert();
   }
 }
@@ -589,7 +643,9 @@ namespace {
 struct occurrence_columns {
   std::vector<std::string> keys, users, occasions;
   std::vector<int64_t> years, dues, versions;
+  std::vector<int32_t> distinct_years;
   explicit occurrence_columns(const std::vector<occurrence>& batch) {
+    std::set<int32_t> ys;
     for (const auto& o : batch) {
       versions.push_back(o.version);
       keys.push_back(o.key);
@@ -597,7 +653,9 @@ struct occurrence_columns {
       occasions.push_back(o.occasion);
       years.push_back(o.year);
       dues.push_back(o.due_at);
+      ys.insert(o.year);
     }
+    distinct_years.assign(ys.begin(), ys.end());
   }
 };
 
@@ -607,7 +665,7 @@ std::vector<std::string> store::claim(int32_t partition, int64_t epoch,
                                       const std::vector<occurrence>& batch, int64_t now) {
   if (batch.empty()) return {};
   occurrence_columns cols{batch};
-  auto r = insert_records(batch, [&] {
+  auto r = insert_records(cols.distinct_years, [&] {
     return exec("claim", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
                 array_literal(cols.occasions), array_literal(cols.years), array_literal(cols.dues),
                 now, array_literal(cols.versions));
@@ -632,21 +690,66 @@ std::vector<std::string> store::claimed_at_epoch(int32_t partition, int64_t epoc
   return keys_of(r);
 }
 
+std::vector<std::string> store::check(int32_t partition, int64_t epoch,
+                                      const std::vector<occurrence>& batch, int64_t now) {
+  if (batch.empty()) return {};
+  occurrence_columns cols{batch};
+  auto r = exec("check", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
+                array_literal(cols.years), array_literal(cols.versions));
+  std::vector<std::string> go;
+  std::unordered_map<std::string, std::pair<std::string, std::string>> suppressed; // reason, email
+  for (const auto& row : r) {
+    auto key = row[0].as<std::string>();
+    if (!row[1].as<bool>())
+      go.push_back(std::move(key));
+    else
+      suppressed.emplace(std::move(key),
+                         std::make_pair(row[2].as<std::string>(), row[3].as<std::string>()));
+  }
+  if (suppressed.empty()) return go;
+  // As the check saw it: the address was suppressed, so this greeting is
+  // recorded `suppressed` once and never sent (a later lift does not bring
+  // this year's back: GET /greetings shows why).
+  std::vector<occurrence> quiet;
+  std::vector<std::string> reasons, emails;
+  for (const auto& o : batch)
+    if (auto it = suppressed.find(o.key); it != suppressed.end()) {
+      quiet.push_back(o);
+      reasons.push_back("suppressed: " + it->second.first);
+      emails.push_back(it->second.second);
+    }
+  occurrence_columns q{quiet};
+  insert_records(q.distinct_years, [&] {
+    return exec("record_suppressed", partition, epoch, array_literal(q.keys),
+                array_literal(q.users), array_literal(q.occasions), array_literal(q.years),
+                array_literal(q.dues), now, array_literal(reasons), array_literal(emails));
+  });
+  return go;
+}
+
 std::vector<std::string> store::record_outcomes(int32_t partition, int64_t epoch,
                                                 const std::vector<outcome>& batch) {
   if (batch.empty()) return {};
   std::vector<std::string> keys, statuses, errors;
   std::vector<int64_t> nexts, ats;
+  std::vector<outcome> fresh;
   for (const auto& o : batch) {
     if (o.status != status::sent && o.status != status::retrying && o.status != status::dead)
       throw std::invalid_argument("record_outcomes: status '" + o.status +
                                   "' is not an outcome (sent, retrying, dead)");
+    if (!o.user_id.empty()) {
+      fresh.push_back(o);
+      continue;
+    }
     keys.push_back(o.key);
     statuses.push_back(o.status);
     errors.push_back(o.error);
     nexts.push_back(o.next_attempt_at);
     ats.push_back(o.at);
   }
+  std::vector<std::string> done;
+  if (!fresh.empty()) done = insert_outcomes(partition, epoch, fresh);
+  if (keys.empty()) return done;
   // The number of `claimed` rows swings with every burst, so the statistics
   // are always stale: they estimate a handful in the partition and the
   // planner nests the loop the wrong way round, re-running unnest() for each
@@ -659,6 +762,35 @@ std::vector<std::string> store::record_outcomes(int32_t partition, int64_t epoch
                            array_literal(statuses), array_literal(errors), array_literal(nexts),
                            array_literal(ats));
   w.commit();
+  auto updated = keys_of(r);
+  done.insert(done.end(), updated.begin(), updated.end());
+  return done;
+}
+
+std::vector<std::string> store::insert_outcomes(int32_t partition, int64_t epoch,
+                                                const std::vector<outcome>& batch) {
+  std::vector<std::string> keys, users, occasions, statuses, errors, emails;
+  std::vector<int64_t> years, dues, nexts, ats;
+  std::set<int32_t> ys;
+  for (const auto& o : batch) {
+    keys.push_back(o.key);
+    users.push_back(o.user_id);
+    occasions.push_back(o.occasion);
+    years.push_back(o.year);
+    dues.push_back(o.due_at);
+    statuses.push_back(o.status);
+    errors.push_back(o.error);
+    nexts.push_back(o.next_attempt_at);
+    ats.push_back(o.at);
+    emails.push_back(o.email);
+    ys.insert(o.year);
+  }
+  auto r = insert_records({ys.begin(), ys.end()}, [&] {
+    return exec("insert_outcomes", partition, epoch, array_literal(keys), array_literal(users),
+                array_literal(occasions), array_literal(years), array_literal(dues),
+                array_literal(statuses), array_literal(errors), array_literal(nexts),
+                array_literal(ats), array_literal(emails));
+  });
   return keys_of(r);
 }
 
@@ -681,7 +813,7 @@ std::vector<std::string> store::record_expired(int32_t partition, int64_t epoch,
                                                const std::string& reason, int64_t) {
   if (batch.empty()) return {};
   occurrence_columns cols{batch};
-  auto r = insert_records(batch, [&] {
+  auto r = insert_records(cols.distinct_years, [&] {
     return exec("record_expired", partition, epoch, array_literal(cols.keys),
                 array_literal(cols.users), array_literal(cols.occasions), array_literal(cols.years),
                 array_literal(cols.dues), reason);

@@ -79,8 +79,17 @@ public:
   /// committed-but-unacknowledged claim is not stranded.
   std::vector<std::string> claimed_at_epoch(int32_t partition, int64_t epoch,
                                             const std::vector<std::string>& keys);
-  /// Records delivery outcomes (one statement) for `claimed` records owned at
-  /// `epoch`. Returns the keys updated.
+  /// Which occurrences may be sent now without a claim (a read): the user
+  /// live and as computed (`version`), no record yet, the lease at `epoch`
+  /// current. An occurrence of a suppressed address is recorded
+  /// `suppressed` instead (fenced) and not returned.
+  std::vector<std::string> check(int32_t partition, int64_t epoch,
+                                 const std::vector<occurrence>& batch, int64_t now);
+  /// Records delivery outcomes at `epoch`: a `claimed` record owned at
+  /// `epoch` is updated (one statement); an outcome carrying its greeting
+  /// (`user_id` set: checked, not claimed) is inserted as its first and
+  /// only row (one statement, nothing if a record exists). Fenced. Returns
+  /// the keys written.
   std::vector<std::string> record_outcomes(int32_t partition, int64_t epoch,
                                            const std::vector<outcome>& batch);
   /// Moves `retrying` records, and stale `claimed` ones (a dead owner's), to
@@ -208,9 +217,11 @@ private:
     return r;
   }
 
-  /// Runs `insert` of send records for `batch` once each year has its table.
-  pqxx::result insert_records(const std::vector<occurrence>& batch,
+  /// Runs `insert` of send records once each of `years` has its table.
+  pqxx::result insert_records(const std::vector<int32_t>& years,
                               const std::function<pqxx::result()>& insert);
+  std::vector<std::string> insert_outcomes(int32_t partition, int64_t epoch,
+                                           const std::vector<outcome>& batch);
 
   std::string conninfo_;
   std::unique_ptr<pqxx::connection> conn_;

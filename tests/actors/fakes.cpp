@@ -19,6 +19,45 @@ send_record new_record(const occurrence& o, const char* status, int64_t epoch) {
   r.owner_epoch = epoch;
   return r;
 }
+// The outcomes' writes as the real statements make them (store::record_outcomes).
+key_list apply_outcomes(fake_db_state* st, int64_t epoch, const outcome_list& batch) {
+  key_list out;
+  if (epoch != st->epoch) return out;
+  for (const auto& o : batch) {
+    if (!o.user_id.empty()) { // checked, not claimed: its first and only row
+      if (st->records.count(o.key)) continue;
+      auto& r = st->records[o.key];
+      r.key = o.key;
+      r.user_id = o.user_id;
+      r.occasion = o.occasion;
+      r.year = o.year;
+      r.due_at = o.due_at;
+      r.owner_epoch = epoch;
+      r.status = o.status;
+      if (o.status == status::retrying && st->users.at(o.user_id).deleted_at != 0)
+        r.status = status::cancelled;
+      r.attempts = 1;
+      r.last_error = o.error;
+      r.next_attempt_at = o.next_attempt_at;
+      if (o.status == status::sent) r.sent_at = o.at;
+      out.push_back(o.key);
+      continue;
+    }
+    auto it = st->records.find(o.key);
+    if (it == st->records.end() || it->second.status != status::claimed ||
+        it->second.owner_epoch != epoch)
+      continue;
+    auto& r = it->second;
+    r.status = o.status;
+    r.attempts += 1;
+    r.last_error = o.error;
+    r.next_attempt_at = o.next_attempt_at;
+    if (o.status == status::sent) r.sent_at = o.at;
+    out.push_back(o.key);
+  }
+  return out;
+}
+
 } // namespace
 
 persistence_actor::behavior_type fake_db(persistence_actor::pointer self,
@@ -38,23 +77,27 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer self,
         }
         return out;
       },
-      [st](atom::record, int32_t, int64_t epoch, outcome_list& batch) {
+      [st](atom::check, int32_t, int64_t epoch, occurrence_list& batch, int64_t) {
+        ++st->checks;
         key_list out;
         if (epoch != st->epoch) return out;
         for (const auto& o : batch) {
-          auto it = st->records.find(o.key);
-          if (it == st->records.end() || it->second.status != status::claimed ||
-              it->second.owner_epoch != epoch)
+          auto u = st->users.find(o.user_id);
+          if (st->records.count(o.key) || u == st->users.end() || u->second.deleted_at != 0 ||
+              (o.version != 0 && o.version != u->second.updated_at))
             continue;
-          auto& r = it->second;
-          r.status = o.status;
-          r.attempts += 1;
-          r.last_error = o.error;
-          r.next_attempt_at = o.next_attempt_at;
-          if (o.status == status::sent) r.sent_at = o.at;
           out.push_back(o.key);
         }
         return out;
+      },
+      [self, st](atom::record, int32_t, int64_t epoch,
+                 outcome_list& batch) -> caf::result<key_list> {
+        if (st->hold_records) { // written when the fake is pinged
+          auto rp = self->make_response_promise<key_list>();
+          st->held_records.push_back({rp, epoch, std::move(batch)});
+          return rp;
+        }
+        return apply_outcomes(st.get(), epoch, batch);
       },
       [st](atom::reclaim, int32_t, int64_t epoch, key_list& keys, int64_t) {
         key_list out;
@@ -223,6 +266,8 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer self,
         for (auto& [rp, found] : st->held_sweeps) // what the sweeps read, answered late
           rp.deliver(std::move(found));
         st->held_sweeps.clear();
+        for (auto& h : std::exchange(st->held_records, {}))
+          h.rp.deliver(apply_outcomes(st.get(), h.epoch, h.batch));
         return true;
       },
   };

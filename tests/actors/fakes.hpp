@@ -1,6 +1,6 @@
 // In-memory stand-ins for the PERSISTENCE and DELIVERY actors, for
-// deterministic partition tests. The fake store grants claims exactly as the
-// real fenced SQL does (one record per key, epochs, states); the fake
+// deterministic partition tests. The fake store grants claims and checks
+// exactly as the real fenced SQL does (one record per key, epochs, states); the fake
 // provider records every send with the engine time it happened at.
 #pragma once
 
@@ -21,6 +21,7 @@ struct fake_db_state {
   std::map<std::string, send_record> records;
   schedule_rules rules = default_rules();
   int claims = 0;           // statements, to check batching
+  int checks = 0;           // check statements (greetings sent without a claim)
   int releases = 0;         // release statements
   std::string holder;       // when set, leases for any other node are refused
   bool released = false;    // the current epoch's lease was handed back
@@ -37,6 +38,15 @@ struct fake_db_state {
   /// receives a ping (in its own context): a sweep in flight.
   bool hold_sweeps = false;
   std::vector<std::pair<caf::typed_response_promise<occurrence_list>, occurrence_list>> held_sweeps;
+  /// While true, outcome writes wait, unwritten, until the fake receives a
+  /// ping: a write in flight.
+  bool hold_records = false;
+  struct held_record {
+    caf::typed_response_promise<key_list> rp;
+    int64_t epoch;
+    outcome_list batch;
+  };
+  std::vector<held_record> held_records;
   /// Writes a user as a committed transaction would (bumping updated_at
   /// like the real update statement): the feed reads it.
   user& write(user u) {

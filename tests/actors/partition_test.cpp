@@ -178,14 +178,66 @@ TEST_F(Partition, PermanentFailureOrExhaustedAttemptsEndDead) {
   EXPECT_TRUE(provider->sends.empty());
 }
 
-TEST_F(Partition, ABurstIsClaimedInBatchesNotOneByOne) {
+TEST_F(Partition, ABurstIsCheckedInBatchesAndEachGreetingWrittenOnce) {
   for (int i = 0; i < 2500; ++i)
     add_user("u" + std::to_string(i), "UTC", "1990-07-15");
   start_clock("2027-07-15T08:00:00Z");
   spawn_partition();
   advance(hours{1});
   EXPECT_EQ(provider->sends.size(), 2500u);
-  EXPECT_EQ(db->claims, 3) << "expected 3 claim statements of up to 1000";
+  EXPECT_EQ(db->checks, 3) << "expected 3 check statements of up to 1000";
+  EXPECT_EQ(db->claims, 0) << "claimed: a second write per greeting";
+  ASSERT_EQ(db->records.size(), 2500u);
+  for (const auto& [k, r] : db->records) {
+    EXPECT_EQ(r.status, status::sent) << k;
+    EXPECT_EQ(r.attempts, 1) << k;
+  }
+}
+
+TEST_F(Partition, AGreetingWhoseOutcomeIsBeingWrittenIsNotScheduledAgain) {
+  // Sent without a claim, a greeting has no record until its outcome's row
+  // commits: meanwhile an edit of its user, a refill of the window and a
+  // sweep must not take it for unscheduled.
+  auto u = add_user("ada", "UTC", "1990-07-15");
+  start_clock("2027-07-15T08:59:59Z");
+  db->hold_records = true;
+  auto p = spawn_partition();
+  advance(seconds{1});
+  ASSERT_EQ(provider->sends.size(), 1u);
+  ASSERT_EQ(db->held_records.size(), 1u);
+  EXPECT_TRUE(db->records.empty());
+  u.last_name = "Lovelace-King"; // a name change keeps the instant
+  tell(p, atom::upsert::value, db->write(u));
+  tell(p, atom::changes::value);
+  advance(hours{30}); // refills past the window's half, sweeps
+  EXPECT_EQ(provider->sends.size(), 1u) << "sent again while its outcome was being written";
+  auto st = ask<partition_status>(p, atom::status::value);
+  EXPECT_EQ(st.in_flight, 1u);
+  db->hold_records = false;
+  caf::anon_send(db_handle, atom::ping::value);
+  sched.run();
+  advance(seconds{1});
+  EXPECT_EQ(db->records.at("ada:birthday:2027").status, status::sent);
+  EXPECT_EQ(ask<partition_status>(p, atom::status::value).in_flight, 0u);
+  advance(hours{24});
+  EXPECT_EQ(provider->sends.size(), 1u);
+}
+
+TEST_F(Partition, ClaimAheadWritesTheClaimThenTheOutcome) {
+  // schedule.claim-ahead above 0: the older path, a claim row written ahead
+  // and updated by the outcome.
+  claim_ahead = seconds{30};
+  for (int i = 0; i < 10; ++i)
+    add_user("u" + std::to_string(i), "UTC", "1990-07-15");
+  start_clock("2027-07-15T08:59:00Z");
+  spawn_partition();
+  advance(seconds{45});
+  EXPECT_EQ(db->claims, 1);
+  EXPECT_EQ(db->checks, 0);
+  EXPECT_EQ(db->records.at("u0:birthday:2027").status, status::claimed);
+  advance(seconds{15});
+  EXPECT_EQ(provider->sends.size(), 10u);
+  EXPECT_EQ(db->records.at("u0:birthday:2027").status, status::sent);
 }
 
 TEST_F(Partition, ACrashMidBatchLosesNothingAndSendsNothingTwice) {
@@ -196,8 +248,7 @@ TEST_F(Partition, ACrashMidBatchLosesNothingAndSendsNothingTwice) {
   auto first = spawn_partition();
   advance(minutes{1});
   ASSERT_EQ(provider->held.size(), 1u);
-  for (const auto& [k, r] : db->records)
-    ASSERT_EQ(r.status, status::claimed);
+  EXPECT_TRUE(db->records.empty()) << "checked, not claimed: no row before the outcome";
   // The partition dies mid-batch; its in-flight requests never reached the
   // provider. A new incarnation takes the lease (a new epoch) and resumes.
   caf::anon_send_exit(first, caf::exit_reason::kill);
@@ -221,11 +272,9 @@ TEST_F(Partition, RestartAfterTheProviderAnsweredResendsOnlyWithTheSameKey) {
   start_clock("2027-07-15T09:00:00Z", 0.0);
   auto first = spawn_partition();
   ASSERT_EQ(provider->sends.size(), 1u);
-  // Simulate a crash between the provider's answer and the record: put the
-  // record back to `claimed` at the old epoch, as if the mark never landed.
-  auto& r = db->records.at("ada:birthday:2027");
-  r.status = status::claimed;
-  r.attempts = 0;
+  // Simulate a crash between the provider's answer and the outcome's row:
+  // the greeting has no record, as if the write never landed.
+  db->records.erase("ada:birthday:2027");
   caf::anon_send_exit(first, caf::exit_reason::kill);
   sched.run();
   spawn_partition();
@@ -344,14 +393,12 @@ TEST_F(Partition, AHandOffTakesBackWhatWaitsInDeliverysQueueAndTheNextOwnerSends
   EXPECT_TRUE(answered);
   EXPECT_TRUE(ended(p));
   EXPECT_TRUE(provider->sends.empty());
-  for (const auto* k : {"a:birthday:2027", "b:birthday:2027"}) {
-    EXPECT_EQ(db->records.at(k).status, status::claimed) << k << ": withdrawn, not recorded";
-    EXPECT_EQ(db->records.at(k).attempts, 0) << k << ": a withdrawal is not an attempt";
-  }
+  for (const auto* k : {"a:birthday:2027", "b:birthday:2027"})
+    EXPECT_EQ(db->records.count(k), 0u) << k << ": withdrawn, not an attempt, not recorded";
   EXPECT_EQ(fences->in_doubt(), 0) << "withdrawn greetings left counted in doubt";
   provider->hold = false;
   db->released = false;
-  spawn_partition(); // the next owner: a new epoch resumes the claims
+  spawn_partition(); // the next owner: a new epoch loads them
   advance(seconds{2});
   EXPECT_EQ(provider->count("a:birthday:2027"), 1u);
   EXPECT_EQ(provider->count("b:birthday:2027"), 1u);

@@ -154,6 +154,120 @@ TEST_F(Store, StaleEpochClaimsAndMarksNothing) {
   EXPECT_GT(s.acquire_lease(5, "node-b", seconds{60}), 0);
 }
 
+// -- greetings checked, sent, and written once (schedule.claim-ahead 0) ----------
+
+namespace {
+outcome written(const occurrence& o, const char* st, int64_t at, std::string error = {},
+                int64_t next = 0) {
+  outcome out{o.key, st, std::move(error), next, at};
+  out.user_id = o.user_id;
+  out.occasion = o.occasion;
+  out.year = o.year;
+  out.due_at = o.due_at;
+  out.email = "u@example.com";
+  return out;
+}
+} // namespace
+
+TEST_F(Store, ACheckGrantsWhatHasNoRecordAndALiveUnchangedUserAndWritesNothing) {
+  bulk_users(6, 2);
+  pg::store s{conninfo};
+  auto e = s.acquire_lease(2, "n", seconds{60});
+  ASSERT_EQ(s.claim(2, e, {occ(1)}, 0).size(), 1u); // recorded already
+  s.delete_user(uid(2), 1);                         // deleted
+  auto moved = occ(3);
+  moved.version = 12345; // computed from a version the row no longer has
+  {
+    pqxx::connection c{conninfo};
+    pqxx::work w{c};
+    w.exec("INSERT INTO suppressions (email, reason, type, key) VALUES"
+           " ('u4@example.com', 'hard bounce', 'bounced', 'x')");
+    w.commit();
+  }
+  auto wal = [&] { return scalar<int64_t>("SELECT pg_current_wal_insert_lsn() - '0/0'"); };
+  auto before = wal();
+  auto ok = s.check(2, e, {occ(1), occ(2), moved, occ(5), occ(6)}, 0);
+  EXPECT_EQ(std::set<std::string>(ok.begin(), ok.end()),
+            (std::set<std::string>{occ(5).key, occ(6).key}));
+  EXPECT_LT(wal() - before, 200) << "a check without suppressions wrote";
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records"), 1) << "a check claimed";
+  // A suppressed address: recorded `suppressed` once, never granted.
+  EXPECT_TRUE(s.check(2, e, {occ(4)}, ms("2027-01-01T09:00:00Z")).empty());
+  EXPECT_EQ(scalar<std::string>("SELECT status || ' ' || last_error || ' ' || sent_to FROM"
+                                " send_records WHERE idempotency_key = '" +
+                                occ(4).key + "'"),
+            "suppressed suppressed: hard bounce u4@example.com");
+  EXPECT_TRUE(s.check(2, e, {occ(4)}, 0).empty());
+  // A stale or expired epoch is granted nothing.
+  auto e2 = s.acquire_lease(2, "n", seconds{60});
+  EXPECT_TRUE(s.check(2, e, {occ(5)}, 0).empty()) << "a stale epoch was granted";
+  EXPECT_EQ(s.check(2, e2, {occ(5)}, 0).size(), 1u);
+  auto e3 = s.acquire_lease(2, "n", seconds{0});
+  EXPECT_TRUE(s.check(2, e3, {occ(5)}, 0).empty()) << "an expired lease was granted";
+}
+
+TEST_F(Store, AnOutcomeOfACheckedGreetingIsItsOneRowWrittenOnceAndFenced) {
+  bulk_users(4, 0);
+  pg::store s{conninfo};
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  auto at = ms("2027-01-01T09:00:01Z");
+  auto next = ms("2027-01-01T09:00:03Z");
+  auto batch = std::vector<outcome>{written(occ(1), status::sent, at),
+                                    written(occ(2), status::dead, at, "HTTP 400"),
+                                    written(occ(3), status::retrying, at, "HTTP 503", next)};
+  EXPECT_EQ(s.record_outcomes(0, e, batch).size(), 3u);
+  auto rec = [&](int i, const char* col) {
+    return scalar<std::string>("SELECT coalesce(" + std::string{col} +
+                               "::text, '-') FROM send_records WHERE idempotency_key = '" +
+                               occ(i).key + "'");
+  };
+  EXPECT_EQ(rec(1, "status"), "sent");
+  EXPECT_EQ(rec(1, "attempts"), "1");
+  EXPECT_EQ(rec(1, "owner_epoch"), std::to_string(e));
+  EXPECT_EQ(rec(1, "claimed_by"), "n");
+  EXPECT_EQ(rec(1, "sent_to"), "u@example.com");
+  EXPECT_EQ(s.records_by_status(status::sent, 10, "")[0].sent_at, at);
+  EXPECT_EQ(rec(2, "status"), "dead");
+  EXPECT_EQ(rec(2, "last_error"), "HTTP 400");
+  EXPECT_EQ(s.records_by_status(status::retrying, 10, "")[0].next_attempt_at, next);
+  // A replay (its commit was lost with the connection) writes nothing more.
+  EXPECT_TRUE(s.record_outcomes(0, e, batch).empty());
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM send_records"), 3);
+  EXPECT_EQ(rec(1, "attempts"), "1");
+  // The retry goes on through the claim path: reclaimed, then updated.
+  ASSERT_EQ(s.reclaim(0, e, {occ(3).key}, 0).size(), 1u);
+  EXPECT_EQ(s.record_outcomes(0, e, {{occ(3).key, status::sent, "", 0, next}}).size(), 1u);
+  EXPECT_EQ(rec(3, "attempts"), "2");
+  // Taken over mid-chunk: the old epoch's outcomes change nothing, and the
+  // new owner's check finds the greeting unsent (it is in doubt: re-sent
+  // with the same key).
+  auto e2 = s.acquire_lease(0, "n", seconds{60});
+  EXPECT_TRUE(s.record_outcomes(0, e, {written(occ(4), status::sent, at)}).empty());
+  EXPECT_EQ(s.check(0, e2, {occ(4)}, 0).size(), 1u);
+  EXPECT_EQ(s.record_outcomes(0, e2, {written(occ(4), status::sent, at)}).size(), 1u);
+}
+
+TEST_F(Store, AUserDeletedBetweenTheCheckAndTheOutcome) {
+  bulk_users(2, 0);
+  pg::store s{conninfo};
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  ASSERT_EQ(s.check(0, e, {occ(1), occ(2)}, 0).size(), 2u);
+  ASSERT_TRUE(s.delete_user(uid(1), 1).ok());
+  ASSERT_TRUE(s.delete_user(uid(2), 1).ok());
+  auto at = ms("2027-01-01T09:00:01Z");
+  // What went out is recorded as it happened; a retry is cancelled as the
+  // delete cancels what is pending, so nothing sends it again.
+  EXPECT_EQ(s.record_outcomes(0, e,
+                              {written(occ(1), status::sent, at),
+                               written(occ(2), status::retrying, at, "HTTP 503", at + 1000)})
+                .size(),
+            2u);
+  EXPECT_EQ(s.records_by_status(status::sent, 10, "").size(), 1u);
+  EXPECT_EQ(s.records_by_status(status::cancelled, 10, "").size(), 1u);
+  EXPECT_TRUE(s.unfinished(0, e).empty());
+  EXPECT_TRUE(s.check(0, e, {occ(1)}, 0).empty());
+}
+
 TEST_F(Store, OutcomesMoveRecordsThroughRetryingToDead) {
   bulk_users(2, 0);
   pg::store s{conninfo};
