@@ -150,8 +150,10 @@ void record(self_ptr self, outcome_list outcomes) {
   if (outcomes.empty()) return;
   auto& st = self->state;
   st.recording += outcomes.size();
-  for (const auto& o : outcomes)
+  for (const auto& o : outcomes) {
     st.recording_keys.insert(o.key);
+    if (!o.user_id.empty()) st.unwritten.emplace(o.key, o.due_at);
+  }
   auto done = [self, outcomes] {
     for (const auto& o : outcomes)
       self->state.recording_keys.erase(o.key);
@@ -162,8 +164,11 @@ void record(self_ptr self, outcome_list outcomes) {
             done();
             // A greeting sent without a claim is known to the database from
             // now on (a retry went back to the queue already).
-            for (const auto& o : outcomes)
-              if (!o.user_id.empty() && o.status != status::retrying) self->state.busy.erase(o.key);
+            for (const auto& o : outcomes) {
+              if (o.user_id.empty()) continue;
+              self->state.unwritten.erase(o.key);
+              if (o.status != status::retrying) self->state.busy.erase(o.key);
+            }
             self->state.recording -= n;
             // Delivery counted them in the fence slot when it answered (see
             // delivery.hpp: what is sent but unrecorded is bounded).
@@ -554,7 +559,8 @@ void refill(self_ptr self, int64_t now) {
 }
 
 // Everything due before the horizon has a send record: it is the earliest of
-// now, the next queued entry and anything still being claimed. Written when it
+// now, the next queued entry, anything still being checked, claimed or sent,
+// and outcomes of checked greetings not written yet. Written when it
 // moved by a minute or more, fenced; a new owner expires what lies between it
 // and now - recovery window.
 void advance_horizon(self_ptr self, int64_t now) {
@@ -562,6 +568,8 @@ void advance_horizon(self_ptr self, int64_t now) {
   auto h = now;
   if (auto next = st.queue.next_due()) h = std::min(h, *next);
   for (const auto& [key, due] : st.busy)
+    h = std::min(h, due);
+  for (const auto& [key, due] : st.unwritten) // a checked greeting's retry, say
     h = std::min(h, due);
   if (h < st.horizon + 60'000) return;
   st.horizon = h;

@@ -69,6 +69,9 @@ struct partition_state {
   /// Checked and handed to delivery without a claim: no record until their
   /// outcome's row, so they stay in busy until it is written (or retried).
   std::unordered_set<std::string> unclaimed;
+  /// Outcomes of checked greetings not written yet (key -> due_at): until
+  /// their row is in, the horizon stays at or before them.
+  std::unordered_map<std::string, int64_t> unwritten;
   due_queue held; // claimed ahead, delivered at their instant (also in busy)
   /// Users whose claims taken ahead are being given back because an edit
   /// moved them: the latest version, to reschedule from once released.

@@ -46,8 +46,8 @@ kill -TERM "$node"; wait "$node" || true
 t0=$(date +%s%N)
 if [ "$mode" = burst ]; then
   start 0; wait_ready
-  # The clock runs in real time from $lead seconds before the instant: the
-  # time a node has to claim ahead (schedule.claim-ahead, default 30 s).
+  # The clock runs in real time from $lead seconds before the instant (with
+  # BENCH_NODE_ARGS=--schedule.claim-ahead=30s, the time to claim ahead).
   from=$(date -u -d "2027-07-15 09:00:00 UTC - $lead seconds" +%FT%TZ)
   curl -sf -X PUT -H 'Content-Type: application/json' -d "{\"now\":\"$from\",\"speed\":1}" \
     "$base/api/v1/admin/clock" >/dev/null

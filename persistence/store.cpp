@@ -96,12 +96,17 @@ std::vector<std::string> keys_of(const pqxx::result& r) {
 // event if that is ahead of it (core/delivery_state.hpp, re-checked on the
 // current row under concurrent writers), suppresses the addresses of bounces
 // and complaints, and returns the stored ids with whether their key is known.
-void prepare_events(pqxx::connection& c) {
-  std::string suppressing;
+// The event types that suppress an address, as an SQL list: 'bounced', ...
+std::string suppressing_types() {
+  std::string out;
   for (auto st : delivery::all_states)
     if (delivery::suppresses(st))
-      suppressing +=
-          std::string{suppressing.empty() ? "" : ", "} + "'" + delivery::to_string(st) + "'";
+      out += std::string{out.empty() ? "" : ", "} + "'" + delivery::to_string(st) + "'";
+  return out;
+}
+
+void prepare_events(pqxx::connection& c) {
+  auto suppressing = suppressing_types();
   c.prepare("ingest_events",
             "WITH ev AS (INSERT INTO delivery_events (id, key, type, at, reason)"
             " SELECT t.i, t.k, t.t, " TS(
@@ -149,6 +154,35 @@ void prepare_events(pqxx::connection& c) {
 }
 
 // Statements prepared once per connection.
+// clang-format off
+std::string insert_outcomes_sql() {
+  auto rank = [](const char* col) { return delivery::rank_sql(col); };
+  return
+    "WITH t AS (SELECT * FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[],"
+    "   $7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[])"
+    "   AS t(k, uid, o, y, d, s, e, n, a, email)),"
+    " sup AS (INSERT INTO suppressions (email, reason, type, key)"
+    "   SELECT DISTINCT ON (t.email) t.email, coalesce(ev.reason, ev.type), ev.type, ev.key"
+    "   FROM t JOIN delivery_events ev ON ev.key = t.k"
+    "   WHERE ev.type IN (" + suppressing_types() + ")"
+    "   ORDER BY t.email, ev.at ON CONFLICT (email) DO NOTHING)"
+    " INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition, due_at,"
+    "   status, attempts, next_attempt_at, last_error, owner_epoch, claimed_at, claimed_by,"
+    "   sent_at, sent_to, delivery, delivery_at)"
+    " SELECT t.k, t.uid, t.o, t.y, $1, " TS("t.d") ","
+    "   CASE WHEN t.s = 'retrying' AND NOT EXISTS (SELECT 1 FROM users u"
+    "     WHERE u.id = t.uid AND u.deleted_at IS NULL) THEN 'cancelled' ELSE t.s END,"
+    "   1, CASE WHEN t.s = 'retrying' THEN " TS("t.n") " END, NULLIF(t.e, ''), $2,"
+    "   " TS("t.a") ", " CLAIMER ", CASE WHEN t.s = 'sent' THEN " TS("t.a") " END,"
+    "   t.email, b.type, b.at"
+    " FROM t LEFT JOIN LATERAL (SELECT ev.type, ev.at FROM delivery_events ev"
+    "   WHERE ev.key = t.k AND " + rank("ev.type") + " > " + rank("'sent'") +
+    "   ORDER BY " + rank("ev.type") + " DESC, ev.at LIMIT 1) b ON true"
+    " WHERE " FENCE
+    " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key";
+}
+// clang-format on
+
 void prepare(pqxx::connection& c) {
   c.prepare("acquire_lease",
             "INSERT INTO partition_leases AS p (partition, owner, expires_at, epoch)"
@@ -285,27 +319,11 @@ void prepare(pqxx::connection& c) {
   // insert per batch, fenced, idempotent (a replay after a lost commit, or
   // a row another owner wrote, changes nothing). A retry for a user deleted
   // since the check is cancelled, as the delete cancels pending records.
-  c.prepare("insert_outcomes",
-            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
-            " due_at, status, attempts, next_attempt_at, last_error, owner_epoch, claimed_at,"
-            " claimed_by, sent_at, sent_to)"
-            " SELECT t.k, t.uid, t.o, t.y, $1, " TS(
-                "t.d") ","
-                       " CASE WHEN t.s = 'retrying' AND NOT EXISTS (SELECT 1 FROM users u WHERE "
-                       "u.id = t.uid"
-                       "   AND u.deleted_at IS NULL) THEN 'cancelled' ELSE t.s END,"
-                       " 1, CASE WHEN t.s = 'retrying' THEN " TS(
-                           "t.n") " END, NULLIF(t.e, ''), $2,"
-                                  " " TS("t.a") ", " CLAIMER ", CASE WHEN t.s = 'sent' THEN " TS(
-                                      "t.a") " END, t.email"
-                                             " FROM unnest($3::text[], $4::uuid[], $5::text[], "
-                                             "$6::int[], $7::bigint[],"
-                                             "   $8::text[], $9::text[], $10::bigint[], "
-                                             "$11::bigint[], $12::text[])"
-                                             "   AS t(k, uid, o, y, d, s, e, n, a, email)"
-                                             " WHERE " FENCE
-                                             " ON CONFLICT (idempotency_key, year) DO NOTHING "
-                                             "RETURNING idempotency_key");
+  // Its delivery events may be stored already (a webhook faster than this
+  // write, or SMTP's own 5.1.1 bounce): the row starts at the furthest of
+  // them, and a bounce or complaint suppresses the address it went to, as
+  // ingest_events does for a greeting that has its row.
+  c.prepare("insert_outcomes", insert_outcomes_sql());
   // send_records by year (schema v9): make a year's table, list the years.
   c.prepare("record_year", "SELECT candle_record_year($1)");
   c.prepare("record_years",

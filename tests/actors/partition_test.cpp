@@ -223,6 +223,32 @@ TEST_F(Partition, AGreetingWhoseOutcomeIsBeingWrittenIsNotScheduledAgain) {
   EXPECT_EQ(provider->sends.size(), 1u);
 }
 
+TEST_F(Partition, TheHorizonWaitsForACheckedGreetingsRowEvenWhenItsRetryIsQueued) {
+  // A checked greeting's first attempt failed: its retry is queued at its
+  // next attempt while its `retrying` row is still being written. The
+  // horizon ("everything due before it has a record") must not pass it,
+  // or a next owner starting after the recovery window would neither send
+  // nor expire it.
+  add_user("ada", "UTC", "1990-07-15");
+  provider->script["ada:birthday:2027"] = {attempt::transient};
+  start_clock("2027-07-15T08:59:59Z");
+  db->hold_records = true;
+  auto p = spawn_partition();
+  advance(minutes{5});
+  tell(p, atom::tick::value); // a wake-up: the horizon is written if it moved
+  EXPECT_LE(db->horizon, ms("2027-07-15T09:00:00Z")) << "the horizon passed an unwritten row";
+  db->hold_records = false;
+  caf::anon_send(db_handle, atom::ping::value);
+  sched.run();
+  // (The fake answered the retry's reclaim before the held row existed,
+  // which the real worker's per-partition order rules out: the sweep
+  // finds the `retrying` row and finishes it.)
+  tell(p, atom::changes::value);
+  advance(minutes{5});
+  EXPECT_EQ(db->records.at("ada:birthday:2027").status, status::sent);
+  EXPECT_GT(db->horizon, ms("2027-07-15T09:00:00Z"));
+}
+
 TEST_F(Partition, ClaimAheadWritesTheClaimThenTheOutcome) {
   // schedule.claim-ahead above 0: the older path, a claim row written ahead
   // and updated by the outcome.

@@ -2,12 +2,12 @@
 """Acknowledged writes are greeted whatever happens to the messages that tell
 their owner (docs/cluster.md, "Acknowledged writes"). Three candled on one
 PostgreSQL with leases that outlive the faults, so no take-over loads what
-was missed: only the change feed and the claim's re-checks can.
+was missed: only the change feed and the instant's re-checks can.
 
   an owner SIGSTOPped for 6 s while users are created, deleted and moved
   through the other two nodes; a user written by SQL alone, with no message
-  to anyone, and a user deleted by SQL after their greeting was claimed
-  ahead; every CAF link between the nodes cut for 12 s (nftables drops the
+  to anyone, and a user deleted by SQL just before their greeting's
+  instant; every CAF link between the nodes cut for 12 s (nftables drops the
   cluster ports on loopback; each node still reaches PostgreSQL, the clients
   and the provider) while writes go through all three; writes during a
   kill -9 take-over and during a SIGTERM hand-off, the provider resetting a
