@@ -310,17 +310,7 @@ int main(int argc, char** argv) {
   for (int batch : {1, 100, 1000, 10000}) {
     int n = batch == 1 ? std::min(rows, 2000) : rows;
     ++year;
-    std::vector<occurrence> all;
-    all.reserve(n);
-    for (int i = 1; i <= n; ++i) {
-      occurrence o;
-      o.user_id = uid(i);
-      o.occasion = "birthday";
-      o.year = year;
-      o.key = idempotency_key(o.user_id, "birthday", year);
-      o.due_at = 1'900'000'000'000;
-      all.push_back(std::move(o));
-    }
+    auto all = greetings_of(year, n);
     size_t claimed = 0, marked = 0;
     auto t0 = clk::now();
     std::vector<std::string> keys;

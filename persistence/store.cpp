@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <spdlog/spdlog.h>
+#include <type_traits>
 #include <unordered_map>
 
 namespace candle::pg {
@@ -170,8 +171,11 @@ std::string insert_outcomes_sql() {
     "   status, attempts, next_attempt_at, last_error, owner_epoch, claimed_at, claimed_by,"
     "   sent_at, sent_to, delivery, delivery_at)"
     " SELECT t.k, t.uid, t.o, t.y, $1, " TS("t.d") ","
+    // A retry's user is share-locked, as the claim does: a delete either
+    // waits and then cancels the row, or committed first and this reads it.
     "   CASE WHEN t.s = 'retrying' AND NOT EXISTS (SELECT 1 FROM users u"
-    "     WHERE u.id = t.uid AND u.deleted_at IS NULL) THEN 'cancelled' ELSE t.s END,"
+    "     WHERE u.id = t.uid AND u.deleted_at IS NULL FOR SHARE) THEN 'cancelled'"
+    "     ELSE t.s END,"
     "   1, CASE WHEN t.s = 'retrying' THEN " TS("t.n") " END, NULLIF(t.e, ''), $2,"
     "   " TS("t.a") ", " CLAIMER ", CASE WHEN t.s = 'sent' THEN " TS("t.a") " END,"
     "   t.email, b.type, b.at"
@@ -658,14 +662,16 @@ std::vector<int32_t> store::renew_leases(const std::string& node,
 
 namespace {
 
-struct occurrence_columns {
+// The columns of a batch of greetings (occurrences, or outcomes that carry
+// their greeting) as the statements' arrays.
+template <class Greeting> struct greeting_columns {
   std::vector<std::string> keys, users, occasions;
   std::vector<int64_t> years, dues, versions;
   std::vector<int32_t> distinct_years;
-  explicit occurrence_columns(const std::vector<occurrence>& batch) {
+  explicit greeting_columns(const std::vector<Greeting>& batch) {
     std::set<int32_t> ys;
     for (const auto& o : batch) {
-      versions.push_back(o.version);
+      if constexpr (std::is_same_v<Greeting, occurrence>) versions.push_back(o.version);
       keys.push_back(o.key);
       users.push_back(o.user_id);
       occasions.push_back(o.occasion);
@@ -682,7 +688,7 @@ struct occurrence_columns {
 std::vector<std::string> store::claim(int32_t partition, int64_t epoch,
                                       const std::vector<occurrence>& batch, int64_t now) {
   if (batch.empty()) return {};
-  occurrence_columns cols{batch};
+  greeting_columns<occurrence> cols{batch};
   auto r = insert_records(cols.distinct_years, [&] {
     return exec("claim", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
                 array_literal(cols.occasions), array_literal(cols.years), array_literal(cols.dues),
@@ -711,7 +717,7 @@ std::vector<std::string> store::claimed_at_epoch(int32_t partition, int64_t epoc
 std::vector<std::string> store::check(int32_t partition, int64_t epoch,
                                       const std::vector<occurrence>& batch, int64_t now) {
   if (batch.empty()) return {};
-  occurrence_columns cols{batch};
+  greeting_columns<occurrence> cols{batch};
   auto r = exec("check", partition, epoch, array_literal(cols.keys), array_literal(cols.users),
                 array_literal(cols.years), array_literal(cols.versions));
   std::vector<std::string> go;
@@ -736,7 +742,7 @@ std::vector<std::string> store::check(int32_t partition, int64_t epoch,
       reasons.push_back("suppressed: " + it->second.first);
       emails.push_back(it->second.second);
     }
-  occurrence_columns q{quiet};
+  greeting_columns<occurrence> q{quiet};
   insert_records(q.distinct_years, [&] {
     return exec("record_suppressed", partition, epoch, array_literal(q.keys),
                 array_literal(q.users), array_literal(q.occasions), array_literal(q.years),
@@ -787,27 +793,21 @@ std::vector<std::string> store::record_outcomes(int32_t partition, int64_t epoch
 
 std::vector<std::string> store::insert_outcomes(int32_t partition, int64_t epoch,
                                                 const std::vector<outcome>& batch) {
-  std::vector<std::string> keys, users, occasions, statuses, errors, emails;
-  std::vector<int64_t> years, dues, nexts, ats;
-  std::set<int32_t> ys;
+  greeting_columns<outcome> cols{batch};
+  std::vector<std::string> statuses, errors, emails;
+  std::vector<int64_t> nexts, ats;
   for (const auto& o : batch) {
-    keys.push_back(o.key);
-    users.push_back(o.user_id);
-    occasions.push_back(o.occasion);
-    years.push_back(o.year);
-    dues.push_back(o.due_at);
     statuses.push_back(o.status);
     errors.push_back(o.error);
     nexts.push_back(o.next_attempt_at);
     ats.push_back(o.at);
     emails.push_back(o.email);
-    ys.insert(o.year);
   }
-  auto r = insert_records({ys.begin(), ys.end()}, [&] {
-    return exec("insert_outcomes", partition, epoch, array_literal(keys), array_literal(users),
-                array_literal(occasions), array_literal(years), array_literal(dues),
-                array_literal(statuses), array_literal(errors), array_literal(nexts),
-                array_literal(ats), array_literal(emails));
+  auto r = insert_records(cols.distinct_years, [&] {
+    return exec("insert_outcomes", partition, epoch, array_literal(cols.keys),
+                array_literal(cols.users), array_literal(cols.occasions), array_literal(cols.years),
+                array_literal(cols.dues), array_literal(statuses), array_literal(errors),
+                array_literal(nexts), array_literal(ats), array_literal(emails));
   });
   return keys_of(r);
 }
@@ -830,7 +830,7 @@ std::vector<std::string> store::record_expired(int32_t partition, int64_t epoch,
                                                const std::vector<occurrence>& batch,
                                                const std::string& reason, int64_t) {
   if (batch.empty()) return {};
-  occurrence_columns cols{batch};
+  greeting_columns<occurrence> cols{batch};
   auto r = insert_records(cols.distinct_years, [&] {
     return exec("record_expired", partition, epoch, array_literal(cols.keys),
                 array_literal(cols.users), array_literal(cols.occasions), array_literal(cols.years),

@@ -7,8 +7,10 @@ caf::error unsupported() {
   return make_error(ec::internal, "not in the fake");
 }
 
-// The row the real INSERTs (claim, expire) create for an occurrence.
-send_record new_record(const occurrence& o, const char* status, int64_t epoch) {
+// The row the real INSERTs (claim, expire, a checked greeting's outcome)
+// create for an occurrence or an outcome that carries its greeting.
+template <class Greeting>
+send_record new_record(const Greeting& o, const std::string& status, int64_t epoch) {
   send_record r;
   r.key = o.key;
   r.user_id = o.user_id;
@@ -26,14 +28,7 @@ key_list apply_outcomes(fake_db_state* st, int64_t epoch, const outcome_list& ba
   for (const auto& o : batch) {
     if (!o.user_id.empty()) { // checked, not claimed: its first and only row
       if (st->records.count(o.key)) continue;
-      auto& r = st->records[o.key];
-      r.key = o.key;
-      r.user_id = o.user_id;
-      r.occasion = o.occasion;
-      r.year = o.year;
-      r.due_at = o.due_at;
-      r.owner_epoch = epoch;
-      r.status = o.status;
+      auto& r = st->records[o.key] = new_record(o, o.status, epoch);
       if (o.status == status::retrying && st->users.at(o.user_id).deleted_at != 0)
         r.status = status::cancelled;
       r.attempts = 1;

@@ -5,6 +5,7 @@
 #include "pg_fixture.hpp"
 
 #include <algorithm>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -293,6 +294,33 @@ TEST_F(Store, AUserDeletedBetweenTheCheckAndTheOutcome) {
   EXPECT_EQ(s.records_by_status(status::cancelled, 10, "").size(), 1u);
   EXPECT_TRUE(s.unfinished(0, e).empty());
   EXPECT_TRUE(s.check(0, e, {occ(1)}, 0).empty());
+}
+
+TEST_F(Store, ARetryRecordedWhileItsUserIsBeingDeletedEndsCancelled) {
+  // The delete has cancelled what it saw and not committed yet when the
+  // retry's row is written: the row must not stay `retrying` for a deleted
+  // user (nothing would ever finish it).
+  bulk_users(1, 0);
+  pg::store s{conninfo};
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  s.ensure_record_year(2027); // made now: making it would wait for the delete
+  pqxx::connection d{conninfo};
+  pqxx::work del{d};
+  del.exec("UPDATE users SET deleted_at = now() WHERE id = '" + uid(1) + "'");
+  del.exec("UPDATE send_records SET status = 'cancelled' WHERE user_id = '" + uid(1) +
+           "' AND status IN ('claimed', 'retrying')");
+  auto at = ms("2027-01-01T09:00:01Z");
+  auto retry = std::async(std::launch::async, [&] {
+    return s.record_outcomes(0, e, {written(occ(1), status::retrying, at, "HTTP 503", at + 1)});
+  });
+  // Long enough for the write to reach the user's row and wait there (a
+  // slower start only means the delete commits first: the same outcome).
+  std::this_thread::sleep_for(milliseconds{300});
+  del.commit();
+  EXPECT_EQ(retry.get().size(), 1u);
+  EXPECT_EQ(scalar<std::string>("SELECT status FROM send_records WHERE idempotency_key = '" +
+                                occ(1).key + "'"),
+            "cancelled");
 }
 
 TEST_F(Store, OutcomesMoveRecordsThroughRetryingToDead) {
