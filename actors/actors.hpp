@@ -405,7 +405,9 @@ using events_actor = caf::typed_actor<
     // Lift one: (email) -> was suppressed?
     caf::replies_to<atom::unsuppress, std::string>::with<bool>,
     // Internal: write what is pending.
-    caf::reacts_to<atom::tick>>;
+    caf::reacts_to<atom::tick>,
+    // Internal: apply again the stored events of keys that had no record.
+    caf::reacts_to<atom::sweep>>;
 
 // -- serialization ----------------------------------------------------------------
 

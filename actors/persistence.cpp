@@ -3,6 +3,8 @@
 #include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
 
+#include <iterator>
+#include <limits>
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
@@ -527,12 +529,57 @@ struct events_state {
   };
   std::vector<waiting> queue;
   bool flush_sent = false;
+  /// Keys whose events came when they had no record, and how often their
+  /// stored events were applied again since (see late_events()).
+  std::map<std::string, int> late;
+  bool late_armed = false;
 };
 
 using events_pointer = events_actor::stateful_pointer<events_state>;
 
 // Most events written in one statement; the queue beyond waits for the next.
 constexpr size_t events_per_statement = 4000;
+
+// When the stored events of keys that had no record are applied again: a
+// greeting's row is written with its outcome, after the provider answered,
+// so its events can come first. Events committed before the row's insert
+// are applied by it; one stored while the insert was in flight is seen by
+// neither, and is applied here once the row is in. A key with no record
+// after the last try is unknown for good (counted `unknown` already).
+constexpr std::chrono::milliseconds late_event_tries[] = {
+    std::chrono::milliseconds{500}, std::chrono::seconds{2}, std::chrono::seconds{10},
+    std::chrono::seconds{60}};
+
+void arm_late(events_pointer self) {
+  auto& st = self->state;
+  if (st.late_armed || st.late.empty()) return;
+  auto next = std::numeric_limits<int>::max();
+  for (const auto& [key, tries] : st.late)
+    next = std::min(next, tries);
+  st.late_armed = true;
+  self->delayed_send(self, late_event_tries[next], atom::sweep::value);
+}
+
+void late_events(events_pointer self) {
+  auto& st = self->state;
+  st.late_armed = false;
+  std::vector<std::string> keys;
+  for (const auto& [key, tries] : st.late)
+    keys.push_back(key);
+  auto got = st.io.attempt("apply_stored_events",
+                           [&](pg::store& s, bool) { return s.apply_stored_events(keys); });
+  if (got) {
+    if (got->suppressed > 0)
+      metrics::global().suppressions.add({}, static_cast<double>(got->suppressed));
+    for (auto it = st.late.begin(); it != st.late.end();)
+      if (got->recorded.count(it->first) ||
+          ++it->second >= static_cast<int>(std::size(late_event_tries)))
+        it = st.late.erase(it);
+      else
+        ++it;
+  }
+  arm_late(self);
+}
 
 // Writes what is queued (up to the bound), then answers each request after
 // the commit. Requests that arrive meanwhile queue in the mailbox and go in
@@ -581,6 +628,7 @@ void flush_events(events_pointer self) {
         ++r.stored;
         bool unknown = got->unknown.count(e.id) > 0;
         r.unknown += unknown ? 1 : 0;
+        if (unknown) st.late.emplace(e.key, 0);
         m.delivery_events.add({e.type, unknown ? "unknown" : "stored"});
         m.event_lag.observe({}, std::max<double>(0, static_cast<double>(now_ms - e.at) / 1000.0));
       } else {
@@ -590,6 +638,7 @@ void flush_events(events_pointer self) {
     }
     w.rp.deliver(r);
   }
+  arm_late(self);
 }
 
 events_actor::behavior_type events(events_pointer self, persistence_options opts) {
@@ -616,6 +665,7 @@ events_actor::behavior_type events(events_pointer self, persistence_options opts
         return rp;
       },
       [self](atom::tick) { flush_events(self); },
+      [self](atom::sweep) { late_events(self); },
       [&st](atom::greeting, const std::string& key) {
         return finish(st.io.attempt("greeting", [&](pg::store& s, bool) -> result<greeting_detail> {
           greeting_detail d;

@@ -132,6 +132,29 @@ void prepare_events(pqxx::connection& c) {
                 ") ORDER BY r.sent_to, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)"
                 " SELECT e.id, EXISTS (SELECT 1 FROM send_records r WHERE r.idempotency_key ="
                 " e.key), (SELECT count(*) FROM moved), (SELECT count(*) FROM sup) FROM ev e");
+  // The same moves for events already stored, of `keys` that had no record
+  // when their events came: a greeting's row is written with its outcome,
+  // and an event can be stored while that write is in flight (neither
+  // transaction sees the other's row). Returns the keys that have a record.
+  c.prepare("apply_stored_events",
+            "WITH ev AS (SELECT key, type, at, reason FROM delivery_events"
+            "   WHERE key = ANY($1::text[])),"
+            " best AS (SELECT DISTINCT ON (key) key, type, at FROM ev ORDER BY key, " +
+                delivery::rank_sql("type") +
+                " DESC, at),"
+                " moved AS (UPDATE send_records r SET delivery = b.type, delivery_at = b.at,"
+                " updated_at = now() FROM best b WHERE r.idempotency_key = b.key AND " +
+                delivery::rank_sql("b.type") + " > " +
+                delivery::rank_sql("coalesce(r.delivery, 'sent')") +
+                " RETURNING 1),"
+                " sup AS (INSERT INTO suppressions (email, reason, type, key)"
+                " SELECT DISTINCT ON (r.sent_to) r.sent_to, coalesce(e.reason, e.type), e.type,"
+                " e.key FROM ev e JOIN send_records r ON r.idempotency_key = e.key"
+                " WHERE r.sent_to IS NOT NULL AND e.type IN (" +
+                suppressing +
+                ") ORDER BY r.sent_to, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)"
+                " SELECT r.idempotency_key, (SELECT count(*) FROM sup) FROM send_records r"
+                " WHERE r.idempotency_key = ANY($1::text[])");
   c.prepare("greeting", std::string{"SELECT "} + record_columns +
                             " FROM send_records WHERE idempotency_key = $1");
   c.prepare("events_of", "SELECT id, type, key, " MS("at") ", coalesce(reason, ''), " MS(
@@ -1162,6 +1185,23 @@ result<store::bulk_redrive> store::redrive_all(const std::string& status,
   }
   w.commit();
   return out;
+}
+
+store::applied store::apply_stored_events(const std::vector<std::string>& keys) {
+  applied out;
+  if (keys.empty()) return out;
+  for (int tries = 1;; ++tries) {
+    try {
+      auto r = exec("apply_stored_events", array_literal(keys));
+      for (const auto& row : r) {
+        out.recorded.insert(row[0].as<std::string>());
+        out.suppressed = row[1].as<uint64_t>();
+      }
+      return out;
+    } catch (const pqxx::transaction_rollback&) {
+      if (tries == 5) throw; // a deadlock with another writer of these greetings
+    }
+  }
 }
 
 store::ingested store::ingest_events(const std::vector<delivery_event>& events) {

@@ -201,6 +201,14 @@ public:
   /// Stores events once by id (one statement): a greeting's delivery state
   /// moves only forward, bounces and complaints suppress the address.
   ingested ingest_events(const std::vector<delivery_event>& events);
+  struct applied {
+    std::set<std::string> recorded; ///< of the keys, those that have a record
+    uint64_t suppressed = 0;        ///< addresses newly suppressed
+  };
+  /// Applies the stored events of `keys` (whose events came when they had
+  /// no record) as ingest_events would have: the delivery state moved
+  /// forward, bounces and complaints suppressing the address.
+  applied apply_stored_events(const std::vector<std::string>& keys);
   /// A greeting's record, and its events oldest first in `events`.
   result<send_record> greeting(const std::string& key, std::vector<delivery_event>& events);
   /// Suppressed addresses by email, after `after_email`.

@@ -38,6 +38,7 @@ events_actor::behavior_type fake_events(events_actor::pointer,
       [](atom::suppress, uint64_t, std::string&) { return suppression_list{}; },
       [](atom::unsuppress, std::string&) { return false; },
       [](atom::tick) {},
+      [](atom::sweep) {},
   };
 }
 

@@ -275,6 +275,37 @@ TEST_F(Store, EventsStoredBeforeTheOutcomesRowApplyWhenItIsWritten) {
   EXPECT_EQ(scalar<int>("SELECT count(*) FROM suppressions"), 1);
 }
 
+TEST_F(Store, AnEventStoredWhileTheOutcomesRowIsWrittenIsAppliedAfterwards) {
+  // Neither transaction sees the other's row: the event's ingestion finds
+  // no record, the row's insert finds no event. apply_stored_events (the
+  // EVENTS actor runs it again for such keys) moves the state then.
+  bulk_users(1, 0);
+  pg::store s{conninfo};
+  auto e = s.acquire_lease(0, "n", seconds{60});
+  s.ensure_record_year(2027);
+  pqxx::connection d{conninfo};
+  pqxx::work ev{d};
+  ev.exec("INSERT INTO delivery_events (id, key, type, at, reason) VALUES ('ev-1', '" + occ(1).key +
+          "', 'bounced', now(), '5.1.1 unknown user')");
+  auto at = ms("2027-01-01T09:00:01Z");
+  auto row = written(occ(1), status::dead, at, "550 5.1.1");
+  row.email = "u1@example.com";
+  ASSERT_EQ(s.record_outcomes(0, e, {row}).size(), 1u);
+  ev.commit();
+  std::vector<delivery_event> events;
+  EXPECT_EQ(s.greeting(occ(1).key, events)->delivery, "");
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM suppressions"), 0);
+  auto got = s.apply_stored_events({occ(1).key, occ(9).key});
+  EXPECT_EQ(got.recorded, std::set<std::string>{occ(1).key});
+  EXPECT_EQ(got.suppressed, 1u);
+  EXPECT_EQ(s.greeting(occ(1).key, events)->delivery, "bounced");
+  EXPECT_EQ(scalar<std::string>("SELECT reason FROM suppressions WHERE email = 'u1@example.com'"),
+            "5.1.1 unknown user");
+  // Applied again: nothing moves, nothing doubles.
+  EXPECT_EQ(s.apply_stored_events({occ(1).key}).suppressed, 0u);
+  EXPECT_EQ(scalar<int>("SELECT count(*) FROM suppressions"), 1);
+}
+
 TEST_F(Store, AUserDeletedBetweenTheCheckAndTheOutcome) {
   bulk_users(2, 0);
   pg::store s{conninfo};
