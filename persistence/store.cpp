@@ -92,11 +92,6 @@ std::vector<std::string> keys_of(const pqxx::result& r) {
   return keys;
 }
 
-// Delivery events (contract.md, "Delivery events"): one statement stores a
-// batch once by id, moves each greeting's state to the highest ranked new
-// event if that is ahead of it (core/delivery_state.hpp, re-checked on the
-// current row under concurrent writers), suppresses the addresses of bounces
-// and complaints, and returns the stored ids with whether their key is known.
 // The event types that suppress an address, as an SQL list: 'bounced', ...
 std::string suppressing_types() {
   std::string out;
@@ -106,55 +101,53 @@ std::string suppressing_types() {
   return out;
 }
 
+// What events do to their greetings, given a CTE `ev` (key, type, at,
+// reason) of them: `moved`, each greeting's delivery state to the highest
+// ranked event if that is ahead of it; `sup`, the addresses of bounces and
+// complaints suppressed (the address the greeting went to, not the user's
+// current one).
+// clang-format off
+std::string event_moves_sql() {
+  auto rank = [](const char* col) { return delivery::rank_sql(col); };
+  return
+    " best AS (SELECT DISTINCT ON (key) key, type, at FROM ev ORDER BY key, " + rank("type") +
+    "   DESC, at),"
+    " moved AS (UPDATE send_records r SET delivery = b.type, delivery_at = b.at,"
+    "   updated_at = now() FROM best b WHERE r.idempotency_key = b.key"
+    "   AND " + rank("b.type") + " > " + rank("coalesce(r.delivery, 'sent')") + " RETURNING 1),"
+    " sup AS (INSERT INTO suppressions (email, reason, type, key)"
+    "   SELECT DISTINCT ON (r.sent_to) r.sent_to, coalesce(e.reason, e.type), e.type, e.key"
+    "   FROM ev e JOIN send_records r ON r.idempotency_key = e.key"
+    "   WHERE r.sent_to IS NOT NULL AND e.type IN (" + suppressing_types() + ")"
+    "   ORDER BY r.sent_to, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)";
+}
+
+// Delivery events (contract.md, "Delivery events"): one statement stores a
+// batch once by id, moves each greeting's state to the highest ranked new
+// event if that is ahead of it (core/delivery_state.hpp, re-checked on the
+// current row under concurrent writers), suppresses the addresses of bounces
+// and complaints, and returns the stored ids with whether their key is known.
 void prepare_events(pqxx::connection& c) {
-  auto suppressing = suppressing_types();
   c.prepare("ingest_events",
             "WITH ev AS (INSERT INTO delivery_events (id, key, type, at, reason)"
-            " SELECT t.i, t.k, t.t, " TS(
-                "t.a") ", NULLIF(t.r, '')"
-                       " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])"
-                       "   AS t(i, t, k, a, r) ORDER BY t.i"
-                       " ON CONFLICT (id) DO NOTHING RETURNING id, key, type, at, reason),"
-                       " best AS (SELECT DISTINCT ON (key) key, type, at FROM ev ORDER BY key, " +
-                delivery::rank_sql("type") +
-                " DESC, at),"
-                " moved AS (UPDATE send_records r SET delivery = b.type, delivery_at = b.at,"
-                " updated_at = now() FROM best b WHERE r.idempotency_key = b.key AND " +
-                delivery::rank_sql("b.type") + " > " +
-                delivery::rank_sql("coalesce(r.delivery, 'sent')") +
-                " RETURNING 1),"
-                " sup AS (INSERT INTO suppressions (email, reason, type, key)"
-                // The address the greeting went to, not the user's current one.
-                " SELECT DISTINCT ON (r.sent_to) r.sent_to, coalesce(e.reason, e.type), e.type,"
-                " e.key FROM ev e JOIN send_records r ON r.idempotency_key = e.key"
-                " WHERE r.sent_to IS NOT NULL AND e.type IN (" +
-                suppressing +
-                ") ORDER BY r.sent_to, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)"
-                " SELECT e.id, EXISTS (SELECT 1 FROM send_records r WHERE r.idempotency_key ="
-                " e.key), (SELECT count(*) FROM moved), (SELECT count(*) FROM sup) FROM ev e");
+            "   SELECT t.i, t.k, t.t, " TS("t.a") ", NULLIF(t.r, '')"
+            "   FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])"
+            "     AS t(i, t, k, a, r) ORDER BY t.i"
+            "   ON CONFLICT (id) DO NOTHING RETURNING id, key, type, at, reason)," +
+            event_moves_sql() +
+            " SELECT e.id, EXISTS (SELECT 1 FROM send_records r WHERE r.idempotency_key = e.key),"
+            " (SELECT count(*) FROM moved), (SELECT count(*) FROM sup) FROM ev e");
   // The same moves for events already stored, of `keys` that had no record
   // when their events came: a greeting's row is written with its outcome,
   // and an event can be stored while that write is in flight (neither
   // transaction sees the other's row). Returns the keys that have a record.
   c.prepare("apply_stored_events",
             "WITH ev AS (SELECT key, type, at, reason FROM delivery_events"
-            "   WHERE key = ANY($1::text[])),"
-            " best AS (SELECT DISTINCT ON (key) key, type, at FROM ev ORDER BY key, " +
-                delivery::rank_sql("type") +
-                " DESC, at),"
-                " moved AS (UPDATE send_records r SET delivery = b.type, delivery_at = b.at,"
-                " updated_at = now() FROM best b WHERE r.idempotency_key = b.key AND " +
-                delivery::rank_sql("b.type") + " > " +
-                delivery::rank_sql("coalesce(r.delivery, 'sent')") +
-                " RETURNING 1),"
-                " sup AS (INSERT INTO suppressions (email, reason, type, key)"
-                " SELECT DISTINCT ON (r.sent_to) r.sent_to, coalesce(e.reason, e.type), e.type,"
-                " e.key FROM ev e JOIN send_records r ON r.idempotency_key = e.key"
-                " WHERE r.sent_to IS NOT NULL AND e.type IN (" +
-                suppressing +
-                ") ORDER BY r.sent_to, e.at ON CONFLICT (email) DO NOTHING RETURNING 1)"
-                " SELECT r.idempotency_key, (SELECT count(*) FROM sup) FROM send_records r"
-                " WHERE r.idempotency_key = ANY($1::text[])");
+            "   WHERE key = ANY($1::text[]))," +
+            event_moves_sql() +
+            " SELECT r.idempotency_key, (SELECT count(*) FROM sup) FROM send_records r"
+            " WHERE r.idempotency_key = ANY($1::text[])");
+  // clang-format on
   c.prepare("greeting", std::string{"SELECT "} + record_columns +
                             " FROM send_records WHERE idempotency_key = $1");
   c.prepare("events_of", "SELECT id, type, key, " MS("at") ", coalesce(reason, ''), " MS(
