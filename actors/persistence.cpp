@@ -4,8 +4,8 @@
 #include "core/metrics.hpp"
 
 #include <iterator>
-#include <limits>
 #include <map>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <spdlog/spdlog.h>
@@ -529,10 +529,14 @@ struct events_state {
   };
   std::vector<waiting> queue;
   bool flush_sent = false;
-  /// Keys whose events came when they had no record, and how often their
-  /// stored events were applied again since (see late_events()).
-  std::map<std::string, int> late;
-  bool late_armed = false;
+  /// Keys whose events came when they had no record: when they came, how
+  /// often their stored events were applied again since (late_events()).
+  struct late_key {
+    caf::actor_clock::time_point came;
+    size_t tries = 0;
+  };
+  std::map<std::string, late_key> late;
+  std::optional<caf::actor_clock::time_point> late_armed; // the timer's instant
 };
 
 using events_pointer = events_actor::stateful_pointer<events_state>;
@@ -550,33 +554,44 @@ constexpr std::chrono::milliseconds late_event_tries[] = {
     std::chrono::milliseconds{500}, std::chrono::seconds{2}, std::chrono::seconds{10},
     std::chrono::seconds{60}};
 
-void arm_late(events_pointer self) {
-  auto& st = self->state;
-  if (st.late_armed || st.late.empty()) return;
-  auto next = std::numeric_limits<int>::max();
-  for (const auto& [key, tries] : st.late)
-    next = std::min(next, tries);
-  st.late_armed = true;
-  self->delayed_send(self, late_event_tries[next], atom::sweep::value);
+// A key's next try: late_event_tries after its events came.
+caf::actor_clock::time_point next_try(const events_state::late_key& k) {
+  return k.came + late_event_tries[k.tries];
 }
 
+void arm_late(events_pointer self) {
+  auto& st = self->state;
+  if (st.late.empty()) return;
+  auto next = caf::actor_clock::time_point::max();
+  for (const auto& [key, k] : st.late)
+    next = std::min(next, next_try(k));
+  if (st.late_armed && *st.late_armed <= next) return; // a timer fires by then
+  st.late_armed = next;
+  auto now = self->clock().now();
+  self->delayed_send(self,
+                     std::max<caf::actor_clock::duration_type>(
+                         next - now, caf::actor_clock::duration_type::zero()),
+                     atom::sweep::value);
+}
+
+// Applies the stored events of the keys whose try is due, each at its own
+// schedule (keys that came later do not use up an earlier key's tries).
 void late_events(events_pointer self) {
   auto& st = self->state;
-  st.late_armed = false;
+  auto now = self->clock().now();
+  if (st.late_armed && *st.late_armed <= now) st.late_armed.reset();
   std::vector<std::string> keys;
-  for (const auto& [key, tries] : st.late)
-    keys.push_back(key);
+  for (const auto& [key, k] : st.late)
+    if (next_try(k) <= now) keys.push_back(key);
+  if (keys.empty()) return arm_late(self);
   auto got = st.io.attempt("apply_stored_events",
                            [&](pg::store& s, bool) { return s.apply_stored_events(keys); });
-  if (got) {
-    if (got->suppressed > 0)
-      metrics::global().suppressions.add({}, static_cast<double>(got->suppressed));
-    for (auto it = st.late.begin(); it != st.late.end();)
-      if (got->recorded.count(it->first) ||
-          ++it->second >= static_cast<int>(std::size(late_event_tries)))
-        it = st.late.erase(it);
-      else
-        ++it;
+  if (got && got->suppressed > 0)
+    metrics::global().suppressions.add({}, static_cast<double>(got->suppressed));
+  for (const auto& key : keys) { // a failed try counts too: the next one is later
+    auto it = st.late.find(key);
+    if ((got && got->recorded.count(key)) || ++it->second.tries >= std::size(late_event_tries))
+      st.late.erase(it);
   }
   arm_late(self);
 }
@@ -628,7 +643,7 @@ void flush_events(events_pointer self) {
         ++r.stored;
         bool unknown = got->unknown.count(e.id) > 0;
         r.unknown += unknown ? 1 : 0;
-        if (unknown) st.late.emplace(e.key, 0);
+        if (unknown) st.late.emplace(e.key, events_state::late_key{self->clock().now(), 0});
         m.delivery_events.add({e.type, unknown ? "unknown" : "stored"});
         m.event_lag.observe({}, std::max<double>(0, static_cast<double>(now_ms - e.at) / 1000.0));
       } else {
