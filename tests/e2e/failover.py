@@ -22,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_lib import Cluster, free_port, wait_for  # noqa: E402
+from cluster_lib import Cluster, free_port, partition_of, wait_for  # noqa: E402
 from e2e_lib import Client, Failure, _run, check  # noqa: E402
 
 PARTITIONS = 64
@@ -35,6 +35,9 @@ MOCK_ARGS = ["--latency", "40-80"]
 # second outage (past the 10 s of retries and the lease TTL).
 FAILOVER_GAP_S = float(os.environ.get("FAILOVER_GAP_S", "2"))
 DOWN_S = float(os.environ.get("FAILOVER_DOWN_S", "14"))
+# How long every greeting of a burst may take to reach the provider after an
+# outage (about 7 s here; a run that shows the diagnostics sets it low).
+SEND_WAIT_S = float(os.environ.get("FAILOVER_SEND_WAIT_S", "90"))
 # What two nodes can have sent and not recorded is what may be re-sent:
 # actors/delivery.hpp's in-doubt bound, per node twice the in-flight bound
 # less one delivery chunk (half the in-flight bound here). Exact: when
@@ -201,8 +204,12 @@ def main():
             def counts():
                 c = collections.Counter(x["key"] for x in cluster.mock.requests())
                 return {k: c[k] for k in keys}
-            got = wait_for(lambda: (lambda c: c if all(c.values()) else None)(counts()), 90,
-                           f"all {len(keys)} greetings sent")
+            try:
+                got = wait_for(lambda: (lambda c: c if all(c.values()) else None)(counts()), SEND_WAIT_S,
+                               f"all {len(keys)} greetings sent")
+            except Failure:
+                show_missing([k for k, v in counts().items() if not v])
+                raise
             resent = sum(v - 1 for v in got.values() if v > 1)
             print(f"    {what}: {before} of {len(keys)} sent before it, {resent} re-sent with "
                   f"the same key (bound {BOUND}); writes again {writable:.1f} s after",
@@ -215,6 +222,28 @@ def main():
                 r = a.req("GET", "/api/v1/greetings?status=claimed&limit=1")
                 return r.status == 200 and not r.json()["data"]["greetings"]
             wait_for(settled, 30, "no greeting left claimed")
+
+        def show_missing(missing):
+            """What the nodes know of greetings never sent: a flake here is
+            a lost greeting, so its trail is printed."""
+            a = cluster.nodes["node-1"]
+            parts = collections.Counter(partition_of(k.split(":")[0], PARTITIONS) for k in missing)
+            print(f"    {len(missing)} never sent, by partition: {dict(parts)}", flush=True)
+            for n in cluster.nodes.values():
+                r = n.req("GET", "/api/v1/cluster")
+                print(f"    {n.name} /api/v1/cluster: {r.status} {r.text[:2000]}", flush=True)
+            for k in missing[:3]:
+                r = a.req("GET", f"/api/v1/greetings/{k}")
+                print(f"    {k}: partition {partition_of(k.split(':')[0], PARTITIONS)};"
+                      f" GET {r.status} {r.text[:400]}", flush=True)
+            for n in cluster.nodes.values():
+                wanted = {f"partition={p} " for p in parts} | {f"partition={p}\n" for p in parts}
+                lines = [x for x in open(n.log_path)
+                         if "partition.ready" not in x and (any(w in x for w in wanted)
+                                                            or "level=warning" in x
+                                                            or "level=error" in x)]
+                print(f"--- {n.name}: warnings and the missing partitions' lines"
+                      f" ({len(lines)}, last 80) ---\n{''.join(lines[-80:])}", flush=True)
 
         def the_primary_dies_mid_burst():
             def fail_over():
