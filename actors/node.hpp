@@ -1,5 +1,6 @@
-// The NODE actor (interface in actors.hpp) and the MEMBER actor that feeds
-// it membership views. See docs/cluster.md for the protocol.
+// The NODE actor (interface in actors.hpp): runs this node's partitions on
+// the MEMBER actor's views (actors/member.hpp), routes writes and console
+// requests to their owners here or on peers. See docs/cluster.md.
 #pragma once
 
 #include "actors/actors.hpp"
@@ -9,10 +10,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-
-namespace candle::pg {
-class membership;
-}
 
 namespace candle {
 
@@ -32,10 +29,5 @@ node_control_actor spawn_node(caf::actor_system& sys, node_options opts);
 
 /// Tells the NODE actor its MEMBER (for early rounds after a peer is lost).
 void attach_member(const node_control_actor& node, const member_actor& member);
-
-/// The MEMBER actor over a membership that has joined already; every view
-/// goes to `node`.
-member_actor spawn_member(caf::actor_system& sys, std::shared_ptr<pg::membership> m,
-                          node_control_actor node, std::shared_ptr<engine_clock> clock);
 
 } // namespace candle

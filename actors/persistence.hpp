@@ -23,8 +23,4 @@ struct persistence_options {
 
 persistence_actor spawn_persistence(caf::actor_system& sys, persistence_options opts);
 
-/// The EVENTS actor (actors.hpp), detached, with its own connection
-/// (`opts.conninfo`, `opts.retry_for`).
-events_actor spawn_events(caf::actor_system& sys, persistence_options opts);
-
 } // namespace candle

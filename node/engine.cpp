@@ -1,7 +1,9 @@
 #include "node/engine.hpp"
 
 #include "actors/delivery.hpp"
+#include "actors/events.hpp"
 #include "actors/lease_keeper.hpp"
+#include "actors/member.hpp"
 #include "actors/node.hpp"
 #include "actors/persistence.hpp"
 #include "actors/records_keeper.hpp"

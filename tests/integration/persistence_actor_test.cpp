@@ -1,6 +1,7 @@
 // The PERSISTENCE actor against a real PostgreSQL: replies, the bounded
 // queue while the database is down, reconnecting by itself, and a server
 // crash under load that loses and doubles nothing.
+#include "actors/events.hpp"
 #include "actors/lease_keeper.hpp"
 #include "actors/persistence.hpp"
 #include "actors/records_keeper.hpp"
