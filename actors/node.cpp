@@ -56,7 +56,7 @@ void start_partition(self_ptr self, int32_t p) {
   o.seed = st.seeds();
   auto hdl = self->spawn(partition, o);
   self->monitor(hdl);
-  self->link_to(hdl); // partitions never outlive their node (see the exit handler)
+  self->link_to(hdl); // partitions never outlive their node (see on_exit)
   st.running.emplace(p, hdl);
 }
 
@@ -413,182 +413,266 @@ caf::error not_yours(self_ptr self, const char* what) {
   return make_error(ec::refused, std::string{what} + " is taken from this node or its peers only");
 }
 
+// -- handlers ----------------------------------------------------------------------
+
+// Only an exit sent to the node itself (the engine stopping: anon_send_exit
+// names the receiver as the source) ends it and, through the links, every
+// partition it runs. A partition's exit (the link) is left to on_down, in
+// whichever order the two arrive: a partition that stops before the node
+// has linked and monitored it (a lease held elsewhere is refused within a
+// millisecond of the spawn) sends its down message first, so its exit comes
+// from an actor no longer running here, and ending the node on it left a
+// node alive in the cluster with no partitions (e2e.failover, under load).
+void on_exit(self_ptr self, caf::exit_msg& msg) {
+  if (msg.source == self->address()) self->quit(msg.reason);
+}
+
+// A partition here stopped (planned or not), or a peer's NODE actor is gone.
+void on_down(self_ptr self, caf::down_msg& msg) {
+  auto& st = self->state;
+  for (auto it = st.running.begin(); it != st.running.end(); ++it)
+    if (it->second.address() == msg.source) {
+      auto p = it->first;
+      bool planned = st.handing_off.erase(p) > 0;
+      st.running.erase(it);
+      if (!planned && msg.reason && msg.reason != caf::exit_reason::user_shutdown)
+        spdlog::info("event=node.partition_down partition={} reason=\"{}\"", p,
+                     self->system().render(msg.reason));
+      maybe_left(self);
+      return;
+    }
+  for (auto& [id, p] : st.peers)
+    if (p.handle && p.handle.address() == msg.source) {
+      spdlog::warn("event=node.peer_down peer={} reason=\"{}\"", id,
+                   self->system().render(msg.reason));
+      p.handle = nullptr;
+      p.next_try = self->clock().now() + connect_delay(self, id);
+      // Only a prompt to look: ownership changes only through the database.
+      if (st.member)
+        self->request(st.member, seconds{5}, atom::view::value)
+            .then([](cluster_view&) {}, [](caf::error&) {});
+      return;
+    }
+}
+
+// A write for partition `p`: to its actor here as (a, item), or, unless it
+// came from a peer, to the owning node as (a, head..., item, true).
+template <class Atom, class T, class... Head>
+caf::result<bool> route_write(self_ptr self, int32_t p, bool forwarded, Atom a, T&& item,
+                              Head... head) {
+  auto t = self->state.opts.forward_timeout;
+  auto x = shared(std::move(item));
+  return route(
+      self, p, forwarded,
+      [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
+      [=](const node_actor& h) { return self->request(h, t, a, head..., *x, true); });
+}
+
+// The simulated clock moves here (every partition looks again) and, with
+// `tell_peers`, at every connected peer before the answer; the rest move on
+// the database's notification.
+caf::result<bool> move_clock(self_ptr self, int64_t sim_ms, int64_t at_ms, double speed,
+                             bool tell_peers) {
+  auto& st = self->state;
+  auto& clock = *st.opts.partition.clock;
+  bool ok = clock.adopt_anchor(sim_ms, at_ms, speed, steady_clock::now());
+  for (auto& [p, hdl] : st.running)
+    self->send(hdl, atom::tick::value);
+  auto rp = self->make_response_promise<bool>();
+  if (!tell_peers) {
+    rp.deliver(ok);
+    return rp;
+  }
+  auto left = std::make_shared<size_t>(1);
+  auto done = [rp, left, ok]() mutable {
+    if (--*left == 0) rp.deliver(ok);
+  };
+  for (auto& [id, p] : st.peers)
+    if (p.handle) {
+      ++*left;
+      self->request(p.handle, seconds{2}, atom::clock::value, sim_ms, at_ms, speed, false)
+          .then([done](bool) mutable { done(); }, [done](caf::error&) mutable { done(); });
+    }
+  done();
+  return rp;
+}
+
+cluster_status status_of(self_ptr self) {
+  auto& st = self->state;
+  cluster_status out;
+  out.self = st.opts.id;
+  out.have_view = st.have_view;
+  out.view = st.view;
+  for (const auto& [p, hdl] : st.running)
+    out.running.push_back(p);
+  for (const auto& [id, p] : st.peers)
+    if (p.handle) out.peers.push_back(id);
+  return out;
+}
+
+// Every partition's status, here or in the cluster.
+caf::result<partitions_report> partitions_of(self_ptr self, bool cluster) {
+  auto t = seconds{2};
+  auto rp = self->make_response_promise<partitions_report>();
+  gather<partitions_report, partition_status, partitions_report>(
+      self, cluster,
+      [=](const partition_actor& h) { return self->request(h, t, atom::status::value); },
+      [=](const node_actor& h) { return self->request(h, t, atom::partitions::value, false); },
+      [](partitions_report& out, partition_status& x, const std::string&) {
+        out.partitions.push_back(x);
+      },
+      [](partitions_report& out, partitions_report& x) {
+        for (auto& p : x.partitions)
+          out.partitions.push_back(std::move(p));
+      },
+      [rp](partitions_report&& r) mutable { rp.deliver(std::move(r)); });
+  return rp;
+}
+
+// The next `n` greetings due, here or in the cluster, with the node of each.
+caf::result<upcoming_report> upcoming_of(self_ptr self, uint64_t n, bool cluster) {
+  auto t = seconds{2};
+  auto rp = self->make_response_promise<upcoming_report>();
+  gather<upcoming_report, occurrence_list, upcoming_report>(
+      self, cluster,
+      [=](const partition_actor& h) { return self->request(h, t, atom::upcoming::value, n); },
+      [=](const node_actor& h) { return self->request(h, t, atom::upcoming::value, n, false); },
+      [](upcoming_report& out, occurrence_list& x, const std::string& id) {
+        for (auto& o : x) {
+          out.greetings.push_back(std::move(o));
+          out.nodes.push_back(id);
+        }
+      },
+      [](upcoming_report& out, upcoming_report& x) {
+        for (size_t i = 0; i < x.greetings.size(); ++i) {
+          out.greetings.push_back(std::move(x.greetings[i]));
+          out.nodes.push_back(std::move(x.nodes[i]));
+        }
+      },
+      [rp, n](upcoming_report&& r) mutable { rp.deliver(first_upcoming(std::move(r), n)); });
+  return rp;
+}
+
+// Every partition's audit (its schedule against the database), here or in
+// the cluster.
+caf::result<audit_report> audit_of(self_ptr self, bool cluster) {
+  // Each partition reads two statements: a little longer than a status.
+  auto t = seconds{20};
+  auto rp = self->make_response_promise<audit_report>();
+  auto merge = [](audit_report& out, audit_report& x) {
+    auto append = [](auto& to, auto& from) {
+      to.insert(to.end(), std::make_move_iterator(from.begin()),
+                std::make_move_iterator(from.end()));
+    };
+    append(out.unscheduled, x.unscheduled);
+    append(out.unowned, x.unowned);
+    append(out.audited, x.audited);
+    append(out.unreachable, x.unreachable);
+  };
+  gather<audit_report, audit_report, audit_report>(
+      self, cluster,
+      [=](const partition_actor& h) { return self->request(h, t, atom::audit::value); },
+      [=](const node_actor& h) {
+        return self->request(h, t + seconds{5}, atom::audit::value, false);
+      },
+      [merge](audit_report& out, audit_report& x, const std::string&) { merge(out, x); }, merge,
+      [rp](audit_report&& r) mutable { rp.deliver(std::move(r)); });
+  return rp;
+}
+
+// A pause asked for here (REST or console): written to the database by the
+// MEMBER actor, then applied here and at every connected peer.
+caf::result<pause_state> pause_cluster(self_ptr self, bool paused, int64_t for_ms,
+                                       std::string& by) {
+  auto rp = self->make_response_promise<pause_state>();
+  if (!self->state.member) {
+    rp.deliver(make_error(ec::unavailable, "not joined yet"));
+    return rp;
+  }
+  self->request(self->state.member, seconds{5}, atom::pause::value, paused, for_ms, by)
+      .then(
+          [self, rp](pause_state& p) mutable {
+            apply_pause(self, p, true, [rp](const pause_state& q) mutable { rp.deliver(q); });
+          },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
+// SIGTERM: every partition here is handed off; the answer comes once the
+// last one is gone.
+caf::result<bool> leave(self_ptr self) {
+  auto& st = self->state;
+  st.leaving = true;
+  st.left = self->make_response_promise<bool>();
+  auto rp = st.left;
+  spdlog::info("event=node.leaving partitions={}", st.running.size());
+  std::vector<int32_t> all;
+  for (const auto& [p, hdl] : st.running)
+    all.push_back(p);
+  for (auto p : all)
+    hand_off(self, p);
+  maybe_left(self);
+  return rp;
+}
+
+// Fault injection: partition `p` here is killed (its lease stays; the next
+// view starts it again).
+bool crash(self_ptr self, int32_t p) {
+  auto it = self->state.running.find(p);
+  if (it == self->state.running.end()) return false;
+  spdlog::warn("event=node.fault_injection partition={}", p);
+  self->send_exit(it->second, caf::exit_reason::kill);
+  return true;
+}
+
+// Sends `what` to the partitions of `ps` that run here.
+template <class Atom>
+void tell_partitions(self_ptr self, const std::vector<int32_t>& ps, Atom what) {
+  auto& st = self->state;
+  for (auto p : ps)
+    if (auto it = st.running.find(p); it != st.running.end()) self->send(it->second, what);
+}
+
+// -- the behavior ------------------------------------------------------------------
+
+// Writes are routed (here or forwarded once to their owner); console and
+// REST reports gather over the partitions here and, when asked, the peers;
+// the MEMBER actor brings views, the change feed and redrives. State changes
+// are taken from this process or a connected peer only (from_here,
+// from_cluster).
 node_control_actor::behavior_type node(self_ptr self, node_options opts) {
   self->state.opts = std::move(opts);
-  // A linked partition that stops is handled by the down handler; any other
-  // exit (the engine stopping) ends the node and, through the links, every
-  // partition it runs.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    for (const auto& [p, hdl] : self->state.running)
-      if (hdl.address() == msg.source) return;
-    self->quit(msg.reason);
+  self->set_exit_handler([self](caf::exit_msg& msg) { on_exit(self, msg); });
+  // Stopped by anything but the engine (a handler threw): the process ends
+  // (node_options::on_failure) rather than stay in the cluster running nothing.
+  self->attach_functor([f = self->state.opts.on_failure](const caf::error& reason) {
+    if (f && reason && reason != caf::exit_reason::user_shutdown) f(reason);
   });
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    for (auto it = st.running.begin(); it != st.running.end(); ++it)
-      if (it->second.address() == msg.source) {
-        auto p = it->first;
-        bool planned = st.handing_off.erase(p) > 0;
-        st.running.erase(it);
-        if (!planned && msg.reason && msg.reason != caf::exit_reason::user_shutdown)
-          spdlog::info("event=node.partition_down partition={} reason=\"{}\"", p,
-                       self->system().render(msg.reason));
-        maybe_left(self);
-        return;
-      }
-    for (auto& [id, p] : st.peers)
-      if (p.handle && p.handle.address() == msg.source) {
-        spdlog::warn("event=node.peer_down peer={} reason=\"{}\"", id,
-                     self->system().render(msg.reason));
-        p.handle = nullptr;
-        p.next_try = self->clock().now() + connect_delay(self, id);
-        // Only a prompt to look: ownership changes only through the database.
-        if (st.member)
-          self->request(st.member, seconds{5}, atom::view::value)
-              .then([](cluster_view&) {}, [](caf::error&) {});
-        return;
-      }
-  });
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
       [self](atom::upsert a, user& u, bool forwarded) {
-        auto t = self->state.opts.forward_timeout;
-        auto x = shared(std::move(u));
-        return route(
-            self, x->partition, forwarded,
-            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
-            [=](const node_actor& h) { return self->request(h, t, a, *x, true); });
+        auto p = u.partition;
+        return route_write(self, p, forwarded, a, std::move(u));
       },
       [self](atom::upsert a, int32_t p, user_list& us, bool forwarded) {
-        auto t = self->state.opts.forward_timeout;
-        auto x = shared(std::move(us));
-        return route(
-            self, p, forwarded,
-            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
-            [=](const node_actor& h) { return self->request(h, t, a, p, *x, true); });
+        return route_write(self, p, forwarded, a, std::move(us), p);
       },
       [self](atom::remove a, int32_t p, std::string& id, bool forwarded) {
-        auto t = self->state.opts.forward_timeout;
-        auto x = shared(std::move(id));
-        return route(
-            self, p, forwarded,
-            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
-            [=](const node_actor& h) { return self->request(h, t, a, p, *x, true); });
+        return route_write(self, p, forwarded, a, std::move(id), p);
       },
       [self](atom::resume a, occurrence& o, bool forwarded) {
-        auto t = self->state.opts.forward_timeout;
-        auto x = shared(std::move(o));
-        return route(
-            self, x->partition, forwarded,
-            [=](const partition_actor& h) { return self->request(h, caf::infinite, a, *x); },
-            [=](const node_actor& h) { return self->request(h, t, a, *x, true); });
+        auto p = o.partition;
+        return route_write(self, p, forwarded, a, std::move(o));
       },
       [self](atom::clock, int64_t sim_ms, int64_t at_ms, double speed,
              bool tell_peers) -> caf::result<bool> {
         if (!from_cluster(self)) return not_yours(self, "clock");
-        auto& st = self->state;
-        auto& clock = *st.opts.partition.clock;
-        bool ok = clock.adopt_anchor(sim_ms, at_ms, speed, steady_clock::now());
-        for (auto& [p, hdl] : st.running)
-          self->send(hdl, atom::tick::value);
-        auto rp = self->make_response_promise<bool>();
-        if (!tell_peers) {
-          rp.deliver(ok);
-          return rp;
-        }
-        // Every connected peer moves before the answer (the rest on the
-        // database's notification).
-        auto left = std::make_shared<size_t>(1);
-        auto done = [rp, left, ok]() mutable {
-          if (--*left == 0) rp.deliver(ok);
-        };
-        for (auto& [id, p] : st.peers)
-          if (p.handle) {
-            ++*left;
-            self->request(p.handle, seconds{2}, atom::clock::value, sim_ms, at_ms, speed, false)
-                .then([done](bool) mutable { done(); }, [done](caf::error&) mutable { done(); });
-          }
-        done();
-        return rp;
+        return move_clock(self, sim_ms, at_ms, speed, tell_peers);
       },
-      [self](atom::status) {
-        auto& st = self->state;
-        cluster_status out;
-        out.self = st.opts.id;
-        out.have_view = st.have_view;
-        out.view = st.view;
-        for (const auto& [p, hdl] : st.running)
-          out.running.push_back(p);
-        for (const auto& [id, p] : st.peers)
-          if (p.handle) out.peers.push_back(id);
-        return out;
-      },
-      [self](atom::partitions, bool cluster) {
-        auto t = seconds{2};
-        auto rp = self->make_response_promise<partitions_report>();
-        gather<partitions_report, partition_status, partitions_report>(
-            self, cluster,
-            [=](const partition_actor& h) { return self->request(h, t, atom::status::value); },
-            [=](const node_actor& h) {
-              return self->request(h, t, atom::partitions::value, false);
-            },
-            [](partitions_report& out, partition_status& x, const std::string&) {
-              out.partitions.push_back(x);
-            },
-            [](partitions_report& out, partitions_report& x) {
-              for (auto& p : x.partitions)
-                out.partitions.push_back(std::move(p));
-            },
-            [rp](partitions_report&& r) mutable { rp.deliver(std::move(r)); });
-        return rp;
-      },
-      [self](atom::upcoming, uint64_t n, bool cluster) {
-        auto t = seconds{2};
-        auto rp = self->make_response_promise<upcoming_report>();
-        gather<upcoming_report, occurrence_list, upcoming_report>(
-            self, cluster,
-            [=](const partition_actor& h) { return self->request(h, t, atom::upcoming::value, n); },
-            [=](const node_actor& h) {
-              return self->request(h, t, atom::upcoming::value, n, false);
-            },
-            [](upcoming_report& out, occurrence_list& x, const std::string& id) {
-              for (auto& o : x) {
-                out.greetings.push_back(std::move(o));
-                out.nodes.push_back(id);
-              }
-            },
-            [](upcoming_report& out, upcoming_report& x) {
-              for (size_t i = 0; i < x.greetings.size(); ++i) {
-                out.greetings.push_back(std::move(x.greetings[i]));
-                out.nodes.push_back(std::move(x.nodes[i]));
-              }
-            },
-            [rp, n](upcoming_report&& r) mutable { rp.deliver(first_upcoming(std::move(r), n)); });
-        return rp;
-      },
-      [self](atom::audit, bool cluster) {
-        // Each partition reads two statements: a little longer than a status.
-        auto t = seconds{20};
-        auto rp = self->make_response_promise<audit_report>();
-        auto merge = [](audit_report& out, audit_report& x) {
-          auto append = [](auto& to, auto& from) {
-            to.insert(to.end(), std::make_move_iterator(from.begin()),
-                      std::make_move_iterator(from.end()));
-          };
-          append(out.unscheduled, x.unscheduled);
-          append(out.unowned, x.unowned);
-          append(out.audited, x.audited);
-          append(out.unreachable, x.unreachable);
-        };
-        gather<audit_report, audit_report, audit_report>(
-            self, cluster,
-            [=](const partition_actor& h) { return self->request(h, t, atom::audit::value); },
-            [=](const node_actor& h) {
-              return self->request(h, t + seconds{5}, atom::audit::value, false);
-            },
-            [merge](audit_report& out, audit_report& x, const std::string&) { merge(out, x); },
-            merge, [rp](audit_report&& r) mutable { rp.deliver(std::move(r)); });
-        return rp;
-      },
+      [self](atom::status) { return status_of(self); },
+      [self](atom::partitions, bool cluster) { return partitions_of(self, cluster); },
+      [self](atom::upcoming, uint64_t n, bool cluster) { return upcoming_of(self, n, cluster); },
+      [self](atom::audit, bool cluster) { return audit_of(self, cluster); },
       [self](atom::pause, pause_state& p, bool tell_peers) -> caf::result<bool> {
         if (!from_cluster(self)) return not_yours(self, "pause");
         auto rp = self->make_response_promise<bool>();
@@ -598,18 +682,7 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
       [self](atom::pause, bool paused, int64_t for_ms,
              std::string& by) -> caf::result<pause_state> {
         if (!from_here(self)) return not_yours(self, "pause");
-        auto rp = self->make_response_promise<pause_state>();
-        if (!self->state.member) {
-          rp.deliver(make_error(ec::unavailable, "not joined yet"));
-          return rp;
-        }
-        self->request(self->state.member, seconds{5}, atom::pause::value, paused, for_ms, by)
-            .then(
-                [self, rp](pause_state& p) mutable {
-                  apply_pause(self, p, true, [rp](const pause_state& q) mutable { rp.deliver(q); });
-                },
-                [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
-        return rp;
+        return pause_cluster(self, paused, for_ms, by);
       },
       [self](atom::view, cluster_view& v, bool session_lost) {
         if (from_here(self)) on_view(self, v, session_lost);
@@ -619,26 +692,11 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
       },
       [self](atom::leave) -> caf::result<bool> {
         if (!from_here(self)) return not_yours(self, "leave");
-        auto& st = self->state;
-        st.leaving = true;
-        st.left = self->make_response_promise<bool>();
-        auto rp = st.left;
-        spdlog::info("event=node.leaving partitions={}", st.running.size());
-        std::vector<int32_t> all;
-        for (const auto& [p, hdl] : st.running)
-          all.push_back(p);
-        for (auto p : all)
-          hand_off(self, p);
-        maybe_left(self);
-        return rp;
+        return leave(self);
       },
       [self](atom::crash, int32_t p) -> caf::result<bool> {
         if (!from_here(self)) return not_yours(self, "crash");
-        auto it = self->state.running.find(p);
-        if (it == self->state.running.end()) return false;
-        spdlog::warn("event=node.fault_injection partition={}", p);
-        self->send_exit(it->second, caf::exit_reason::kill);
-        return true;
+        return crash(self, p);
       },
       [self](atom::tick t) {
         if (!from_here(self)) return;
@@ -646,18 +704,10 @@ node_control_actor::behavior_type node(self_ptr self, node_options opts) {
           self->send(hdl, t);
       },
       [self](atom::changes, std::vector<int32_t>& ps) {
-        if (!from_here(self)) return;
-        auto& st = self->state;
-        for (auto p : ps)
-          if (auto it = st.running.find(p); it != st.running.end())
-            self->send(it->second, atom::changes::value);
+        if (from_here(self)) tell_partitions(self, ps, atom::changes::value);
       },
       [self](atom::sweep, std::vector<int32_t>& ps) {
-        if (!from_here(self)) return;
-        auto& st = self->state;
-        for (auto p : ps)
-          if (auto it = st.running.find(p); it != st.running.end())
-            self->send(it->second, atom::sweep::value);
+        if (from_here(self)) tell_partitions(self, ps, atom::sweep::value);
       },
   };
 }

@@ -9,6 +9,7 @@
 #include "actors/records_keeper.hpp"
 #include "persistence/membership.hpp"
 
+#include <cstdlib>
 #include <random>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -83,6 +84,17 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   no.id = e.node_id;
   no.partitions = partitions;
   no.delivery = e.delivery;
+  // The NODE actor runs every partition here: if it stops other than by
+  // stop_engine, the process ends (status 4) rather than stay live in the
+  // cluster, holding a fair share it no longer runs. Its leases expire and
+  // peers take them; a service manager (Restart=on-failure) starts it again.
+  no.on_failure = [&sys](const caf::error& reason) {
+    spdlog::critical("event=node.failed reason=\"{}\" effect=\"exiting with status 4; peers take "
+                     "its partitions when their leases expire\"",
+                     sys.render(reason));
+    spdlog::default_logger()->flush();
+    std::_Exit(4);
+  };
   auto& o = no.partition;
   o.clock = e.clock;
   o.db = e.db;

@@ -41,6 +41,7 @@ class Node : public engine_fixture {
 protected:
   node_control_actor spawn_node_actor() {
     node_options o;
+    o.on_failure = [this](const caf::error& e) { failure = sys.render(e); };
     o.id = "me";
     o.partitions = partitions;
     o.partition = options();
@@ -59,6 +60,8 @@ protected:
     caf::anon_send(n, atom::view::value, v, lost);
     sched.run();
   }
+
+  std::string failure; // what on_failure was called with
 
   std::vector<int32_t> running(const node_control_actor& n) {
     caf::scoped_actor self{sys};
@@ -127,6 +130,41 @@ TEST_F(Node, ALostSessionStopsEveryPartitionAndTheNextViewRestartsWhatIsStillOur
   // being below its share, three of them are handed off.
   EXPECT_EQ(db->epoch, partitions + 7) << "not restarted with new epochs";
   EXPECT_EQ(running(n), (std::vector<int32_t>{0, 1, 2, 3}));
+}
+
+// A partition that stops before the node has monitored and linked it (a
+// lease held elsewhere is refused that fast under load) sends its down
+// message first and its exit second; the exit then comes from an actor that
+// no longer runs here. The node once took that for the engine stopping it and
+// quit: a node live in the cluster running no partition, so the partitions
+// that were its share went unowned and their greetings unsent.
+TEST_F(Node, AnExitFromAnActorNotRunningHereDoesNotEndTheNode) {
+  start_clock("2027-07-15T08:00:00Z", 0.0);
+  auto n = spawn_node_actor();
+  view(n, {member_row("me")}, leases(all("")));
+  ASSERT_EQ(running(n).size(), static_cast<size_t>(partitions));
+  auto gone = sys.spawn([] {});
+  sched.run();
+  // As a partition refused its lease exits (a kill is always fatal in CAF
+  // 0.17, but the node never sees one: a partition it kills unlinks first).
+  caf::anon_send(caf::actor_cast<caf::actor>(n),
+                 caf::exit_msg{gone.address(), make_error(ec::refused, "lease held elsewhere")});
+  sched.run();
+  EXPECT_EQ(running(n).size(), static_cast<size_t>(partitions)) << "the node stopped";
+  EXPECT_EQ(failure, "");
+  // The engine's own exit still ends it, and is no failure.
+  caf::anon_send_exit(n, caf::exit_reason::user_shutdown);
+  sched.run();
+  EXPECT_EQ(failure, "");
+}
+
+TEST_F(Node, ANodeStoppedOtherwiseThanByTheEngineReportsTheFailure) {
+  start_clock("2027-07-15T08:00:00Z", 0.0);
+  auto n = spawn_node_actor();
+  view(n, {member_row("me")}, leases(all("")));
+  caf::anon_send_exit(n, caf::exit_reason::kill);
+  sched.run();
+  EXPECT_NE(failure, "") << "on_failure not called";
 }
 
 TEST_F(Node, LeavingHandsEveryPartitionOffBeforeAnswering) {
