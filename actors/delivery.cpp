@@ -6,8 +6,8 @@
 #include "core/metrics.hpp"
 #include "core/occasion.hpp"
 #include "core/rate_limit.hpp"
-#include "net/provider_client.hpp"
-#include "net/smtp_client.hpp"
+#include "provider/provider_client.hpp"
+#include "provider/smtp_client.hpp"
 
 #include <algorithm>
 #include <deque>

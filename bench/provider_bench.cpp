@@ -2,7 +2,7 @@
 // against a provider, e.g. candle-mock-provider on loopback. Not a test:
 // prints figures. Usage: provider_bench URL [requests] [in-flight...]
 //   (defaults: 20000 requests; in-flight 1 16 64 256)
-#include "net/provider_client.hpp"
+#include "provider/provider_client.hpp"
 
 #include <algorithm>
 #include <atomic>

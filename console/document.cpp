@@ -5,8 +5,8 @@
 #include "core/occurrence.hpp"
 #include "core/partition.hpp"
 #include "core/time.hpp"
-#include "net/event_api.hpp"
-#include "net/user_api.hpp"
+#include "rest/event_api.hpp"
+#include "rest/user_api.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -7,7 +7,7 @@
 #include "core/webhook.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
-#include "net/webhook_client.hpp"
+#include "tools/webhook_client.hpp"
 
 #include <algorithm>
 #include <boost/asio.hpp>

@@ -1,6 +1,7 @@
 // candled: one Candle node. Reads configuration, starts the actor system and
 // the REST bridge, prints one start-up line, and runs until SIGINT/SIGTERM.
 #include "actors/console.hpp"
+#include "actors/engine.hpp"
 #include "actors/tls.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
@@ -8,14 +9,13 @@
 #include "core/security.hpp"
 #include "core/time.hpp"
 #include "core/webhook.hpp"
-#include "net/event_api.hpp"
 #include "net/http_server.hpp"
 #include "net/router.hpp"
-#include "node/engine.hpp"
-#include "node/routes.hpp"
 #include "persistence/embedded_pg.hpp"
 #include "persistence/membership.hpp"
 #include "persistence/schema.hpp"
+#include "rest/event_api.hpp"
+#include "rest/routes.hpp"
 
 #include <atomic>
 #include <caf/actor_system.hpp>

@@ -8,9 +8,9 @@
 #include "core/partition.hpp"
 #include "core/schedule.hpp"
 #include "core/time.hpp"
-#include "net/import_api.hpp"
 #include "persistence/embedded_pg.hpp"
 #include "persistence/schema.hpp"
+#include "tools/import_api.hpp"
 
 #include <boost/json.hpp>
 #include <chrono>

@@ -11,7 +11,7 @@
 #include "core/delivery_state.hpp"
 #include "core/time.hpp"
 #include "core/webhook.hpp"
-#include "net/webhook_client.hpp"
+#include "tools/webhook_client.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,8 +1,8 @@
 // The OpenAPI document (docs/openapi.json) names exactly the routes the node
 // serves: every documented path and method exists, every route is documented.
-#include "node/dashboard.hpp"
-#include "node/openapi.hpp"
-#include "node/routes.hpp"
+#include "rest/dashboard.hpp"
+#include "rest/openapi.hpp"
+#include "rest/routes.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // libFuzzer: request targets through query parsing, percent-decoding,
 // `limit` reading and path matching.
 #include "net/router.hpp"
-#include "net/user_api.hpp"
+#include "rest/user_api.hpp"
 
 #include <cstdlib>
 

@@ -1,7 +1,7 @@
 // libFuzzer: a request body through the user codec and validator. A body
 // that validates, applied and rendered as the API renders users, validates
 // again when written back (contract.md: a read object can be written back).
-#include "net/user_api.hpp"
+#include "rest/user_api.hpp"
 
 #include <cstdlib>
 

@@ -5,7 +5,7 @@
 // names a field; accepted events render and read back the same.
 #include "core/delivery_state.hpp"
 #include "core/webhook.hpp"
-#include "net/event_api.hpp"
+#include "rest/event_api.hpp"
 
 #include <cstdlib>
 
@@ -57,8 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (events.size() > api::max_events) std::abort();
   boost::json::array again;
   for (const auto& e : events) {
-    if (!delivery::event_type(e.type) || !api::is_greeting_key(e.key) || e.id.empty())
-      std::abort();
+    if (!delivery::event_type(e.type) || !api::is_greeting_key(e.key) || e.id.empty()) std::abort();
     auto j = api::event_json(e);
     j.erase("receivedAt");
     again.push_back(std::move(j));

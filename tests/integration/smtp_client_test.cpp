@@ -3,7 +3,7 @@
 // error, every reply class is classified, and a fenced message never
 // reaches the server whole.
 #include "core/mail.hpp"
-#include "net/smtp_client.hpp"
+#include "provider/smtp_client.hpp"
 #include "scripted_smtp.hpp"
 
 #include <algorithm>

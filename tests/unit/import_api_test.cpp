@@ -1,6 +1,6 @@
 #include "core/ids.hpp"
 #include "core/partition.hpp"
-#include "net/import_api.hpp"
+#include "tools/import_api.hpp"
 
 #include <gtest/gtest.h>
 #include <sstream>

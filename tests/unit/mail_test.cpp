@@ -44,7 +44,7 @@ std::string unbase64(const std::string& in) {
   static const std::string abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   int bits = 0;
-  unsigned acc = 0;  // only the low 14 bits matter; unsigned so the shift may overflow
+  unsigned acc = 0; // only the low 14 bits matter; unsigned so the shift may overflow
   for (char c : in) {
     if (c == '=') break;
     auto v = abc.find(c);

@@ -1,6 +1,6 @@
 // Reading a batch answer (contract.md "Email provider", email.api=batch):
 // a result per greeting, in any order, each classified like a single send.
-#include "net/provider_client.hpp"
+#include "provider/provider_client.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 #include "core/ids.hpp"
 #include "core/occurrence.hpp"
-#include "net/user_api.hpp"
+#include "rest/user_api.hpp"
 
 #include <gtest/gtest.h>
 #include <random>

@@ -1,4 +1,4 @@
-#include "net/user_api.hpp"
+#include "rest/user_api.hpp"
 
 #include "core/occurrence.hpp"
 #include "net/router.hpp"

@@ -1,6 +1,6 @@
-#include "net/provider_client.hpp"
+#include "provider/provider_client.hpp"
 
-#include "net/curl_loop.hpp"
+#include "provider/curl_loop.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/model.hpp"
-#include "net/user_api.hpp"
+#include "rest/user_api.hpp"
 
 #include <boost/json.hpp>
 #include <string_view>

@@ -1,11 +1,11 @@
-#include "node/dashboard.hpp"
+#include "rest/dashboard.hpp"
 
 #include "actors/actors.hpp"
 #include "core/ids.hpp"
 #include "net/envelope.hpp"
-#include "net/user_api.hpp"
-#include "node/bridge.hpp"
-#include "node/dashboard_assets.hpp"
+#include "rest/bridge.hpp"
+#include "rest/dashboard_assets.hpp"
+#include "rest/user_api.hpp"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "net/curl_loop.hpp"
+#include "provider/curl_loop.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,4 +1,4 @@
-#include "net/webhook_client.hpp"
+#include "tools/webhook_client.hpp"
 
 #include "core/webhook.hpp"
 

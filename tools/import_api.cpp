@@ -1,4 +1,4 @@
-#include "net/import_api.hpp"
+#include "tools/import_api.hpp"
 
 #include "core/ids.hpp"
 #include "core/partition.hpp"

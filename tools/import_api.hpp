@@ -7,7 +7,7 @@
 
 #include "core/model.hpp"
 #include "core/time.hpp"
-#include "net/user_api.hpp"
+#include "rest/user_api.hpp"
 
 #include <boost/json.hpp>
 #include <istream>

@@ -1,4 +1,4 @@
-#include "net/event_api.hpp"
+#include "rest/event_api.hpp"
 
 #include "core/delivery_state.hpp"
 #include "core/ids.hpp"

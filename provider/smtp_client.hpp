@@ -12,7 +12,7 @@
 // own reply text.
 #pragma once
 
-#include "net/provider_client.hpp"
+#include "provider/provider_client.hpp"
 
 #include <chrono>
 #include <functional>

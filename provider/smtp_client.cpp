@@ -1,7 +1,7 @@
-#include "net/smtp_client.hpp"
+#include "provider/smtp_client.hpp"
 
 #include "core/mail.hpp"
-#include "net/curl_loop.hpp"
+#include "provider/curl_loop.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -2,10 +2,10 @@
 // HTTP threads and reach actors only through ask_async (bridge.hpp).
 #pragma once
 
+#include "actors/engine.hpp"
 #include "core/security.hpp"
 #include "net/envelope.hpp"
 #include "net/router.hpp"
-#include "node/engine.hpp"
 
 #include <chrono>
 

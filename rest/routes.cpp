@@ -1,14 +1,14 @@
-#include "node/routes.hpp"
+#include "rest/routes.hpp"
 
 #include "console/document.hpp"
 #include "core/cluster_plan.hpp"
 #include "core/metrics.hpp"
 #include "core/process_metrics.hpp"
 #include "core/security.hpp"
-#include "net/user_api.hpp"
-#include "node/bridge.hpp"
-#include "node/dashboard.hpp"
-#include "node/openapi.hpp"
+#include "rest/bridge.hpp"
+#include "rest/dashboard.hpp"
+#include "rest/openapi.hpp"
+#include "rest/user_api.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -10,7 +10,7 @@
 #include "core/forecast.hpp"
 #include "core/metrics.hpp"
 #include "net/router.hpp"
-#include "node/routes.hpp"
+#include "rest/routes.hpp"
 
 #include <boost/json.hpp>
 

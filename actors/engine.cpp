@@ -1,4 +1,4 @@
-#include "node/engine.hpp"
+#include "actors/engine.hpp"
 
 #include "actors/delivery.hpp"
 #include "actors/events.hpp"

@@ -10,10 +10,10 @@
 #include "core/metrics.hpp"
 #include "core/partition.hpp"
 #include "core/webhook.hpp"
-#include "net/event_api.hpp"
-#include "net/user_api.hpp"
-#include "node/bridge.hpp"
-#include "node/routes.hpp"
+#include "rest/bridge.hpp"
+#include "rest/event_api.hpp"
+#include "rest/routes.hpp"
+#include "rest/user_api.hpp"
 
 #include <map>
 #include <spdlog/spdlog.h>
