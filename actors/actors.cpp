@@ -2,35 +2,13 @@
 
 namespace candle {
 
-const char* to_string(ec x) {
-  switch (x) {
-  case ec::unavailable:
-    return "unavailable";
-  case ec::overloaded:
-    return "overloaded";
-  case ec::not_found:
-    return "not_found";
-  case ec::conflict:
-    return "conflict";
-  case ec::duplicate:
-    return "duplicate";
-  case ec::invalid:
-    return "invalid";
-  case ec::refused:
-    return "refused";
-  case ec::internal:
-    return "internal";
-  }
-  return "unknown";
-}
-
-caf::error make_error(ec x, std::string context) {
+caf::error make_error(errc x, std::string context) {
   return caf::error{static_cast<uint8_t>(x), caf::atom("candle"),
                     caf::make_message(std::move(context))};
 }
 
 std::string render_error(uint8_t code, caf::atom_value, const caf::message& context) {
-  std::string out = to_string(static_cast<ec>(code));
+  std::string out = to_string(static_cast<errc>(code));
   if (!context.empty() && context.match_element<std::string>(0))
     out += ": " + context.get_as<std::string>(0);
   return out;

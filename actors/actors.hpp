@@ -16,21 +16,8 @@ namespace candle {
 
 // -- errors -------------------------------------------------------------------
 
-/// Candle's error codes in CAF errors (category atom "candle").
-enum class ec : uint8_t {
-  unavailable = 1, ///< the database cannot be reached now
-  overloaded,      ///< a bounded queue is full: try again later
-  not_found,       ///< no such user or record
-  conflict,        ///< the state forbids the change
-  invalid,         ///< bad input that passed the edge's validation
-  refused,         ///< a fenced write with a stale lease epoch
-  internal,        ///< a bug or an unexpected database error
-  duplicate,       ///< uniqueness violated (email in use); last: codes stay stable
-};
-
-const char* to_string(ec x);
-
-caf::error make_error(ec x, std::string context = {});
+/// A CAF error of category "candle" with Candle's code (core/result.hpp).
+caf::error make_error(errc x, std::string context = {});
 
 /// Renders Candle's errors for CAF (`cfg.add_error_category`).
 std::string render_error(uint8_t code, caf::atom_value, const caf::message& context);
@@ -140,7 +127,7 @@ struct greeting_detail {
 // -- interfaces -----------------------------------------------------------------
 
 /// The PERSISTENCE actor: the only way to the database. Requests are queued
-/// up to a bound (beyond it: `ec::overloaded`), run on detached workers with
+/// up to a bound (beyond it: `errc::overloaded`), run on detached workers with
 /// their own connections (reconnecting by themselves), in order per partition.
 /// Fenced writes name (partition, epoch).
 using persistence_actor = caf::typed_actor<

@@ -48,10 +48,10 @@ std::optional<caf::error> admit(self_ptr self, const std::string& who, const std
   if (verdict != admin_verdict::allow) {
     spdlog::warn("event=console.refused who=\"{}\" from={} what=\"{}\"", who, from, what);
     if (!self->state.opts.loopback && self->state.opts.admin_token.empty())
-      return make_error(ec::refused, "state changes need a loopback console");
-    return make_error(ec::refused, token.empty()
-                                       ? "state changes need the admin token (CANDLE_ADMIN_TOKEN)"
-                                       : "wrong admin token");
+      return make_error(errc::refused, "state changes need a loopback console");
+    return make_error(errc::refused, token.empty()
+                                         ? "state changes need the admin token (CANDLE_ADMIN_TOKEN)"
+                                         : "wrong admin token");
   }
   spdlog::warn("event=console.action who=\"{}\" from={} what=\"{}\"", who, from, what);
   return std::nullopt;
@@ -327,7 +327,7 @@ console_actor::behavior_type console_behavior(self_ptr self, console_options opt
         for (const auto& s : statuses)
           if (s != status::dead && s != status::expired && s != status::retrying) {
             rp.deliver(
-                make_error(ec::invalid, "status must be dead, expired or retrying, not " + s));
+                make_error(errc::invalid, "status must be dead, expired or retrying, not " + s));
             return rp;
           }
         if (statuses.empty()) statuses = {status::dead, status::expired, status::retrying};

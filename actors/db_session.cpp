@@ -51,40 +51,23 @@ caf::error db_session::run(const char* what, const std::function<void(pg::store&
         spdlog::error("event=db.error op={} sqlstate={} error=\"{}\"", what, e.sqlstate(),
                       e.what());
         db->reset(); // the transaction is unusable; start clean
-        return make_error(ec::internal, std::string{what} + ": " + e.what());
+        return make_error(errc::internal, std::string{what} + ": " + e.what());
       }
       problem = e.what();
     } catch (const std::exception& e) {
       spdlog::error("event=db.error op={} error=\"{}\"", what, e.what());
       db->reset();
-      return make_error(ec::internal, std::string{what} + ": " + e.what());
+      return make_error(errc::internal, std::string{what} + ": " + e.what());
     }
     lost = true;
     db->reset();
     if (std::chrono::steady_clock::now() + pause > deadline) {
       spdlog::warn("event=db.unavailable op={} error=\"{}\"", what, problem);
-      return make_error(ec::unavailable, "database unreachable: " + problem);
+      return make_error(errc::unavailable, "database unreachable: " + problem);
     }
     spdlog::debug("event=db.retry op={} error=\"{}\"", what, problem);
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds{1000});
-  }
-}
-
-ec ec_of(errc e) {
-  switch (e) {
-  case errc::not_found:
-    return ec::not_found;
-  case errc::conflict:
-    return ec::conflict;
-  case errc::duplicate:
-    return ec::duplicate;
-  case errc::unavailable:
-    return ec::unavailable;
-  case errc::refused:
-    return ec::refused;
-  default:
-    return ec::invalid;
   }
 }
 

@@ -32,20 +32,17 @@ private:
   caf::error run(const char* what, const std::function<void(pg::store&, bool)>& f);
 };
 
-/// The actors' error code for a store's domain error.
-ec ec_of(errc e);
-
 /// An attempt's answer: the value, or the error that ended the attempt.
 template <class T> caf::result<T> finish(caf::expected<T>&& x) {
   if (x) return std::move(*x);
   return std::move(x.error());
 }
 
-/// The same for domain results, whose errors map onto ec.
+/// The same for domain results: their error goes on as a CAF error.
 template <class T> caf::result<T> finish(caf::expected<result<T>>&& x) {
   if (!x) return std::move(x.error());
   if (*x) return std::move(*x).value();
-  return make_error(ec_of(x->err().code), x->err().message);
+  return make_error(x->err().code, x->err().message);
 }
 
 } // namespace candle

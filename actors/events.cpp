@@ -160,7 +160,7 @@ events_actor::behavior_type events(events_pointer self, persistence_options opts
   // left to their callers' timeouts.
   self->set_exit_handler([self](caf::exit_msg& m) {
     for (auto& w : self->state.queue)
-      w.rp.deliver(make_error(ec::unavailable, "shutting down"));
+      w.rp.deliver(make_error(errc::unavailable, "shutting down"));
     self->state.queue.clear();
     self->quit(m.reason);
   });

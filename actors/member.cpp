@@ -129,13 +129,13 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
       },
       [self](atom::view) -> caf::result<cluster_view> {
         if (auto v = member_round(self)) return std::move(*v);
-        return make_error(ec::unavailable, "membership connection lost");
+        return make_error(errc::unavailable, "membership connection lost");
       },
       [self](atom::clock, int64_t sim_ms, double speed) -> caf::result<clock_anchor> {
         try {
           return self->state.m->set_clock(sim_ms, speed);
         } catch (const std::exception& e) {
-          return make_error(ec::unavailable, std::string{"cluster clock: "} + e.what());
+          return make_error(errc::unavailable, std::string{"cluster clock: "} + e.what());
         }
       },
       [self](atom::pause, bool paused, int64_t for_ms,
@@ -149,7 +149,7 @@ member_actor::behavior_type member_loop(member_actor::stateful_pointer<member_st
           st.told_version = p.version;
           return p;
         } catch (const std::exception& e) {
-          return make_error(ec::unavailable, std::string{"cluster pause: "} + e.what());
+          return make_error(errc::unavailable, std::string{"cluster pause: "} + e.what());
         }
       },
       [self](atom::leave) {

@@ -410,7 +410,8 @@ caf::error not_yours(self_ptr self, const char* what) {
   const auto& s = self->current_sender();
   spdlog::warn("event=node.refused what={} from={}", what,
                s ? to_string(s->node()) : std::string{"?"});
-  return make_error(ec::refused, std::string{what} + " is taken from this node or its peers only");
+  return make_error(errc::refused,
+                    std::string{what} + " is taken from this node or its peers only");
 }
 
 // -- handlers ----------------------------------------------------------------------
@@ -586,7 +587,7 @@ caf::result<pause_state> pause_cluster(self_ptr self, bool paused, int64_t for_m
                                        std::string& by) {
   auto rp = self->make_response_promise<pause_state>();
   if (!self->state.member) {
-    rp.deliver(make_error(ec::unavailable, "not joined yet"));
+    rp.deliver(make_error(errc::unavailable, "not joined yet"));
     return rp;
   }
   self->request(self->state.member, seconds{5}, atom::pause::value, paused, for_ms, by)

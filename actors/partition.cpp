@@ -73,7 +73,7 @@ void fence(self_ptr self) {
                " nothing more is sent\"",
                st.opts.id, st.epoch);
   if (st.draining) st.handoff.deliver(false);
-  self->quit(make_error(ec::refused, "partition lease may have expired (self-fenced)"));
+  self->quit(make_error(errc::refused, "partition lease may have expired (self-fenced)"));
 }
 
 // -- hand-off -------------------------------------------------------------------
@@ -844,7 +844,7 @@ void recheck_held(self_ptr self, const occurrence_list& doubtful) {
               auto waiting = std::exchange(s.rechecking[id], {});
               s.rechecking.erase(id);
               if (e.category() == caf::atom("candle") &&
-                  e.code() == static_cast<uint8_t>(ec::not_found)) {
+                  e.code() == static_cast<uint8_t>(errc::not_found)) {
                 // Deleted: the delete cancelled the records.
                 for (const auto& o : waiting) {
                   s.busy.erase(o.key);
@@ -1030,7 +1030,7 @@ void acquire(self_ptr self) {
               spdlog::info("event=partition.lease_held_elsewhere partition={}",
                            self->state.opts.id);
               if (self->state.draining) self->state.handoff.deliver(false);
-              return self->quit(make_error(ec::refused, "partition lease held by another node"));
+              return self->quit(make_error(errc::refused, "partition lease held by another node"));
             }
             self->state.lease_start = started;
             if (self->state.epoch == 0 && !self->state.gauges->owned) {
@@ -1134,7 +1134,7 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile
         close_fence(self);
         if (s.draining) s.handoff.deliver(false);
-        self->quit(make_error(ec::refused, "partition lease lost"));
+        self->quit(make_error(errc::refused, "partition lease lost"));
       },
       [self](atom::handoff) {
         auto& s = self->state;

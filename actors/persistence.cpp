@@ -213,8 +213,8 @@ constexpr size_t creates_per_statement = 1000;
 constexpr size_t control_route = static_cast<size_t>(-1);
 
 caf::error queue_full(const front_state& st) {
-  return make_error(ec::overloaded, "persistence queue full (" + std::to_string(st.limit) +
-                                        " requests); try again later");
+  return make_error(errc::overloaded, "persistence queue full (" + std::to_string(st.limit) +
+                                          " requests); try again later");
 }
 
 // Sends a request to the worker of `route` (within the queue bound) and
@@ -293,11 +293,11 @@ void flush_creates(front_pointer self) {
           if (!r)
             promise.deliver(r.error());
           else if (i >= r->size())
-            promise.deliver(make_error(ec::internal, "create: no result"));
+            promise.deliver(make_error(errc::internal, "create: no result"));
           else if ((*r)[i].created)
             promise.deliver((*r)[i].u);
           else
-            promise.deliver(make_error(ec::duplicate,
+            promise.deliver(make_error(errc::duplicate,
                                        "User with email " + (*r)[i].u.email + " already exists"));
         }
         flush_creates(self);

@@ -14,9 +14,9 @@ namespace candle {
 struct persistence_options {
   std::string conninfo;
   size_t workers = 2;        ///< connections; requests of one partition stay on one
-  size_t queue_limit = 4096; ///< requests queued or running; beyond: ec::overloaded
+  size_t queue_limit = 4096; ///< requests queued or running; beyond: errc::overloaded
   /// How long a request keeps retrying while the database is unreachable
-  /// before it fails with ec::unavailable.
+  /// before it fails with errc::unavailable.
   std::chrono::milliseconds retry_for{10'000};
   pg::schedule_rules rules = pg::default_rules();
 };

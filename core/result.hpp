@@ -3,25 +3,66 @@
 // actors) decide how to report them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
 
 namespace candle {
 
-/// Why a pure computation failed. The REST bridge maps these to field errors.
-enum class errc {
+/// Candle's one error code: pure logic returns it in a result, the actors
+/// send it as a CAF error of category "candle" (actors.hpp: make_error), and
+/// the REST API answers each with one HTTP status (rest/errors.hpp). The
+/// numbers cross the cluster between nodes of different versions during a
+/// rolling restart: never renumber, only append.
+enum class errc : uint8_t {
+  unavailable = 1,  ///< a dependency (the database) cannot be reached now
+  overloaded,       ///< a bounded queue is full: try again later
+  not_found,        ///< no such user / record
+  conflict,         ///< a state that forbids the change (e.g. redrive of a sent greeting)
+  invalid,          ///< bad input that passed the edge's validation
+  refused,          ///< a fenced write whose lease epoch is no longer current
+  internal,         ///< a bug or an unexpected database error
+  duplicate,        ///< violates a uniqueness rule (an email in use)
   invalid_argument, ///< malformed text (syntax)
   unknown_zone,     ///< not an IANA time zone name
   invalid_date,     ///< not a real calendar date
   invalid_time,     ///< not a valid wall-clock time of day
   out_of_range,     ///< well-formed but outside what the operation accepts
-  not_found,        ///< no such user / record
-  conflict,         ///< a state that forbids the change (e.g. redrive of a sent greeting)
-  duplicate,        ///< violates a uniqueness rule (an email in use)
-  unavailable,      ///< a dependency (the database) cannot be reached now
-  refused,          ///< a fenced write whose lease epoch is no longer current
 };
+
+/// The code's name ("not_found"), as logs and CAF's rendering show it.
+inline const char* to_string(errc x) {
+  switch (x) {
+  case errc::unavailable:
+    return "unavailable";
+  case errc::overloaded:
+    return "overloaded";
+  case errc::not_found:
+    return "not_found";
+  case errc::conflict:
+    return "conflict";
+  case errc::invalid:
+    return "invalid";
+  case errc::refused:
+    return "refused";
+  case errc::internal:
+    return "internal";
+  case errc::duplicate:
+    return "duplicate";
+  case errc::invalid_argument:
+    return "invalid_argument";
+  case errc::unknown_zone:
+    return "unknown_zone";
+  case errc::invalid_date:
+    return "invalid_date";
+  case errc::invalid_time:
+    return "invalid_time";
+  case errc::out_of_range:
+    return "out_of_range";
+  }
+  return "unknown";
+}
 
 struct error {
   errc code;

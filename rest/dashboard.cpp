@@ -94,7 +94,8 @@ void search(node_context& ctx, net::request&& request, net::responder respond) {
                       });
             },
             [&ctx, req, respond](caf::error& e) {
-              if (e.category() == caf::atom("candle") && static_cast<ec>(e.code()) == ec::not_found)
+              if (e.category() == caf::atom("candle") &&
+                  static_cast<errc>(e.code()) == errc::not_found)
                 return respond(net::success(
                     http::status::ok, json::object{{"user", nullptr}, {"greetings", json::array{}}},
                     *req));

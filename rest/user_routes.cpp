@@ -11,6 +11,7 @@
 #include "core/partition.hpp"
 #include "core/webhook.hpp"
 #include "rest/bridge.hpp"
+#include "rest/errors.hpp"
 #include "rest/event_api.hpp"
 #include "rest/routes.hpp"
 #include "rest/user_api.hpp"
@@ -38,49 +39,10 @@ int64_t now_ms(const node_context& ctx) {
   return ctx.eng->clock->now(std::chrono::steady_clock::now()).time_since_epoch().count();
 }
 
-// The text of a Candle error without its code prefix.
-std::string message_of(const caf::error& e, caf::actor_system& sys) {
-  if (e.category() == caf::atom("candle") && !e.context().empty() &&
-      e.context().match_element<std::string>(0))
-    return e.context().get_as<std::string>(0);
-  return sys.render(e);
-}
-
-net::response error_response(const caf::error& e, const net::request& req, caf::actor_system& sys) {
-  auto status = http::status::internal_server_error;
-  if (e.category() == caf::atom("candle")) {
-    switch (static_cast<ec>(e.code())) {
-    case ec::not_found:
-      status = http::status::not_found;
-      break;
-    case ec::conflict:
-      status = http::status::conflict;
-      break;
-    case ec::duplicate: // contract.md: as the TypeScript service answers
-      return net::failure(http::status::conflict, "UNIQUE_CONSTRAINT_ERROR", message_of(e, sys),
-                          req);
-    case ec::invalid:
-      status = http::status::bad_request;
-      break;
-    case ec::unavailable:
-    case ec::overloaded:
-      status = http::status::service_unavailable;
-      break;
-    default:
-      break;
-    }
-  } else if (e == caf::sec::request_timeout) {
-    status = http::status::service_unavailable;
-  }
-  if (status == http::status::internal_server_error)
-    spdlog::error("event=rest.error path={} error=\"{}\"", std::string{req.target()},
-                  sys.render(e));
-  return net::failure(status, message_of(e, sys), req);
-}
-
 // Reports an error reply of `self`'s request as the response.
 auto fail_with(const node_context& ctx, shared_request req, net::responder respond) {
-  return [sys = ctx.sys, req, respond](caf::error& e) { respond(error_response(e, *req, *sys)); };
+  return
+      [sys = ctx.sys, req, respond](caf::error& e) { respond(api::error_response(e, *req, *sys)); };
 }
 
 // 415 unless the body is declared JSON; then the parsed object or a 400.
@@ -528,7 +490,7 @@ void provider_events(node_context& ctx, net::request&& request, net::responder r
             },
             [=, &ctx](caf::error& e) {
               metrics::global().webhook_rejected.add({"unavailable"});
-              respond(error_response(e, *req, *ctx.sys));
+              respond(api::error_response(e, *req, *ctx.sys));
             });
   });
 }

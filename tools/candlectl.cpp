@@ -175,10 +175,10 @@ private:
 
   answer describe(const std::string& command, const caf::error& e) {
     if (e.category() == caf::atom("candle")) {
-      std::string message = to_string(static_cast<ec>(e.code()));
+      std::string message = to_string(static_cast<errc>(e.code()));
       const auto& ctx = e.context();
       if (!ctx.empty() && ctx.match_element<std::string>(0)) message = ctx.get_as<std::string>(0);
-      return failure(command, to_string(static_cast<ec>(e.code())), message);
+      return failure(command, to_string(static_cast<errc>(e.code())), message);
     }
     if (e == caf::sec::request_timeout)
       return failure(command, "timeout",

@@ -4,7 +4,7 @@ namespace candle::test {
 
 namespace {
 caf::error unsupported() {
-  return make_error(ec::internal, "not in the fake");
+  return make_error(errc::internal, "not in the fake");
 }
 
 // The row the real INSERTs (claim, expire, a checked greeting's outcome)
@@ -239,7 +239,7 @@ persistence_actor::behavior_type fake_db(persistence_actor::pointer self,
       [st](atom::get, std::string& id) -> caf::result<user> {
         auto u = st->users.find(id);
         if (u == st->users.end() || u->second.deleted_at != 0)
-          return make_error(ec::not_found, "no user " + id);
+          return make_error(errc::not_found, "no user " + id);
         return u->second;
       },
       [](atom::update, user&) -> caf::result<user> { return unsupported(); },

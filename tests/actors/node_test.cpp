@@ -148,7 +148,7 @@ TEST_F(Node, AnExitFromAnActorNotRunningHereDoesNotEndTheNode) {
   // As a partition refused its lease exits (a kill is always fatal in CAF
   // 0.17, but the node never sees one: a partition it kills unlinks first).
   caf::anon_send(caf::actor_cast<caf::actor>(n),
-                 caf::exit_msg{gone.address(), make_error(ec::refused, "lease held elsewhere")});
+                 caf::exit_msg{gone.address(), make_error(errc::refused, "lease held elsewhere")});
   sched.run();
   EXPECT_EQ(running(n).size(), static_cast<size_t>(partitions)) << "the node stopped";
   EXPECT_EQ(failure, "");

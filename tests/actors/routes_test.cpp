@@ -1,6 +1,7 @@
 // The OpenAPI document (docs/openapi.json) names exactly the routes the node
 // serves: every documented path and method exists, every route is documented.
 #include "rest/dashboard.hpp"
+#include "rest/errors.hpp"
 #include "rest/openapi.hpp"
 #include "rest/routes.hpp"
 
@@ -9,6 +10,29 @@
 #include <set>
 
 using namespace candle;
+
+// Every error code has one status (rest/errors.hpp), the whole table.
+TEST(Errors, EveryCodeHasOneStatus) {
+  using http = boost::beast::http::status;
+  const std::pair<errc, http> table[] = {
+      {errc::unavailable, http::service_unavailable},
+      {errc::overloaded, http::service_unavailable},
+      {errc::not_found, http::not_found},
+      {errc::conflict, http::conflict},
+      {errc::invalid, http::bad_request},
+      {errc::refused, http::internal_server_error},
+      {errc::internal, http::internal_server_error},
+      {errc::duplicate, http::conflict},
+      {errc::invalid_argument, http::bad_request},
+      {errc::unknown_zone, http::bad_request},
+      {errc::invalid_date, http::bad_request},
+      {errc::invalid_time, http::bad_request},
+      {errc::out_of_range, http::bad_request},
+  };
+  ASSERT_EQ(std::size(table), static_cast<size_t>(errc::out_of_range)) << "a code without a row";
+  for (const auto& [code, status] : table)
+    EXPECT_EQ(candle::api::status_of(code), status) << to_string(code);
+}
 
 TEST(OpenApi, DocumentMatchesTheRoutes) {
   node_context ctx; // handlers are not called: only the table is read

@@ -69,11 +69,11 @@ TEST_F(PersistenceActor, AnswersRequestsAndMapsErrors) {
   EXPECT_EQ(created->email, "grace@example.com");
   auto again = ask<user>(*env.sys, db, atom::create::value, user{u});
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code(), static_cast<uint8_t>(ec::duplicate));
+  EXPECT_EQ(again.error().code(), static_cast<uint8_t>(errc::duplicate));
   EXPECT_EQ(again.error().category(), caf::atom("candle"));
   auto missing = ask<user>(*env.sys, db, atom::get::value, uid(2));
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().code(), static_cast<uint8_t>(ec::not_found));
+  EXPECT_EQ(missing.error().code(), static_cast<uint8_t>(errc::not_found));
   EXPECT_NE(env.sys->render(missing.error()).find("not_found"), std::string::npos);
   auto epoch =
       ask<int64_t>(*env.sys, db, atom::lease::value, int32_t{0}, std::string{"n"}, int64_t{60});
@@ -177,9 +177,9 @@ TEST_F(PersistenceActor, BoundedQueueRefusesWhileTheDatabaseIsDownThenReconnects
                          std::string{"00000000-0000-4000-8000-000000000001"});
       if (r)
         ++other;
-      else if (r.error().code() == static_cast<uint8_t>(ec::overloaded))
+      else if (r.error().code() == static_cast<uint8_t>(errc::overloaded))
         ++overloaded;
-      else if (r.error().code() == static_cast<uint8_t>(ec::unavailable))
+      else if (r.error().code() == static_cast<uint8_t>(errc::unavailable))
         ++unavailable;
       else
         ++other;
@@ -281,7 +281,7 @@ TEST_F(PersistenceActor, EventsFromConcurrentRequestsAreWrittenTogetherAndStored
   // Reads through the same actor.
   self->request(events, caf::infinite, atom::greeting::value, key)
       .receive([&](greeting_detail&) { ADD_FAILURE() << "no send record: not found expected"; },
-               [&](caf::error& e) { EXPECT_EQ(e.code(), static_cast<uint8_t>(ec::not_found)); });
+               [&](caf::error& e) { EXPECT_EQ(e.code(), static_cast<uint8_t>(errc::not_found)); });
   caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
 }
 
