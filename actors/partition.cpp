@@ -25,9 +25,139 @@ sys_millis as_instant(int64_t ms) {
   return sys_millis{milliseconds{ms}};
 }
 
+// What the behavior below calls; all of it is defined after the behavior.
+void acquire(self_ptr self);
+bool owning(self_ptr self);
+void upsert(self_ptr self, const user& u, int64_t now);
+void forget_user(self_ptr self, const std::string& user_id);
+void feed(self_ptr self);
 void process(self_ptr self);
+void arm(self_ptr self);
+void close_fence(self_ptr self);
+void sweep(self_ptr self);
+void ask_sweep(self_ptr self);
+caf::result<audit_report> audit(self_ptr self);
+// Called before their definitions by the helpers.
 void reschedule_newer(self_ptr self, const occurrence_list& batch);
 void confirm_held(self_ptr self, occurrence_list held);
+
+} // namespace
+
+partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
+                                         partition_options opts) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.rng.seed(st.opts.seed ^ static_cast<uint64_t>(st.opts.id));
+  st.stats.id = st.opts.id;
+  // Whatever this partition added to the node's gauges leaves with it.
+  st.gauges->fences = st.opts.fences;
+  self->attach_functor([g = st.gauges, id = st.opts.id] {
+    if (g->fences) g->fences->close(id, g->epoch);
+    auto& m = metrics::global();
+    m.queued.add({}, -static_cast<double>(g->queued));
+    if (g->owned) m.partitions_owned.add({}, -1);
+  });
+  acquire(self);
+  return {
+      // A partition that is not (or no longer) scheduling answers false: the
+      // router looks again, and the change feed brings the write to
+      // whoever owns the partition once loaded.
+      [self](atom::upsert, user& u) {
+        if (!owning(self)) return false;
+        upsert(self, u, now_ms(self));
+        return true;
+      },
+      [self](atom::upsert, user_list& us) {
+        if (!owning(self)) return false;
+        auto now = now_ms(self);
+        for (const auto& u : us)
+          upsert(self, u, now);
+        return true;
+      },
+      [self](atom::remove, std::string& user_id) {
+        if (!owning(self)) return false;
+        forget_user(self, user_id);
+        arm(self);
+        return true;
+      },
+      [self](atom::changes) {
+        auto& s = self->state;
+        // A deferred read's timer (or anything after its time) ends the deferral.
+        if (s.feed_deferred && self->clock().now() >= s.last_feed + s.opts.feed_gap)
+          s.feed_deferred = false;
+        s.feed_wanted = true;
+        feed(self);
+        sweep(self);
+      },
+      [self](atom::sweep) { ask_sweep(self); },
+      [self](atom::resume, occurrence& o) {
+        auto& s = self->state;
+        if (s.busy.count(o.key)) return false;
+        s.resumed.insert(o.key);
+        s.queue.upsert(std::move(o));
+        arm(self);
+        return true;
+      },
+      [self](atom::tick) {
+        self->state.armed_for.reset();
+        process(self);
+      },
+      [self](atom::renew, int64_t epoch) {
+        auto& s = self->state;
+        if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile
+        close_fence(self);
+        if (s.draining) s.handoff.deliver(false);
+        self->quit(make_error(errc::refused, "partition lease lost"));
+      },
+      [self](atom::handoff) {
+        auto& s = self->state;
+        if (s.draining) { // already on its way out
+          auto again = self->make_response_promise<bool>();
+          again.deliver(true);
+          return again;
+        }
+        spdlog::info("event=partition.handoff partition={} epoch={}", s.opts.id, s.epoch);
+        s.draining = true;
+        s.handoff = self->make_response_promise<bool>();
+        auto rp = s.handoff;
+        // What waits in delivery's queue (not on the wire) comes back at once.
+        self->send(s.opts.delivery, atom::withdraw::value, s.opts.id, s.epoch);
+        process(self);
+        return rp;
+      },
+      [self](atom::status) {
+        auto& s = self->state;
+        auto out = s.stats;
+        out.epoch = s.epoch;
+        out.queued = s.queue.size() + s.held.size();
+        // Busy keys, and outcomes being written (or to be written again) of
+        // keys no longer busy: a checked greeting is both until its row is in.
+        out.in_flight = s.busy.size() - s.held.size();
+        for (const auto& k : s.recording_keys)
+          out.in_flight += s.busy.count(k) == 0;
+        for (const auto& o : s.unrecorded)
+          out.in_flight += s.busy.count(o.key) == 0;
+        auto next = s.queue.next_due();
+        if (auto h = s.held.next_due()) next = next ? std::min(*next, *h) : *h;
+        out.next_due = next.value_or(0);
+        out.window_end = s.window_end;
+        return out;
+      },
+      [self](atom::audit) { return audit(self); },
+      [self](atom::upcoming, uint64_t n) {
+        auto& s = self->state;
+        auto out = s.queue.earliest(n);
+        auto held = s.held.earliest(n);
+        out.insert(out.end(), held.begin(), held.end());
+        due_queue::keep_earliest(out, n);
+        return out;
+      },
+  };
+}
+
+// -- how it works -----------------------------------------------------------------
+
+namespace {
 
 // -- self-fencing ---------------------------------------------------------------
 
@@ -1069,117 +1199,5 @@ void upsert(self_ptr self, const user& u, int64_t now) {
 }
 
 } // namespace
-
-partition_actor::behavior_type partition(partition_actor::stateful_pointer<partition_state> self,
-                                         partition_options opts) {
-  auto& st = self->state;
-  st.opts = std::move(opts);
-  st.rng.seed(st.opts.seed ^ static_cast<uint64_t>(st.opts.id));
-  st.stats.id = st.opts.id;
-  // Whatever this partition added to the node's gauges leaves with it.
-  st.gauges->fences = st.opts.fences;
-  self->attach_functor([g = st.gauges, id = st.opts.id] {
-    if (g->fences) g->fences->close(id, g->epoch);
-    auto& m = metrics::global();
-    m.queued.add({}, -static_cast<double>(g->queued));
-    if (g->owned) m.partitions_owned.add({}, -1);
-  });
-  acquire(self);
-  return {
-      // A partition that is not (or no longer) scheduling answers false: the
-      // router looks again, and the change feed brings the write to
-      // whoever owns the partition once loaded.
-      [self](atom::upsert, user& u) {
-        if (!owning(self)) return false;
-        upsert(self, u, now_ms(self));
-        return true;
-      },
-      [self](atom::upsert, user_list& us) {
-        if (!owning(self)) return false;
-        auto now = now_ms(self);
-        for (const auto& u : us)
-          upsert(self, u, now);
-        return true;
-      },
-      [self](atom::remove, std::string& user_id) {
-        if (!owning(self)) return false;
-        forget_user(self, user_id);
-        arm(self);
-        return true;
-      },
-      [self](atom::changes) {
-        auto& s = self->state;
-        // A deferred read's timer (or anything after its time) ends the deferral.
-        if (s.feed_deferred && self->clock().now() >= s.last_feed + s.opts.feed_gap)
-          s.feed_deferred = false;
-        s.feed_wanted = true;
-        feed(self);
-        sweep(self);
-      },
-      [self](atom::sweep) { ask_sweep(self); },
-      [self](atom::resume, occurrence& o) {
-        auto& s = self->state;
-        if (s.busy.count(o.key)) return false;
-        s.resumed.insert(o.key);
-        s.queue.upsert(std::move(o));
-        arm(self);
-        return true;
-      },
-      [self](atom::tick) {
-        self->state.armed_for.reset();
-        process(self);
-      },
-      [self](atom::renew, int64_t epoch) {
-        auto& s = self->state;
-        if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile
-        close_fence(self);
-        if (s.draining) s.handoff.deliver(false);
-        self->quit(make_error(errc::refused, "partition lease lost"));
-      },
-      [self](atom::handoff) {
-        auto& s = self->state;
-        if (s.draining) { // already on its way out
-          auto again = self->make_response_promise<bool>();
-          again.deliver(true);
-          return again;
-        }
-        spdlog::info("event=partition.handoff partition={} epoch={}", s.opts.id, s.epoch);
-        s.draining = true;
-        s.handoff = self->make_response_promise<bool>();
-        auto rp = s.handoff;
-        // What waits in delivery's queue (not on the wire) comes back at once.
-        self->send(s.opts.delivery, atom::withdraw::value, s.opts.id, s.epoch);
-        process(self);
-        return rp;
-      },
-      [self](atom::status) {
-        auto& s = self->state;
-        auto out = s.stats;
-        out.epoch = s.epoch;
-        out.queued = s.queue.size() + s.held.size();
-        // Busy keys, and outcomes being written (or to be written again) of
-        // keys no longer busy: a checked greeting is both until its row is in.
-        out.in_flight = s.busy.size() - s.held.size();
-        for (const auto& k : s.recording_keys)
-          out.in_flight += s.busy.count(k) == 0;
-        for (const auto& o : s.unrecorded)
-          out.in_flight += s.busy.count(o.key) == 0;
-        auto next = s.queue.next_due();
-        if (auto h = s.held.next_due()) next = next ? std::min(*next, *h) : *h;
-        out.next_due = next.value_or(0);
-        out.window_end = s.window_end;
-        return out;
-      },
-      [self](atom::audit) { return audit(self); },
-      [self](atom::upcoming, uint64_t n) {
-        auto& s = self->state;
-        auto out = s.queue.earliest(n);
-        auto held = s.held.earliest(n);
-        out.insert(out.end(), held.begin(), held.end());
-        due_queue::keep_earliest(out, n);
-        return out;
-      },
-  };
-}
 
 } // namespace candle
