@@ -9,7 +9,6 @@
 #include "actors/records_keeper.hpp"
 #include "persistence/membership.hpp"
 
-#include <cstdlib>
 #include <random>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -34,7 +33,7 @@ std::shared_ptr<engine_clock> make_clock(const settings& s) {
 }
 
 engine start_engine(caf::actor_system& sys, const settings& s, const std::string& conninfo,
-                    int32_t partitions, std::string node_id) {
+                    int32_t partitions, std::string node_id, failure_handler on_failure) {
   engine e;
   e.node_id = std::move(node_id);
   e.partitions = partitions;
@@ -84,17 +83,6 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   no.id = e.node_id;
   no.partitions = partitions;
   no.delivery = e.delivery;
-  // The NODE actor runs every partition here: if it stops other than by
-  // stop_engine, the process ends (status 4) rather than stay live in the
-  // cluster, holding a fair share it no longer runs. Its leases expire and
-  // peers take them; a service manager (Restart=on-failure) starts it again.
-  no.on_failure = [&sys](const caf::error& reason) {
-    spdlog::critical("event=node.failed reason=\"{}\" effect=\"exiting with status 4; peers take "
-                     "its partitions when their leases expire\"",
-                     sys.render(reason));
-    spdlog::default_logger()->flush();
-    std::_Exit(4);
-  };
   auto& o = no.partition;
   o.clock = e.clock;
   o.db = e.db;
@@ -124,11 +112,27 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   // finish.
   o.delivery_chunk = dopt.chunk_hint;
   e.node = spawn_node(sys, std::move(no));
+  e.on_failure = std::move(on_failure);
+  auto strong = [](const auto& h) { return caf::actor_cast<caf::strong_actor_ptr>(h); };
+  watch(strong(e.db), "persistence", e.on_failure);
+  watch(strong(e.events), "events", e.on_failure);
+  watch(strong(e.delivery), "delivery", e.on_failure);
+  watch(strong(e.keeper), "lease_keeper", e.on_failure);
+  watch(strong(e.records), "records_keeper", e.on_failure);
+  watch(strong(e.node), "node", e.on_failure);
   return e;
+}
+
+void watch(const caf::strong_actor_ptr& actor, const char* name, failure_handler f) {
+  if (!actor || !f) return;
+  actor->get()->attach_functor([name, f = std::move(f)](const caf::error& reason) {
+    if (reason && reason != caf::exit_reason::user_shutdown) f(name, reason);
+  });
 }
 
 void join_engine(caf::actor_system& sys, engine& e, std::shared_ptr<pg::membership> m) {
   e.member = spawn_member(sys, std::move(m), e.node, e.clock);
+  watch(caf::actor_cast<caf::strong_actor_ptr>(e.member), "member", e.on_failure);
   attach_member(e.node, e.member);
 }
 

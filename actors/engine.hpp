@@ -10,6 +10,7 @@
 #include "core/schedule.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,14 @@ class membership;
 }
 
 namespace candle {
+
+/// Told when one of the engine's long-lived actors stops other than by
+/// stop_engine (user_shutdown) or by leaving: its name and why. A node
+/// missing one of them (its NODE, which runs every partition, its database
+/// front, delivery, a keeper) would stay live in the cluster doing nothing;
+/// candled ends the process instead (status 4), so its leases go to peers
+/// and a service manager starts it again.
+using failure_handler = std::function<void(const char* actor, const caf::error& reason)>;
 
 struct engine {
   std::string node_id;
@@ -35,14 +44,19 @@ struct engine {
   /// Every partition's fence slot (core/fence.hpp): closed all at once when
   /// the node leaves, before its session (and so its leases) goes.
   std::shared_ptr<fence_table> fences;
+  failure_handler on_failure;
 };
 
 std::shared_ptr<engine_clock> make_clock(const settings& s);
 
+/// Calls `f` if `actor` stops with an error other than user_shutdown.
+void watch(const caf::strong_actor_ptr& actor, const char* name, failure_handler f);
+
 /// `node_id` names this node in partition leases (see candled.cpp for how it
-/// is chosen).
+/// is chosen). `on_failure` watches every actor started here and in
+/// join_engine.
 engine start_engine(caf::actor_system& sys, const settings& s, const std::string& conninfo,
-                    int32_t partitions, std::string node_id);
+                    int32_t partitions, std::string node_id, failure_handler on_failure = {});
 
 /// A fresh random node id: host-pid-random.
 std::string random_node_id();

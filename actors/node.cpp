@@ -644,11 +644,6 @@ void tell_partitions(self_ptr self, const std::vector<int32_t>& ps, Atom what) {
 node_control_actor::behavior_type node(self_ptr self, node_options opts) {
   self->state.opts = std::move(opts);
   self->set_exit_handler([self](caf::exit_msg& msg) { on_exit(self, msg); });
-  // Stopped by anything but the engine (a handler threw): the process ends
-  // (node_options::on_failure) rather than stay in the cluster running nothing.
-  self->attach_functor([f = self->state.opts.on_failure](const caf::error& reason) {
-    if (f && reason && reason != caf::exit_reason::user_shutdown) f(reason);
-  });
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
       [self](atom::upsert a, user& u, bool forwarded) {

@@ -23,11 +23,6 @@ struct node_options {
   std::chrono::milliseconds forward_timeout{2000};
   /// Where the cluster's delivery pause is applied (may be null in tests).
   delivery_control_actor delivery;
-  /// Called with the reason when the NODE actor stops other than by the
-  /// engine's user_shutdown (a handler threw): candled logs it and exits, so
-  /// a service manager restarts it and its leases go to peers meanwhile,
-  /// instead of a node that looks live and runs no partition.
-  std::function<void(const caf::error&)> on_failure;
 };
 
 node_control_actor spawn_node(caf::actor_system& sys, node_options opts);

@@ -22,6 +22,7 @@
 #include <caf/io/middleman.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -222,7 +223,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   ctx.sys = &*sys;
-  eng = start_engine(*sys, s, db->conninfo, db->partitions, node_id_for(s));
+  // One of the engine's actors stopped by itself (a bug): the process ends at
+  // once rather than stay live in the cluster doing nothing; its leases
+  // expire and peers take them, and Restart=on-failure starts it again.
+  auto failed = [sys = &*sys](const char* actor, const caf::error& reason) {
+    spdlog::critical("event=node.failed actor={} reason=\"{}\" effect=\"exiting with status 4; "
+                     "peers take its partitions when their leases expire\"",
+                     actor, sys->render(reason));
+    spdlog::default_logger()->flush();
+    std::_Exit(4);
+  };
+  eng = start_engine(*sys, s, db->conninfo, db->partitions, node_id_for(s), failed);
   auto fail = [&](const std::string& why, int code) {
     stop_engine(eng);
     server.stop();
@@ -267,6 +278,7 @@ int main(int argc, char** argv) {
   co.loopback = true;
   co.admin_token = s.admin.token;
   eng.console = spawn_console(*sys, std::move(co)); // no handle may outlive sys
+  watch(caf::actor_cast<caf::strong_actor_ptr>(eng.console), "console", eng.on_failure);
   if (s.console.port != 0) {
     auto published = publish_actor(*sys, eng.console, s.console.port, "127.0.0.1");
     if (!published)
