@@ -23,11 +23,8 @@ void check_result(std::vector<std::string>& out, const result<T>& r, std::string
   if (!r) out.push_back(std::move(option) + ": " + r.err().message);
 }
 
-} // namespace
-
-std::vector<std::string> validate(const settings& s) {
-  using namespace std::chrono;
-  std::vector<std::string> out;
+// http.*: the REST server and its per-client limits.
+void check_http(const settings& s, std::vector<std::string>& out) {
   check(out, !s.http.host.empty(), "http.host", "must not be empty");
   check(out, std::isfinite(s.http.rate_per_client) && s.http.rate_per_client >= 0,
         "http.rate-per-client", "must be a finite number >= 0");
@@ -35,14 +32,23 @@ std::vector<std::string> validate(const settings& s) {
         std::isfinite(s.http.burst_per_client) && s.http.burst_per_client >= 0 &&
             (s.http.burst_per_client == 0 || s.http.burst_per_client >= 1),
         "http.burst-per-client", "must be 0 (twice the rate) or at least 1");
+}
+
+// db.*: the database.
+void check_db(const settings& s, std::vector<std::string>& out) {
   check(out, s.db.url.empty() || s.db.url.rfind("postgres", 0) == 0, "db.url",
         "must be a postgres:// or postgresql:// URL (or empty for the embedded database)");
   check(out, !s.db.dir.empty(), "db.dir", "must not be empty");
+  check(out, s.db.connections >= 1 && s.db.connections <= 64, "db.connections",
+        "must be between 1 and 64");
+}
+
+// email.*: the provider, its limits and the transport (smtp.* with email.transport=smtp).
+void check_email(const settings& s, std::vector<std::string>& out) {
+  using namespace std::chrono;
   check(out, s.email.url.rfind("http://", 0) == 0 || s.email.url.rfind("https://", 0) == 0,
         "email.url", "must be an http:// or https:// URL");
   check(out, s.email.timeout > nanoseconds::zero(), "email.timeout", "must be positive");
-  check(out, s.db.connections >= 1 && s.db.connections <= 64, "db.connections",
-        "must be between 1 and 64");
   check(out, s.email.max_in_flight >= 1, "email.max-in-flight", "must be at least 1");
   check(out, s.email.api == "single" || s.email.api == "batch", "email.api",
         "'" + s.email.api + "' is not a provider API (single or batch)");
@@ -56,6 +62,41 @@ std::vector<std::string> validate(const settings& s) {
   check(out, s.email.breaker_threshold >= 1, "email.breaker-threshold", "must be at least 1");
   check(out, s.email.breaker_cooldown > nanoseconds::zero(), "email.breaker-cooldown",
         "must be positive");
+  check(out, s.email.transport == "http" || s.email.transport == "smtp", "email.transport",
+        "'" + s.email.transport + "' is not a transport (http or smtp)");
+  if (s.email.transport == "smtp") {
+    check(out, s.smtp.url.rfind("smtp://", 0) == 0 || s.smtp.url.rfind("smtps://", 0) == 0,
+          "smtp.url",
+          s.smtp.url.empty() ? "required with email.transport=smtp (smtp://host:port or "
+                               "smtps://host:port)"
+                             : "must be an smtp:// or smtps:// URL");
+    check(out, s.smtp.url.find_first_of("\r\n ") == std::string::npos, "smtp.url",
+          "must not hold spaces or line breaks");
+    // Credentials in the URL would travel wherever the URL is shown.
+    check(out, s.smtp.url.find('@') == std::string::npos, "smtp.url",
+          "credentials go in smtp.user and smtp.password(-file), not in the URL");
+    if (s.smtp.from.empty())
+      out.push_back("smtp.from: required with email.transport=smtp (the From address)");
+    else
+      check_result(out, mail::parse_sender(s.smtp.from), "smtp.from");
+    check(out, s.smtp.password.empty() || s.smtp.password_file.empty(), "smtp.password",
+          "set smtp.password or smtp.password-file, not both");
+    check(out, s.smtp.user.empty() == (s.smtp.password.empty() && s.smtp.password_file.empty()),
+          "smtp.user",
+          "smtp.user and a password (smtp.password or smtp.password-file) go together");
+    if (!s.smtp.password_file.empty()) check_result(out, smtp_password_of(s), "smtp.password-file");
+    check(out, s.smtp.ca.empty() || ::access(s.smtp.ca.c_str(), R_OK) == 0, "smtp.ca",
+          "cannot read " + s.smtp.ca);
+    check(out, s.smtp.starttls == "required" || s.smtp.starttls == "optional", "smtp.starttls",
+          "'" + s.smtp.starttls + "' is not required or optional");
+    check(out, s.email.api == "single", "email.api",
+          "the SMTP transport sends one message per greeting: email.api must be single");
+  }
+}
+
+// schedule.*, records.*, occasions.*: what is sent when.
+void check_schedule(const settings& s, std::vector<std::string>& out) {
+  using namespace std::chrono;
   check(out, s.schedule.partitions >= 1 && s.schedule.partitions <= 65536, "schedule.partitions",
         "must be between 1 and 65536");
   check(out, s.schedule.lookahead >= minutes{1}, "schedule.lookahead", "must be at least 1min");
@@ -71,11 +112,19 @@ std::vector<std::string> validate(const settings& s) {
   check_result(out, parse_time_of_day(s.occasions.birthday_send_at), "occasions.birthday.send-at");
   check_result(out, parse_time_of_day(s.occasions.anniversary_send_at),
                "occasions.anniversary.send-at");
+}
+
+// clock.*: the engine clock.
+void check_clock(const settings& s, std::vector<std::string>& out) {
   check(out, s.clock.mode == "system" || s.clock.mode == "simulated", "clock.mode",
         "'" + s.clock.mode + "' is not a clock mode (system or simulated)");
   if (!s.clock.start.empty()) check_result(out, parse_instant(s.clock.start), "clock.start");
   check(out, std::isfinite(s.clock.speed) && s.clock.speed >= 0, "clock.speed",
         "must be a finite number >= 0");
+}
+
+// cluster.*, tls.*, admin.*, webhooks.*: the cluster and who may talk to it.
+void check_cluster(const settings& s, std::vector<std::string>& out) {
   check(out, !s.cluster.advertise.empty(), "cluster.advertise", "must not be empty");
   // contract.md "Security": TLS is all three options or none; cluster
   // traffic leaves loopback only over it.
@@ -110,36 +159,10 @@ std::vector<std::string> validate(const settings& s) {
                                  c == '_' || c == '.';
                         }),
         "cluster.node-id", "at most 100 characters of letters, digits, '-', '_' and '.'");
-  check(out, s.email.transport == "http" || s.email.transport == "smtp", "email.transport",
-        "'" + s.email.transport + "' is not a transport (http or smtp)");
-  if (s.email.transport == "smtp") {
-    check(out, s.smtp.url.rfind("smtp://", 0) == 0 || s.smtp.url.rfind("smtps://", 0) == 0,
-          "smtp.url",
-          s.smtp.url.empty() ? "required with email.transport=smtp (smtp://host:port or "
-                               "smtps://host:port)"
-                             : "must be an smtp:// or smtps:// URL");
-    check(out, s.smtp.url.find_first_of("\r\n ") == std::string::npos, "smtp.url",
-          "must not hold spaces or line breaks");
-    // Credentials in the URL would travel wherever the URL is shown.
-    check(out, s.smtp.url.find('@') == std::string::npos, "smtp.url",
-          "credentials go in smtp.user and smtp.password(-file), not in the URL");
-    if (s.smtp.from.empty())
-      out.push_back("smtp.from: required with email.transport=smtp (the From address)");
-    else
-      check_result(out, mail::parse_sender(s.smtp.from), "smtp.from");
-    check(out, s.smtp.password.empty() || s.smtp.password_file.empty(), "smtp.password",
-          "set smtp.password or smtp.password-file, not both");
-    check(out, s.smtp.user.empty() == (s.smtp.password.empty() && s.smtp.password_file.empty()),
-          "smtp.user",
-          "smtp.user and a password (smtp.password or smtp.password-file) go together");
-    if (!s.smtp.password_file.empty()) check_result(out, smtp_password_of(s), "smtp.password-file");
-    check(out, s.smtp.ca.empty() || ::access(s.smtp.ca.c_str(), R_OK) == 0, "smtp.ca",
-          "cannot read " + s.smtp.ca);
-    check(out, s.smtp.starttls == "required" || s.smtp.starttls == "optional", "smtp.starttls",
-          "'" + s.smtp.starttls + "' is not required or optional");
-    check(out, s.email.api == "single", "email.api",
-          "the SMTP transport sends one message per greeting: email.api must be single");
-  }
+}
+
+// log.*: what is logged and how.
+void check_log(const settings& s, std::vector<std::string>& out) {
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   bool level_ok = false;
   for (auto l : levels)
@@ -147,6 +170,19 @@ std::vector<std::string> validate(const settings& s) {
   check(out, level_ok, "log.level", "must be one of trace, debug, info, warn, error, off");
   check(out, s.log.format == "logfmt" || s.log.format == "json", "log.format",
         "must be logfmt or json");
+}
+
+} // namespace
+
+std::vector<std::string> validate(const settings& s) {
+  std::vector<std::string> out;
+  check_http(s, out);
+  check_db(s, out);
+  check_email(s, out);
+  check_schedule(s, out);
+  check_clock(s, out);
+  check_cluster(s, out);
+  check_log(s, out);
   return out;
 }
 

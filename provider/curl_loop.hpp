@@ -18,6 +18,37 @@
 
 namespace candle::net {
 
+/// Whether a transfer may still go out: `may_send` (empty: always), the
+/// sender's lease as it is now (core/fence.hpp). Both clients ask when a job
+/// is taken (`refused`), once the connection is ready (arm(): libcurl's
+/// CURLOPT_PREREQFUNCTION, before the request or MAIL FROM), and once more
+/// when libcurl first reads the body, which can be a loop turn later (a
+/// process paused in between would send on resuming): a fenced transfer is
+/// cut before it is complete, and a provider or SMTP server acts on complete
+/// requests only.
+struct transfer_fence {
+  std::function<bool()> may_send; ///< empty = always
+  bool fenced = false;            ///< may_send() said no just before the request
+
+  /// Asks now: true (and `fenced`) when the transfer must not go out.
+  bool refuse() {
+    fenced = refused(may_send);
+    return fenced;
+  }
+  static bool refused(const std::function<bool()>& may_send) { return may_send && !may_send(); }
+  /// Makes `easy` ask this fence once its connection is ready.
+  void arm(CURL* easy) {
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, before_request);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, this);
+  }
+
+private:
+  static int before_request(void* clientp, char*, char*, int, int) {
+    return static_cast<transfer_fence*>(clientp)->refuse() ? CURL_PREREQFUNC_ABORT
+                                                           : CURL_PREREQFUNC_OK;
+  }
+};
+
 class curl_loop {
 public:
   struct hooks {

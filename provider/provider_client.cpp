@@ -74,33 +74,15 @@ struct transfer {
   int64_t retry_after = 0;
   raw_callback done;
   std::chrono::steady_clock::time_point start;
-  std::function<bool()> may_send; // empty = always
-  bool fenced = false;            // may_send() said no just before the request
-  size_t body_sent = 0;           // of `body`, handed to libcurl
+  transfer_fence fence;
+  size_t body_sent = 0; // of `body`, handed to libcurl
 };
 
-bool refused(const std::function<bool()>& may_send) {
-  return may_send && !may_send();
-}
-
-// Called by libcurl once connected, before the request is sent: a fenced
-// greeting stays off the wire.
-int before_request(void* clientp, char*, char*, int, int) {
-  auto* t = static_cast<transfer*>(clientp);
-  t->fenced = refused(t->may_send);
-  return t->fenced ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
-}
-
-// libcurl asks for the body when it is about to write the request, which can
-// be a loop turn after before_request (a process paused in between would
-// send on resuming): asked once more here, a fenced request is cut before it
-// is complete, and a provider acts on complete requests only.
+// libcurl asks for the body when it is about to write the request: the
+// fence is asked once more (transfer_fence).
 size_t read_body(char* out, size_t size, size_t n, void* clientp) {
   auto* t = static_cast<transfer*>(clientp);
-  if (t->body_sent == 0 && refused(t->may_send)) {
-    t->fenced = true;
-    return CURL_READFUNC_ABORT;
-  }
+  if (t->body_sent == 0 && t->fence.refuse()) return CURL_READFUNC_ABORT;
   auto k = std::min(size * n, t->body.size() - t->body_sent);
   std::memcpy(out, t->body.data() + t->body_sent, k);
   t->body_sent += k;
@@ -200,13 +182,12 @@ struct provider_client::impl {
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_PRIVATE, t.get());
     curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent.c_str());
-    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, before_request);
-    curl_easy_setopt(c, CURLOPT_PREREQDATA, t.get());
+    t->fence.arm(c);
     return t;
   }
 
   void start(job&& j) {
-    if (refused(j.may_send)) {
+    if (transfer_fence::refused(j.may_send)) {
       provider_answer a;
       a.error = "fenced: the sender's lease may have expired";
       a.fenced = true;
@@ -214,8 +195,8 @@ struct provider_client::impl {
       return;
     }
     auto t = take_idle();
-    t->may_send = std::move(j.may_send);
-    t->fenced = false;
+    t->fence.may_send = std::move(j.may_send);
+    t->fence.fenced = false;
     if (t->headers) curl_slist_free_all(t->headers);
     t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
     if (!j.batch) t->headers = curl_slist_append(t->headers, ("Idempotency-Key: " + j.key).c_str());
@@ -250,7 +231,7 @@ struct provider_client::impl {
     if (rc != CURLE_OK) {
       a.result = provider_answer::transient;
       a.error = std::string{"transport: "} + curl_easy_strerror(rc);
-      a.fenced = rc == CURLE_ABORTED_BY_CALLBACK && t->fenced;
+      a.fenced = rc == CURLE_ABORTED_BY_CALLBACK && t->fence.fenced;
     } else {
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &a.status);
       a.result = classify(a.status);

@@ -36,38 +36,23 @@ struct transfer {
   std::string from, message;
   size_t sent = 0;        // of `message`, handed to libcurl
   bool reading = false;   // libcurl asked for the message: DATA was accepted
-  bool fenced = false;    // may_send() said no on the connection
   std::string reply;      // the server's last reply (all its lines)
   bool reply_done = true; // the last line read ended a reply
   std::string refusal;    // the first complete 4xx/5xx reply: what failed the transfer
   char errbuf[CURL_ERROR_SIZE];
   smtp_client::callback done;
-  std::function<bool()> may_send;
+  transfer_fence fence; // asked before MAIL FROM and before DATA's message
   std::chrono::steady_clock::time_point start;
 };
 
-bool refused(const std::function<bool()>& may_send) {
-  return may_send && !may_send();
-}
-
-// Once the connection is ready (connected or reused, before MAIL FROM).
-int before_request(void* clientp, char*, char*, int, int) {
-  auto* t = static_cast<transfer*>(clientp);
-  t->fenced = refused(t->may_send);
-  return t->fenced ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
-}
-
-// The message, asked for after the server accepted DATA: asked once more
-// here, a fenced message is cut before any of it is written (the server
-// drops an incomplete DATA).
+// The message, asked for after the server accepted DATA: the fence is asked
+// once more, so a fenced message is cut before any of it is written (the
+// server drops an incomplete DATA).
 size_t read_message(char* out, size_t size, size_t n, void* clientp) {
   auto* t = static_cast<transfer*>(clientp);
   if (!t->reading) {
     t->reading = true;
-    if (refused(t->may_send)) {
-      t->fenced = true;
-      return CURL_READFUNC_ABORT;
-    }
+    if (t->fence.refuse()) return CURL_READFUNC_ABORT;
   }
   auto k = std::min(size * n, t->message.size() - t->sent);
   std::memcpy(out, t->message.data() + t->sent, k);
@@ -168,13 +153,12 @@ struct smtp_client::impl {
     curl_easy_setopt(c, CURLOPT_HEADERDATA, t.get());
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(c, CURLOPT_PRIVATE, t.get());
-    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, before_request);
-    curl_easy_setopt(c, CURLOPT_PREREQDATA, t.get());
+    t->fence.arm(c);
     return t;
   }
 
   void start(job&& j) {
-    if (refused(j.may_send)) {
+    if (transfer_fence::refused(j.may_send)) {
       smtp_answer a;
       a.error = "fenced: the sender's lease may have expired";
       a.fenced = true;
@@ -182,8 +166,8 @@ struct smtp_client::impl {
       return;
     }
     auto t = take_idle();
-    t->may_send = std::move(j.may_send);
-    t->fenced = false;
+    t->fence.may_send = std::move(j.may_send);
+    t->fence.fenced = false;
     t->reading = false;
     t->sent = 0;
     t->reply.clear();
@@ -226,7 +210,7 @@ struct smtp_client::impl {
                                                             : provider_answer::transient;
     a.suppress = v.suppress;
     if (a.result != provider_answer::sent) {
-      a.fenced = rc == CURLE_ABORTED_BY_CALLBACK && t->fenced;
+      a.fenced = rc == CURLE_ABORTED_BY_CALLBACK && t->fence.fenced;
       // The server's own words when it answered the failing step; libcurl's
       // otherwise (no reply: refused, dropped, timed out, TLS).
       if (code >= 400 && !t->refusal.empty())

@@ -174,6 +174,117 @@ void delivery_route(node_context& ctx, net::request&& req, net::responder respon
   });
 }
 
+// GET /readyz: 200 once the database answers, every partition is owned by a
+// live node and this node holds its share.
+void readyz(node_context& ctx, net::request&& req, net::responder respond) {
+  auto shared = std::make_shared<net::request>(std::move(req));
+  ask_async<bool>(
+      *ctx.sys, ctx.eng->db, std::chrono::seconds{2},
+      [shared, respond, &ctx](bool&) {
+        // Ready when every partition is owned by some live node.
+        ask_async<cluster_status>(
+            *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
+            [shared, respond, &ctx](cluster_status& c) {
+              auto p = static_cast<size_t>(ctx.eng->partitions);
+              auto owners = live_owners(c.view, p);
+              int64_t owned = 0, here = 0;
+              for (const auto& o : owners) {
+                owned += o.empty() ? 0 : 1;
+                here += o == c.self ? 1 : 0;
+              }
+              if (owned < ctx.eng->partitions)
+                return respond(net::failure(http::status::service_unavailable,
+                                            "not ready: " + std::to_string(owned) + " of " +
+                                                std::to_string(ctx.eng->partitions) +
+                                                " partitions owned",
+                                            *shared));
+              // A node that has just joined is ready once it holds its
+              // share: then a cluster whose nodes all answer 200 is balanced.
+              std::vector<std::string> live;
+              for (const auto& m : live_members(c.view))
+                live.push_back(m.id);
+              auto share = static_cast<int64_t>(fair_share(live, p, c.self));
+              if (here < share)
+                return respond(net::failure(http::status::service_unavailable,
+                                            "not ready: joining, " + std::to_string(here) +
+                                                " of its " + std::to_string(share) +
+                                                " partitions here",
+                                            *shared));
+              respond(net::success(http::status::ok,
+                                   json::object{{"status", "ready"},
+                                                {"database", "ok"},
+                                                {"partitions", ctx.eng->partitions},
+                                                {"partitionsOwned", owned},
+                                                {"partitionsHere", here}},
+                                   *shared));
+            },
+            [shared, respond, sys = ctx.sys](caf::error& e) {
+              respond(net::failure(http::status::service_unavailable,
+                                   "not ready: " + sys->render(e), *shared));
+            },
+            atom::status::value);
+      },
+      [shared, respond, sys = ctx.sys](caf::error& e) {
+        respond(net::failure(http::status::service_unavailable,
+                             "not ready: database: " + sys->render(e), *shared));
+      },
+      atom::ping::value);
+}
+
+// POST /api/v1/admin/crash/{actor} (admin.fault-injection): kills
+// partition-N's actor as a bug would; the NODE actor starts it again on its
+// next round (the lease is still this node's).
+void crash_route(node_context& ctx, net::request&& req, const std::string& name,
+                 net::responder respond) {
+  if (!ctx.fault_injection)
+    return respond(net::failure(http::status::not_found,
+                                "fault injection is off (admin.fault-injection)", req));
+  auto shared = std::make_shared<net::request>(std::move(req));
+  int32_t partition = -1;
+  if (name.rfind("partition-", 0) == 0 && name.size() > 10 && name.size() < 20 &&
+      std::all_of(name.begin() + 10, name.end(), [](char c) { return std::isdigit(c); }))
+    partition = std::stoi(name.substr(10));
+  if (partition < 0)
+    return respond(net::failure(http::status::not_found, "no running actor " + name, *shared));
+  ask_async<bool>(
+      *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
+      [shared, respond, name](bool& crashed) {
+        if (!crashed)
+          return respond(
+              net::failure(http::status::not_found, "no running actor " + name, *shared));
+        respond(net::success(http::status::accepted, json::object{{"crashed", name}}, *shared));
+      },
+      [shared, respond, sys = ctx.sys](caf::error& e) {
+        respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
+      },
+      atom::crash::value, partition);
+}
+
+// GET /metrics: Prometheus' text format.
+void metrics_route(net::request&& req, net::responder respond) {
+  net::response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  res.body() = metrics::global().reg.render() + metrics::render(metrics::sample_self());
+  res.prepare_payload();
+  respond(std::move(res));
+}
+
+// GET /api/v1/cluster: the nodes and who owns each partition.
+void cluster_route(node_context& ctx, net::request&& req, net::responder respond) {
+  auto shared = std::make_shared<net::request>(std::move(req));
+  ask_async<cluster_status>(
+      *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
+      [shared, respond, &ctx](cluster_status& c) {
+        respond(
+            net::success(http::status::ok, console::cluster_json(c, ctx.eng->partitions), *shared));
+      },
+      [shared, respond, sys = ctx.sys](caf::error& e) {
+        respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
+      },
+      atom::status::value);
+}
+
 } // namespace
 
 net::router make_routes(node_context& ctx) {
@@ -187,91 +298,13 @@ net::router make_routes(node_context& ctx) {
         });
   r.add(http::verb::get, "/readyz",
         [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-          auto shared = std::make_shared<net::request>(std::move(req));
-          ask_async<bool>(
-              *ctx.sys, ctx.eng->db, std::chrono::seconds{2},
-              [shared, respond, &ctx](bool&) {
-                // Ready when every partition is owned by some live node.
-                ask_async<cluster_status>(
-                    *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
-                    [shared, respond, &ctx](cluster_status& c) {
-                      auto p = static_cast<size_t>(ctx.eng->partitions);
-                      auto owners = live_owners(c.view, p);
-                      int64_t owned = 0, here = 0;
-                      for (const auto& o : owners) {
-                        owned += o.empty() ? 0 : 1;
-                        here += o == c.self ? 1 : 0;
-                      }
-                      if (owned < ctx.eng->partitions)
-                        return respond(net::failure(http::status::service_unavailable,
-                                                    "not ready: " + std::to_string(owned) + " of " +
-                                                        std::to_string(ctx.eng->partitions) +
-                                                        " partitions owned",
-                                                    *shared));
-                      // A node that has just joined is ready once it holds its
-                      // share: then a cluster whose nodes all answer 200 is balanced.
-                      std::vector<std::string> live;
-                      for (const auto& m : live_members(c.view))
-                        live.push_back(m.id);
-                      auto share = static_cast<int64_t>(fair_share(live, p, c.self));
-                      if (here < share)
-                        return respond(net::failure(http::status::service_unavailable,
-                                                    "not ready: joining, " + std::to_string(here) +
-                                                        " of its " + std::to_string(share) +
-                                                        " partitions here",
-                                                    *shared));
-                      respond(net::success(http::status::ok,
-                                           json::object{{"status", "ready"},
-                                                        {"database", "ok"},
-                                                        {"partitions", ctx.eng->partitions},
-                                                        {"partitionsOwned", owned},
-                                                        {"partitionsHere", here}},
-                                           *shared));
-                    },
-                    [shared, respond, sys = ctx.sys](caf::error& e) {
-                      respond(net::failure(http::status::service_unavailable,
-                                           "not ready: " + sys->render(e), *shared));
-                    },
-                    atom::status::value);
-              },
-              [shared, respond, sys = ctx.sys](caf::error& e) {
-                respond(net::failure(http::status::service_unavailable,
-                                     "not ready: database: " + sys->render(e), *shared));
-              },
-              atom::ping::value);
+          readyz(ctx, std::move(req), std::move(respond));
         });
-  // Fault injection (admin.fault-injection): kill partition-N's actor as a bug
-  // would; the NODE actor starts it again on its next round (the lease is
-  // still this node's).
   r.add(http::verb::post, "/api/v1/admin/crash/{actor}",
-        admin_only(ctx, [&ctx](net::request&& req, const net::path_params& p,
-                               net::responder respond) {
-          if (!ctx.fault_injection)
-            return respond(net::failure(http::status::not_found,
-                                        "fault injection is off (admin.fault-injection)", req));
-          auto shared = std::make_shared<net::request>(std::move(req));
-          auto name = p.at("actor");
-          int32_t partition = -1;
-          if (name.rfind("partition-", 0) == 0 && name.size() > 10 && name.size() < 20 &&
-              std::all_of(name.begin() + 10, name.end(), [](char c) { return std::isdigit(c); }))
-            partition = std::stoi(name.substr(10));
-          if (partition < 0)
-            return respond(
-                net::failure(http::status::not_found, "no running actor " + name, *shared));
-          ask_async<bool>(
-              *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
-              [shared, respond, name](bool& crashed) {
-                if (!crashed)
-                  return respond(
-                      net::failure(http::status::not_found, "no running actor " + name, *shared));
-                respond(
-                    net::success(http::status::accepted, json::object{{"crashed", name}}, *shared));
-              },
-              [shared, respond, sys = ctx.sys](caf::error& e) {
-                respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
-              },
-              atom::crash::value, partition);
-        }));
+        admin_only(ctx,
+                   [&ctx](net::request&& req, const net::path_params& p, net::responder respond) {
+                     crash_route(ctx, std::move(req), p.at("actor"), std::move(respond));
+                   }));
   add_user_routes(r, ctx);
   add_dashboard_routes(r, ctx);
   r.add(http::verb::get, "/api/v1/openapi.json",
@@ -287,12 +320,7 @@ net::router make_routes(node_context& ctx) {
                      }));
   r.add(http::verb::get, "/metrics",
         [](net::request&& req, const net::path_params&, net::responder respond) {
-          net::response res{http::status::ok, req.version()};
-          res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-          res.keep_alive(req.keep_alive());
-          res.body() = metrics::global().reg.render() + metrics::render(metrics::sample_self());
-          res.prepare_payload();
-          respond(std::move(res));
+          metrics_route(std::move(req), std::move(respond));
         });
   r.add(
       http::verb::get, "/api/v1/admin/clock",
@@ -306,17 +334,7 @@ net::router make_routes(node_context& ctx) {
       }));
   r.add(http::verb::get, "/api/v1/cluster",
         [&ctx](net::request&& req, const net::path_params&, net::responder respond) {
-          auto shared = std::make_shared<net::request>(std::move(req));
-          ask_async<cluster_status>(
-              *ctx.sys, ctx.eng->node, std::chrono::seconds{2},
-              [shared, respond, &ctx](cluster_status& c) {
-                respond(net::success(http::status::ok,
-                                     console::cluster_json(c, ctx.eng->partitions), *shared));
-              },
-              [shared, respond, sys = ctx.sys](caf::error& e) {
-                respond(net::failure(http::status::service_unavailable, sys->render(e), *shared));
-              },
-              atom::status::value);
+          cluster_route(ctx, std::move(req), std::move(respond));
         });
   return r;
 }
