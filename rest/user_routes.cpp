@@ -46,14 +46,19 @@ auto fail_with(const node_context& ctx, shared_request req, net::responder respo
 }
 
 // 415 unless the body is declared JSON; then the parsed object or a 400.
-std::optional<json::object> json_body(const net::request& req, const net::responder& respond) {
+// The request's media type: lower case, without its parameters.
+std::string media_type_of(const net::request& req) {
   auto type = req[http::field::content_type];
   std::string t{type.substr(0, type.find(';'))};
   for (auto& c : t)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   while (!t.empty() && t.back() == ' ')
     t.pop_back();
-  if (t != "application/json") {
+  return t;
+}
+
+std::optional<json::object> json_body(const net::request& req, const net::responder& respond) {
+  if (media_type_of(req) != "application/json") {
     respond(net::failure(http::status::unsupported_media_type,
                          "Content-Type must be application/json", req));
     return std::nullopt;
@@ -114,23 +119,15 @@ json::object item_error(http::status status, std::string_view code, std::string_
   return {{"status", static_cast<int>(status)}, {"error", std::move(e)}};
 }
 
-void bulk_create(node_context& ctx, net::request&& request, net::responder respond) {
-  auto req = std::make_shared<const net::request>(std::move(request));
-  auto type = std::string{(*req)[http::field::content_type]};
-  type = type.substr(0, type.find(';'));
-  for (auto& c : type)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  while (!type.empty() && type.back() == ' ')
-    type.pop_back();
-  bool ndjson = type == "application/x-ndjson" || type == "application/ndjson";
-  if (!ndjson && type != "application/json")
-    return respond(net::failure(http::status::unsupported_media_type,
-                                "Content-Type must be application/json (an array) or "
-                                "application/x-ndjson",
-                                *req));
-  // Each item: a parsed object or why not.
-  std::vector<std::variant<json::object, api::field_errors>> items;
-  std::string_view body = req->body();
+// One item of a bulk create's body: an object, or why it is not one.
+using bulk_item = std::variant<json::object, api::field_errors>;
+
+// The items of a bulk create's body, a JSON array or NDJSON (an object a
+// line), at most max_bulk + 1 of them (one more tells there were too many);
+// or why the body is not a list of users.
+std::variant<std::vector<bulk_item>, api::field_errors> read_bulk_items(std::string_view body,
+                                                                        bool ndjson) {
+  std::vector<bulk_item> items;
   if (ndjson) {
     size_t at = 0;
     while (at <= body.size() && items.size() <= max_bulk) {
@@ -140,35 +137,31 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
       if (nl == std::string_view::npos) break;
       at = nl + 1;
     }
-  } else {
-    auto parsed = api::parse_json(body);
-    if (auto* errors = std::get_if<api::field_errors>(&parsed))
-      return respond(
-          net::failure(http::status::bad_request, "invalid request body", *req, *errors));
-    auto& v = std::get<json::value>(parsed);
-    if (!v.is_array())
-      return respond(net::failure(http::status::bad_request, "invalid request body", *req,
-                                  {{"body", "must be an array of users"}}));
-    for (auto& x : v.as_array()) {
-      if (items.size() > max_bulk) break;
-      if (x.is_object())
-        items.emplace_back(std::move(x.as_object()));
-      else
-        items.emplace_back(api::field_errors{{"body", "each item must be an object"}});
-    }
+    return items;
   }
-  if (items.empty() || items.size() > max_bulk)
-    return respond(net::failure(
-        http::status::bad_request, "invalid request body", *req,
-        {{"body", items.empty() ? "no users given"
-                                : "at most " + std::to_string(max_bulk) + " users per request"}}));
-  auto now = now_ms(ctx);
-  auto results = std::make_shared<std::vector<json::object>>(items.size());
-  user_list valid;
-  std::vector<size_t> where; // valid[i] is item where[i]
+  auto parsed = api::parse_json(body);
+  if (auto* errors = std::get_if<api::field_errors>(&parsed)) return std::move(*errors);
+  auto& v = std::get<json::value>(parsed);
+  if (!v.is_array()) return api::field_errors{{"body", "must be an array of users"}};
+  for (auto& x : v.as_array()) {
+    if (items.size() > max_bulk) break;
+    if (x.is_object())
+      items.emplace_back(std::move(x.as_object()));
+    else
+      items.emplace_back(api::field_errors{{"body", "each item must be an object"}});
+  }
+  return items;
+}
+
+// Validates each item like POST /api/v1/users: a valid one becomes a user
+// ready to insert (valid[k] is item where[k]); the others get their error
+// in results[i] (also an email twice in the request).
+void admit_bulk_items(const node_context& ctx, std::vector<bulk_item>& items, int64_t now,
+                      std::vector<json::object>& results, user_list& valid,
+                      std::vector<size_t>& where) {
   std::map<std::string, size_t> emails;
   for (size_t i = 0; i < items.size(); ++i) {
-    auto& slot = (*results)[i];
+    auto& slot = results[i];
     if (auto* errors = std::get_if<api::field_errors>(&items[i])) {
       slot = item_error(http::status::bad_request, "VALIDATION_ERROR", "invalid item", *errors);
       continue;
@@ -193,19 +186,46 @@ void bulk_create(node_context& ctx, net::request&& request, net::responder respo
     valid.push_back(std::move(u));
     where.push_back(i);
   }
+}
+
+// The answer: every item's result with its index, and how many were created.
+json::object bulk_answer(std::vector<json::object>& results) {
+  json::array out;
+  int64_t created = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto& r = results[i];
+    created += r.at("status").as_int64() == 201 ? 1 : 0;
+    r["index"] = static_cast<int64_t>(i);
+    out.push_back(std::move(r));
+  }
+  auto failed = static_cast<int64_t>(results.size()) - created;
+  return {{"created", created}, {"failed", failed}, {"results", std::move(out)}};
+}
+
+void bulk_create(node_context& ctx, net::request&& request, net::responder respond) {
+  auto req = std::make_shared<const net::request>(std::move(request));
+  auto type = media_type_of(*req);
+  bool ndjson = type == "application/x-ndjson" || type == "application/ndjson";
+  if (!ndjson && type != "application/json")
+    return respond(net::failure(http::status::unsupported_media_type,
+                                "Content-Type must be application/json (an array) or "
+                                "application/x-ndjson",
+                                *req));
+  auto read = read_bulk_items(req->body(), ndjson);
+  if (auto* errors = std::get_if<api::field_errors>(&read))
+    return respond(net::failure(http::status::bad_request, "invalid request body", *req, *errors));
+  auto& items = std::get<std::vector<bulk_item>>(read);
+  if (items.empty() || items.size() > max_bulk)
+    return respond(net::failure(
+        http::status::bad_request, "invalid request body", *req,
+        {{"body", items.empty() ? "no users given"
+                                : "at most " + std::to_string(max_bulk) + " users per request"}}));
+  auto results = std::make_shared<std::vector<json::object>>(items.size());
+  user_list valid;
+  std::vector<size_t> where; // valid[i] is item where[i]
+  admit_bulk_items(ctx, items, now_ms(ctx), *results, valid, where);
   auto finish = [req, respond, results] {
-    json::array out;
-    int64_t created = 0;
-    for (size_t i = 0; i < results->size(); ++i) {
-      auto& r = (*results)[i];
-      created += r.at("status").as_int64() == 201 ? 1 : 0;
-      r["index"] = static_cast<int64_t>(i);
-      out.push_back(std::move(r));
-    }
-    auto failed = static_cast<int64_t>(results->size()) - created;
-    respond(net::success(
-        http::status::ok,
-        json::object{{"created", created}, {"failed", failed}, {"results", std::move(out)}}, *req));
+    respond(net::success(http::status::ok, bulk_answer(*results), *req));
   };
   if (valid.empty()) return finish();
   run_async(*ctx.sys, [&ctx, req, respond, results, valid = std::move(valid), where,
