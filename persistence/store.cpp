@@ -203,7 +203,8 @@ std::string insert_outcomes_sql() {
 }
 // clang-format on
 
-void prepare(pqxx::connection& c) {
+// Partition leases and horizons: taken, renewed, released, fenced (docs/cluster.md).
+void prepare_leases(pqxx::connection& c) {
   c.prepare("acquire_lease",
             "INSERT INTO partition_leases AS p (partition, owner, expires_at, epoch)"
             " VALUES ($1, $2, now() + $3 * interval '1 second', 1)"
@@ -228,85 +229,16 @@ void prepare(pqxx::connection& c) {
             " FROM unnest($3::int[], $4::bigint[]) AS t(p, e)"
             " WHERE l.partition = t.p AND l.owner = $1 AND l.epoch = t.e AND l.expires_at > now()"
             " RETURNING l.partition");
-  // A suppressed address gets a `suppressed` record instead of a claim: it
-  // is recorded once like any other and not returned, so nothing sends it.
-  // clang-format off
-  c.prepare("claim",
-            "WITH c AS (INSERT INTO send_records (idempotency_key, user_id, occasion, year,"
-            " partition, due_at, status, attempts, owner_epoch, claimed_at, claimed_by,"
-            " last_error, sent_to)"
-            " SELECT t.k, u.id, t.o, t.y, $1, " TS("t.d") ","
-            " CASE WHEN s.email IS NULL THEN 'claimed' ELSE 'suppressed' END, 0, $2, " TS("$8") ","
-            " " CLAIMER ", CASE WHEN s.email IS NOT NULL THEN 'suppressed: ' || s.reason END,"
-            " u.email"
-            " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[],"
-            "   $9::bigint[]) AS t(k, uid, o, y, d, v)"
-            " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
-            // The user as the occurrence was computed from it: a move, a new
-            // date or address committed since is not greeted from a stale
-            // queue (the owner reschedules from the newer row).
-            " AND (t.v = 0 OR " MS("u.updated_at") " = t.v)"
-            " LEFT JOIN suppressions s ON s.email = u.email"
-            " WHERE " FENCE " FOR SHARE OF u"
-            " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key, status)"
-            " SELECT idempotency_key FROM c WHERE status = 'claimed'");
-  // clang-format on
   c.prepare("horizon", "SELECT coalesce(" MS("horizon") ", 0) FROM partition_leases"
                                                         " WHERE partition = $1");
   c.prepare("advance_horizon",
             "UPDATE partition_leases SET horizon = GREATEST(coalesce(horizon, '-infinity'), " TS(
                 "$3") ") WHERE partition = $1 AND epoch = $2 AND expires_at > now() RETURNING 1");
-  c.prepare("claimed_at_epoch",
-            "SELECT idempotency_key FROM send_records WHERE idempotency_key = ANY($3::text[])"
-            " AND partition = $1 AND owner_epoch = $2 AND status = 'claimed'");
-  c.prepare("record_outcomes",
-            "UPDATE send_records r SET status = t.s, attempts = r.attempts + 1,"
-            " last_error = NULLIF(t.e, ''),"
-            " next_attempt_at = CASE WHEN t.s = 'retrying' THEN " TS(
-                "t.n") " END,"
-                       " sent_at = CASE WHEN t.s = 'sent' THEN " TS(
-                           "t.a") " ELSE r.sent_at END,"
-                                  " updated_at = now()"
-                                  " FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], "
-                                  "$7::bigint[])"
-                                  "   AS t(k, s, e, n, a)"
-                                  " WHERE r.idempotency_key = t.k AND r.partition = $1 AND "
-                                  "r.owner_epoch = $2"
-                                  // No filter on t.s here: it shrinks the planner's
-                                  // row estimate for unnest() and, on a young table
-                                  // without statistics, flips the plan to rescanning
-                                  // unnest() per row. record_outcomes() validates.
-                                  " AND r.status = 'claimed' AND " FENCE
-                                  " RETURNING r.idempotency_key");
-  c.prepare(
-      "reclaim",
-      "UPDATE send_records r SET status = 'claimed', owner_epoch = $2, claimed_by = " CLAIMER ","
-      " claimed_at = " TS(
-          "$4") ", updated_at = now()"
-                " WHERE r.idempotency_key = ANY($3::text[]) AND r.partition = $1"
-                " AND (r.status = 'retrying' OR (r.status = 'claimed' AND r.owner_epoch < $2))"
-                " AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id AND u.deleted_at IS "
-                "NULL)"
-                " AND " FENCE " RETURNING r.idempotency_key");
-  c.prepare("release",
-            "WITH fresh AS (DELETE FROM send_records r WHERE r.idempotency_key = ANY($3::text[])"
-            " AND r.partition = $1 AND r.owner_epoch = $2 AND r.status = 'claimed'"
-            " AND r.attempts = 0 AND " FENCE " RETURNING r.idempotency_key),"
-            " retry AS (UPDATE send_records r SET status = 'retrying', updated_at = now()"
-            " WHERE r.idempotency_key = ANY($4::text[]) AND r.partition = $1"
-            " AND r.owner_epoch = $2 AND r.status = 'claimed' AND " FENCE
-            " RETURNING r.idempotency_key)"
-            " SELECT idempotency_key FROM fresh UNION ALL SELECT idempotency_key FROM retry");
-  c.prepare("record_expired",
-            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
-            " due_at, status, attempts, owner_epoch, last_error)"
-            " SELECT t.k, u.id, t.o, t.y, $1, " TS(
-                "t.d") ", 'expired', 0, $2, $8"
-                       " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[])"
-                       "   AS t(k, uid, o, y, d)"
-                       " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
-                       " WHERE " FENCE
-                       " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key");
+}
+
+// A greeting checked at its instant and its one row (schedule.claim-ahead 0),
+// an outcome of a claimed one, an expiry.
+void prepare_record_outcomes(pqxx::connection& c) {
   // Checked right before sending, without a claim (schedule.claim-ahead 0):
   // a read, no row locked or written. A greeting may go when its user is
   // live and as the occurrence was computed, it has no record, and the
@@ -344,6 +276,98 @@ void prepare(pqxx::connection& c) {
   // them, and a bounce or complaint suppresses the address it went to, as
   // ingest_events does for a greeting that has its row.
   c.prepare("insert_outcomes", insert_outcomes_sql());
+  c.prepare("record_outcomes",
+            "UPDATE send_records r SET status = t.s, attempts = r.attempts + 1,"
+            " last_error = NULLIF(t.e, ''),"
+            " next_attempt_at = CASE WHEN t.s = 'retrying' THEN " TS(
+                "t.n") " END,"
+                       " sent_at = CASE WHEN t.s = 'sent' THEN " TS(
+                           "t.a") " ELSE r.sent_at END,"
+                                  " updated_at = now()"
+                                  " FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], "
+                                  "$7::bigint[])"
+                                  "   AS t(k, s, e, n, a)"
+                                  " WHERE r.idempotency_key = t.k AND r.partition = $1 AND "
+                                  "r.owner_epoch = $2"
+                                  // No filter on t.s here: it shrinks the planner's
+                                  // row estimate for unnest() and, on a young table
+                                  // without statistics, flips the plan to rescanning
+                                  // unnest() per row. record_outcomes() validates.
+                                  " AND r.status = 'claimed' AND " FENCE
+                                  " RETURNING r.idempotency_key");
+  c.prepare("record_expired",
+            "INSERT INTO send_records (idempotency_key, user_id, occasion, year, partition,"
+            " due_at, status, attempts, owner_epoch, last_error)"
+            " SELECT t.k, u.id, t.o, t.y, $1, " TS(
+                "t.d") ", 'expired', 0, $2, $8"
+                       " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[])"
+                       "   AS t(k, uid, o, y, d)"
+                       " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+                       " WHERE " FENCE
+                       " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key");
+}
+
+// Claims (taken ahead when schedule.claim-ahead > 0, and a retry's), their
+// release, and a claim taken ahead confirmed at its instant.
+void prepare_record_claims(pqxx::connection& c) {
+  // A suppressed address gets a `suppressed` record instead of a claim: it
+  // is recorded once like any other and not returned, so nothing sends it.
+  // clang-format off
+  c.prepare("claim",
+            "WITH c AS (INSERT INTO send_records (idempotency_key, user_id, occasion, year,"
+            " partition, due_at, status, attempts, owner_epoch, claimed_at, claimed_by,"
+            " last_error, sent_to)"
+            " SELECT t.k, u.id, t.o, t.y, $1, " TS("t.d") ","
+            " CASE WHEN s.email IS NULL THEN 'claimed' ELSE 'suppressed' END, 0, $2, " TS("$8") ","
+            " " CLAIMER ", CASE WHEN s.email IS NOT NULL THEN 'suppressed: ' || s.reason END,"
+            " u.email"
+            " FROM unnest($3::text[], $4::uuid[], $5::text[], $6::int[], $7::bigint[],"
+            "   $9::bigint[]) AS t(k, uid, o, y, d, v)"
+            " JOIN users u ON u.id = t.uid AND u.deleted_at IS NULL"
+            // The user as the occurrence was computed from it: a move, a new
+            // date or address committed since is not greeted from a stale
+            // queue (the owner reschedules from the newer row).
+            " AND (t.v = 0 OR " MS("u.updated_at") " = t.v)"
+            " LEFT JOIN suppressions s ON s.email = u.email"
+            " WHERE " FENCE " FOR SHARE OF u"
+            " ON CONFLICT (idempotency_key, year) DO NOTHING RETURNING idempotency_key, status)"
+            " SELECT idempotency_key FROM c WHERE status = 'claimed'");
+  // clang-format on
+  c.prepare("claimed_at_epoch",
+            "SELECT idempotency_key FROM send_records WHERE idempotency_key = ANY($3::text[])"
+            " AND partition = $1 AND owner_epoch = $2 AND status = 'claimed'");
+  c.prepare(
+      "reclaim",
+      "UPDATE send_records r SET status = 'claimed', owner_epoch = $2, claimed_by = " CLAIMER ","
+      " claimed_at = " TS(
+          "$4") ", updated_at = now()"
+                " WHERE r.idempotency_key = ANY($3::text[]) AND r.partition = $1"
+                " AND (r.status = 'retrying' OR (r.status = 'claimed' AND r.owner_epoch < $2))"
+                " AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id AND u.deleted_at IS "
+                "NULL)"
+                " AND " FENCE " RETURNING r.idempotency_key");
+  c.prepare("release",
+            "WITH fresh AS (DELETE FROM send_records r WHERE r.idempotency_key = ANY($3::text[])"
+            " AND r.partition = $1 AND r.owner_epoch = $2 AND r.status = 'claimed'"
+            " AND r.attempts = 0 AND " FENCE " RETURNING r.idempotency_key),"
+            " retry AS (UPDATE send_records r SET status = 'retrying', updated_at = now()"
+            " WHERE r.idempotency_key = ANY($4::text[]) AND r.partition = $1"
+            " AND r.owner_epoch = $2 AND r.status = 'claimed' AND " FENCE
+            " RETURNING r.idempotency_key)"
+            " SELECT idempotency_key FROM fresh UNION ALL SELECT idempotency_key FROM retry");
+  // Claims taken ahead, before they are sent at their instant: still
+  // `claimed` here and the user as they were claimed (not deleted, moved
+  // or readdressed meanwhile).
+  c.prepare("confirm", "SELECT r.idempotency_key FROM unnest($3::text[], $4::bigint[]) AS t(k, v)"
+                       " JOIN send_records r ON r.idempotency_key = t.k AND r.partition = $1"
+                       " AND r.owner_epoch = $2 AND r.status = 'claimed'"
+                       " JOIN users u ON u.id = r.user_id AND u.deleted_at IS NULL"
+                       " AND (t.v = 0 OR " MS("u.updated_at") " = t.v)");
+}
+
+// Send records by year (the tables), and the scans that find unfinished ones
+// (resume, sweep).
+void prepare_record_scans(pqxx::connection& c) {
   // send_records by year (schema v9): make a year's table, list the years.
   c.prepare("record_year", "SELECT candle_record_year($1)");
   c.prepare("record_years",
@@ -364,22 +388,6 @@ void prepare(pqxx::connection& c) {
                                                " WHERE r.partition = $1 AND u.deleted_at IS NULL"
                                                " AND (r.status = 'retrying' OR (r.status = "
                                                "'claimed' AND r.owner_epoch < $2))");
-  // The change feed (schema v8): the transaction horizon first, then the
-  // partition's rows written by transactions in [cursor, horizon), deleted
-  // ones too. Every transaction below the horizon has ended, so nothing
-  // committed late is skipped; a row written again since is read again.
-  c.prepare("xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
-  c.prepare("changes", std::string{"SELECT "} + user_columns +
-                           " FROM users WHERE partition = $1"
-                           " AND changed_xid >= $2::text::xid8 AND changed_xid < $3::text::xid8");
-  // Claims taken ahead, before they are sent at their instant: still
-  // `claimed` here and the user as they were claimed (not deleted, moved
-  // or readdressed meanwhile).
-  c.prepare("confirm", "SELECT r.idempotency_key FROM unnest($3::text[], $4::bigint[]) AS t(k, v)"
-                       " JOIN send_records r ON r.idempotency_key = t.k AND r.partition = $1"
-                       " AND r.owner_epoch = $2 AND r.status = 'claimed'"
-                       " JOIN users u ON u.id = r.user_id AND u.deleted_at IS NULL"
-                       " AND (t.v = 0 OR " MS("u.updated_at") " = t.v)");
   // Every unfinished record of a partition (the sweep): claimed at any epoch
   // up to ours, or retrying; the owner keeps those no queue of its holds.
   // clang-format off
@@ -390,7 +398,62 @@ void prepare(pqxx::connection& c) {
             " FROM send_records r JOIN users u ON u.id = r.user_id"
             " WHERE r.partition = $1 AND u.deleted_at IS NULL AND r.owner_epoch <= $2"
             " AND r.status IN ('claimed', 'retrying')");
+}
+
+// Send records read (a user's, by status, one) and redriven.
+void prepare_record_reads(pqxx::connection& c) {
   // clang-format on
+  c.prepare("records_of_user", std::string{"SELECT "} + record_columns +
+                                   " FROM send_records WHERE user_id = $1::uuid"
+                                   " ORDER BY due_at, idempotency_key");
+  // `sent` is most of the table and has no status index: it is read in key
+  // order through the primary key. The other statuses use the partial index,
+  // which a generic plan may only pick when the query itself excludes `sent`.
+  c.prepare("records_sent", std::string{"SELECT "} + record_columns +
+                                " FROM send_records WHERE status = 'sent' AND idempotency_key > $1"
+                                " ORDER BY idempotency_key LIMIT $2");
+  c.prepare("records_by_status",
+            std::string{"SELECT "} + record_columns +
+                " FROM send_records WHERE status = $1 AND status <> 'sent' AND idempotency_key > $2"
+                " ORDER BY status, idempotency_key LIMIT $3");
+  c.prepare("records_after", std::string{"SELECT "} + record_columns +
+                                 " FROM send_records WHERE idempotency_key > $1"
+                                 " ORDER BY idempotency_key LIMIT $2");
+  c.prepare("record_status", "SELECT status FROM send_records WHERE idempotency_key = $1");
+  // Bulk redrive: the records of a status (and occasion, '' = any) whose
+  // user is not deleted.
+#define CANDLE_REDRIVABLE                                                                          \
+  " r.status = $1 AND ($2 = '' OR r.occasion = $2) AND u.id = r.user_id AND u.deleted_at IS NULL"
+  c.prepare("redrive_count",
+            "SELECT count(*) FROM send_records r, users u WHERE" CANDLE_REDRIVABLE);
+  c.prepare("redrive_sample",
+            "SELECT r.idempotency_key FROM send_records r, users u WHERE" CANDLE_REDRIVABLE
+            " ORDER BY r.idempotency_key LIMIT 10");
+  c.prepare(
+      "redrive_bulk",
+      "UPDATE send_records r SET status = 'retrying', attempts = 0, next_attempt_at = " TS(
+          "$3") ", updated_at = now() FROM users u WHERE" CANDLE_REDRIVABLE
+                " RETURNING r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS(
+                    "r.due_at") ", r.attempts, " MS("r.next_attempt_at") ","
+                                                                         " u.first_name, "
+                                                                         "u.last_name, u.email, "
+                                                                         "r.partition");
+#undef CANDLE_REDRIVABLE
+  c.prepare(
+      "redrive",
+      "UPDATE send_records r SET status = 'retrying', attempts = 0, next_attempt_at = " TS(
+          "$2") ", updated_at = now() FROM users u"
+                " WHERE r.idempotency_key = $1 AND r.status IN ('dead', 'expired')"
+                " AND u.id = r.user_id AND u.deleted_at IS NULL"
+                " RETURNING r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS(
+                    "r.due_at") ", r.attempts, " MS("r.next_attempt_at") ","
+                                                                         " u.first_name, "
+                                                                         "u.last_name, u.email, "
+                                                                         "r.partition");
+}
+
+// Users: writes, reads and the change feed.
+void prepare_users(pqxx::connection& c) {
   c.prepare("create_user",
             std::string{"INSERT INTO users (id, first_name, last_name, email, timezone,"
                         " birthday_date, anniversary_date, location_city, location_country,"
@@ -443,23 +506,20 @@ void prepare(pqxx::connection& c) {
   c.prepare("list_users", std::string{"SELECT "} + user_columns +
                               " FROM users WHERE deleted_at IS NULL AND id > $1::uuid"
                               " ORDER BY id LIMIT $2");
-  c.prepare("records_of_user", std::string{"SELECT "} + record_columns +
-                                   " FROM send_records WHERE user_id = $1::uuid"
-                                   " ORDER BY due_at, idempotency_key");
-  // `sent` is most of the table and has no status index: it is read in key
-  // order through the primary key. The other statuses use the partial index,
-  // which a generic plan may only pick when the query itself excludes `sent`.
-  c.prepare("records_sent", std::string{"SELECT "} + record_columns +
-                                " FROM send_records WHERE status = 'sent' AND idempotency_key > $1"
-                                " ORDER BY idempotency_key LIMIT $2");
-  c.prepare("records_by_status",
-            std::string{"SELECT "} + record_columns +
-                " FROM send_records WHERE status = $1 AND status <> 'sent' AND idempotency_key > $2"
-                " ORDER BY status, idempotency_key LIMIT $3");
-  c.prepare("records_after", std::string{"SELECT "} + record_columns +
-                                 " FROM send_records WHERE idempotency_key > $1"
-                                 " ORDER BY idempotency_key LIMIT $2");
-  c.prepare("record_status", "SELECT status FROM send_records WHERE idempotency_key = $1");
+  c.prepare("get_user_by_email", std::string{"SELECT "} + user_columns +
+                                     " FROM users WHERE email = lower($1) AND deleted_at IS NULL");
+  // The change feed (schema v8): the transaction horizon first, then the
+  // partition's rows written by transactions in [cursor, horizon), deleted
+  // ones too. Every transaction below the horizon has ended, so nothing
+  // committed late is skipped; a row written again since is read again.
+  c.prepare("xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+  c.prepare("changes", std::string{"SELECT "} + user_columns +
+                           " FROM users WHERE partition = $1"
+                           " AND changed_xid >= $2::text::xid8 AND changed_xid < $3::text::xid8");
+}
+
+// The dashboard's counts.
+void prepare_dashboard(pqxx::connection& c) {
   // The dashboard: users per occasion, zone and calendar day (the
   // users_*_window indexes), and the records not sent (the status index).
   c.prepare("occasion_groups",
@@ -472,38 +532,16 @@ void prepare(pqxx::connection& c) {
   c.prepare("unsent_counts",
             "SELECT status, count(*) FROM send_records WHERE status <> 'sent' GROUP BY status"
             " ORDER BY status");
-  c.prepare("get_user_by_email", std::string{"SELECT "} + user_columns +
-                                     " FROM users WHERE email = lower($1) AND deleted_at IS NULL");
-  // Bulk redrive: the records of a status (and occasion, '' = any) whose
-  // user is not deleted.
-#define CANDLE_REDRIVABLE                                                                          \
-  " r.status = $1 AND ($2 = '' OR r.occasion = $2) AND u.id = r.user_id AND u.deleted_at IS NULL"
-  c.prepare("redrive_count",
-            "SELECT count(*) FROM send_records r, users u WHERE" CANDLE_REDRIVABLE);
-  c.prepare("redrive_sample",
-            "SELECT r.idempotency_key FROM send_records r, users u WHERE" CANDLE_REDRIVABLE
-            " ORDER BY r.idempotency_key LIMIT 10");
-  c.prepare(
-      "redrive_bulk",
-      "UPDATE send_records r SET status = 'retrying', attempts = 0, next_attempt_at = " TS(
-          "$3") ", updated_at = now() FROM users u WHERE" CANDLE_REDRIVABLE
-                " RETURNING r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS(
-                    "r.due_at") ", r.attempts, " MS("r.next_attempt_at") ","
-                                                                         " u.first_name, "
-                                                                         "u.last_name, u.email, "
-                                                                         "r.partition");
-#undef CANDLE_REDRIVABLE
-  c.prepare(
-      "redrive",
-      "UPDATE send_records r SET status = 'retrying', attempts = 0, next_attempt_at = " TS(
-          "$2") ", updated_at = now() FROM users u"
-                " WHERE r.idempotency_key = $1 AND r.status IN ('dead', 'expired')"
-                " AND u.id = r.user_id AND u.deleted_at IS NULL"
-                " RETURNING r.idempotency_key, r.user_id::text, r.occasion, r.year, " MS(
-                    "r.due_at") ", r.attempts, " MS("r.next_attempt_at") ","
-                                                                         " u.first_name, "
-                                                                         "u.last_name, u.email, "
-                                                                         "r.partition");
+}
+
+void prepare(pqxx::connection& c) {
+  prepare_leases(c);
+  prepare_record_outcomes(c);
+  prepare_record_claims(c);
+  prepare_record_scans(c);
+  prepare_record_reads(c);
+  prepare_users(c);
+  prepare_dashboard(c);
   prepare_events(c);
 }
 
