@@ -37,6 +37,12 @@ void close_fence(self_ptr self);
 void sweep(self_ptr self);
 void ask_sweep(self_ptr self);
 caf::result<audit_report> audit(self_ptr self);
+void on_changes(self_ptr self);
+bool resume(self_ptr self, occurrence&& o);
+void lease_lost(self_ptr self, int64_t epoch);
+caf::result<bool> hand_off(self_ptr self);
+partition_status status_of(self_ptr self);
+occurrence_list upcoming(self_ptr self, uint64_t n);
 // Called before their definitions by the helpers.
 void reschedule_newer(self_ptr self, const occurrence_list& batch);
 void confirm_held(self_ptr self, occurrence_list held);
@@ -80,84 +86,103 @@ partition_actor::behavior_type partition(partition_actor::stateful_pointer<parti
         arm(self);
         return true;
       },
-      [self](atom::changes) {
-        auto& s = self->state;
-        // A deferred read's timer (or anything after its time) ends the deferral.
-        if (s.feed_deferred && self->clock().now() >= s.last_feed + s.opts.feed_gap)
-          s.feed_deferred = false;
-        s.feed_wanted = true;
-        feed(self);
-        sweep(self);
-      },
+      [self](atom::changes) { on_changes(self); },
       [self](atom::sweep) { ask_sweep(self); },
-      [self](atom::resume, occurrence& o) {
-        auto& s = self->state;
-        if (s.busy.count(o.key)) return false;
-        s.resumed.insert(o.key);
-        s.queue.upsert(std::move(o));
-        arm(self);
-        return true;
-      },
+      [self](atom::resume, occurrence& o) { return resume(self, std::move(o)); },
       [self](atom::tick) {
         self->state.armed_for.reset();
         process(self);
       },
-      [self](atom::renew, int64_t epoch) {
-        auto& s = self->state;
-        if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile
-        close_fence(self);
-        if (s.draining) s.handoff.deliver(false);
-        self->quit(make_error(errc::refused, "partition lease lost"));
-      },
-      [self](atom::handoff) {
-        auto& s = self->state;
-        if (s.draining) { // already on its way out
-          auto again = self->make_response_promise<bool>();
-          again.deliver(true);
-          return again;
-        }
-        spdlog::info("event=partition.handoff partition={} epoch={}", s.opts.id, s.epoch);
-        s.draining = true;
-        s.handoff = self->make_response_promise<bool>();
-        auto rp = s.handoff;
-        // What waits in delivery's queue (not on the wire) comes back at once.
-        self->send(s.opts.delivery, atom::withdraw::value, s.opts.id, s.epoch);
-        process(self);
-        return rp;
-      },
-      [self](atom::status) {
-        auto& s = self->state;
-        auto out = s.stats;
-        out.epoch = s.epoch;
-        out.queued = s.queue.size() + s.held.size();
-        // Busy keys, and outcomes being written (or to be written again) of
-        // keys no longer busy: a checked greeting is both until its row is in.
-        out.in_flight = s.busy.size() - s.held.size();
-        for (const auto& k : s.recording_keys)
-          out.in_flight += s.busy.count(k) == 0;
-        for (const auto& o : s.unrecorded)
-          out.in_flight += s.busy.count(o.key) == 0;
-        auto next = s.queue.next_due();
-        if (auto h = s.held.next_due()) next = next ? std::min(*next, *h) : *h;
-        out.next_due = next.value_or(0);
-        out.window_end = s.window_end;
-        return out;
-      },
+      [self](atom::renew, int64_t epoch) { lease_lost(self, epoch); },
+      [self](atom::handoff) { return hand_off(self); },
+      [self](atom::status) { return status_of(self); },
       [self](atom::audit) { return audit(self); },
-      [self](atom::upcoming, uint64_t n) {
-        auto& s = self->state;
-        auto out = s.queue.earliest(n);
-        auto held = s.held.earliest(n);
-        out.insert(out.end(), held.begin(), held.end());
-        due_queue::keep_earliest(out, n);
-        return out;
-      },
+      [self](atom::upcoming, uint64_t n) { return upcoming(self, n); },
   };
 }
 
 // -- how it works -----------------------------------------------------------------
 
 namespace {
+
+// The MEMBER actor saw this partition's change feed move (or the poll came
+// due): read it, then sweep.
+void on_changes(self_ptr self) {
+  auto& s = self->state;
+  // A deferred read's timer (or anything after its time) ends the deferral.
+  if (s.feed_deferred && self->clock().now() >= s.last_feed + s.opts.feed_gap)
+    s.feed_deferred = false;
+  s.feed_wanted = true;
+  feed(self);
+  sweep(self);
+}
+
+// A redriven greeting, sent again from the queue (false while it is busy).
+bool resume(self_ptr self, occurrence&& o) {
+  auto& s = self->state;
+  if (s.busy.count(o.key)) return false;
+  s.resumed.insert(o.key);
+  s.queue.upsert(std::move(o));
+  arm(self);
+  return true;
+}
+
+// The lease keeper could not renew the lease at `epoch`: nothing more is sent.
+void lease_lost(self_ptr self, int64_t epoch) {
+  auto& s = self->state;
+  if (epoch != s.epoch) return; // an earlier epoch's, or handed off meanwhile
+  close_fence(self);
+  if (s.draining) s.handoff.deliver(false);
+  self->quit(make_error(errc::refused, "partition lease lost"));
+}
+
+// The NODE actor hands this partition to a peer: in-flight work finishes,
+// what waits in delivery comes back, the lease goes back (finish_handoff).
+caf::result<bool> hand_off(self_ptr self) {
+  auto& s = self->state;
+  if (s.draining) { // already on its way out
+    auto again = self->make_response_promise<bool>();
+    again.deliver(true);
+    return again;
+  }
+  spdlog::info("event=partition.handoff partition={} epoch={}", s.opts.id, s.epoch);
+  s.draining = true;
+  s.handoff = self->make_response_promise<bool>();
+  auto rp = s.handoff;
+  // What waits in delivery's queue (not on the wire) comes back at once.
+  self->send(s.opts.delivery, atom::withdraw::value, s.opts.id, s.epoch);
+  process(self);
+  return rp;
+}
+
+partition_status status_of(self_ptr self) {
+  auto& s = self->state;
+  auto out = s.stats;
+  out.epoch = s.epoch;
+  out.queued = s.queue.size() + s.held.size();
+  // Busy keys, and outcomes being written (or to be written again) of
+  // keys no longer busy: a checked greeting is both until its row is in.
+  out.in_flight = s.busy.size() - s.held.size();
+  for (const auto& k : s.recording_keys)
+    out.in_flight += s.busy.count(k) == 0;
+  for (const auto& o : s.unrecorded)
+    out.in_flight += s.busy.count(o.key) == 0;
+  auto next = s.queue.next_due();
+  if (auto h = s.held.next_due()) next = next ? std::min(*next, *h) : *h;
+  out.next_due = next.value_or(0);
+  out.window_end = s.window_end;
+  return out;
+}
+
+// The first `n` greetings due here, queued or claimed ahead.
+occurrence_list upcoming(self_ptr self, uint64_t n) {
+  auto& s = self->state;
+  auto out = s.queue.earliest(n);
+  auto held = s.held.earliest(n);
+  out.insert(out.end(), held.begin(), held.end());
+  due_queue::keep_earliest(out, n);
+  return out;
+}
 
 // -- self-fencing ---------------------------------------------------------------
 

@@ -202,27 +202,42 @@ result<std::unique_ptr<embedded_postgres>> embedded_postgres::start(const std::s
   pg->lock_fd_ = open((pg->dir_ + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (pg->lock_fd_ < 0 || flock(pg->lock_fd_, LOCK_EX | LOCK_NB) != 0)
     return fail("db.dir '" + pg->dir_ + "' is in use by another candled (or cannot be locked)");
+  if (auto r = pg->run_as(); !r) return r.err();
+  if (auto r = pg->locate_cluster(); !r) return r.err();
+  if (auto r = pg->initdb_if_new(); !r) return r.err();
+  if (auto r = pg->launch(); !r) return r.err();
+  if (auto r = pg->create_database(dbname); !r) return r.err();
+  return pg;
+}
+
+// Root runs PostgreSQL as the OS user 'postgres'; anyone else as themselves.
+result<bool> embedded_postgres::run_as() {
   if (geteuid() == 0) {
     auto* pw = getpwnam("postgres");
     if (pw == nullptr)
       return fail("running as root needs the OS user 'postgres' to run PostgreSQL (Debian's"
                   " postgresql package creates it)");
-    pg->as_postgres_ = true;
-    pg->uid_ = pw->pw_uid;
-    pg->gid_ = pw->pw_gid;
+    as_postgres_ = true;
+    uid_ = pw->pw_uid;
+    gid_ = pw->pw_gid;
   } else {
-    pg->uid_ = geteuid();
-    pg->gid_ = getegid();
+    uid_ = geteuid();
+    gid_ = getegid();
   }
 
+  return true;
+}
+
+result<bool> embedded_postgres::locate_cluster() {
+  std::error_code ec;
   // Where the cluster lives (see the header).
-  auto pointer = pg->dir_ + "/cluster-location";
+  auto pointer = dir_ + "/cluster-location";
   if (fs::exists(pointer)) {
     auto loc = read_file(pointer);
     loc.erase(loc.find_last_not_of(" \n\r\t") + 1);
-    pg->cluster_ = loc;
-  } else if (!pg->as_postgres_ || reachable(true, pg->uid_, pg->gid_, pg->dir_)) {
-    pg->cluster_ = pg->dir_ + "/cluster";
+    cluster_ = loc;
+  } else if (!as_postgres_ || reachable(true, uid_, gid_, dir_)) {
+    cluster_ = dir_ + "/cluster";
   } else {
     auto base = std::string{"/var/lib/candle/clusters"};
     fs::create_directories(base, ec);
@@ -230,35 +245,42 @@ result<std::unique_ptr<embedded_postgres>> embedded_postgres::start(const std::s
                     fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
     fs::permissions(base, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec,
                     ec);
-    pg->cluster_ = base + "/" + random_id();
-    std::ofstream{pointer} << pg->cluster_ << "\n";
+    cluster_ = base + "/" + random_id();
+    std::ofstream{pointer} << cluster_ << "\n";
     spdlog::info("event=db.cluster_relocated reason=\"postgres user cannot reach {}\" cluster={}",
-                 pg->dir_, pg->cluster_);
+                 dir_, cluster_);
   }
-  if (pg->cluster_.size() + 20 > 107)
-    return fail("database cluster path too long for a unix socket: " + pg->cluster_);
+  if (cluster_.size() + 20 > 107)
+    return fail("database cluster path too long for a unix socket: " + cluster_);
 
+  return true;
+}
+
+result<bool> embedded_postgres::initdb_if_new() {
+  std::error_code ec;
   // First start (or an initdb that died half-way): initialise.
-  if (!fs::exists(pg->cluster_ + "/PG_VERSION")) {
-    fs::remove_all(pg->cluster_, ec);
-    fs::create_directories(pg->cluster_, ec);
-    if (ec) return fail("cannot create " + pg->cluster_ + ": " + ec.message());
-    if (pg->as_postgres_ && chown(pg->cluster_.c_str(), pg->uid_, pg->gid_) != 0)
-      return fail("cannot hand " + pg->cluster_ + " to the postgres user: " + strerror(errno));
-    chmod(pg->cluster_.c_str(), 0700);
-    auto log = pg->dir_ + "/initdb.log";
-    spdlog::info("event=db.initdb cluster={}", pg->cluster_);
-    int rc = run(pg->as_postgres_, pg->uid_, pg->gid_,
-                 {pg->bin_ + "/initdb", "-D", pg->cluster_, "-U", superuser, "-A", "trust", "-E",
-                  "UTF8", "--locale=C", "--no-instructions"},
+  if (!fs::exists(cluster_ + "/PG_VERSION")) {
+    fs::remove_all(cluster_, ec);
+    fs::create_directories(cluster_, ec);
+    if (ec) return fail("cannot create " + cluster_ + ": " + ec.message());
+    if (as_postgres_ && chown(cluster_.c_str(), uid_, gid_) != 0)
+      return fail("cannot hand " + cluster_ + " to the postgres user: " + strerror(errno));
+    chmod(cluster_.c_str(), 0700);
+    auto log = dir_ + "/initdb.log";
+    spdlog::info("event=db.initdb cluster={}", cluster_);
+    int rc = run(as_postgres_, uid_, gid_,
+                 {bin_ + "/initdb", "-D", cluster_, "-U", superuser, "-A", "trust", "-E", "UTF8",
+                  "--locale=C", "--no-instructions"},
                  log);
     if (rc != 0)
       return fail("initdb failed (exit " + std::to_string(rc) + "):\n" + tail(read_file(log), 10));
   }
-  if (auto r = pg->launch(); !r) return r.err();
+  return true;
+}
 
+result<bool> embedded_postgres::create_database(const std::string& dbname) {
   // The application database.
-  auto admin = pg->conninfo("postgres");
+  auto admin = conninfo("postgres");
   PGconn* c = PQconnectdb(admin.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(c);
@@ -280,7 +302,7 @@ result<std::unique_ptr<embedded_postgres>> embedded_postgres::start(const std::s
     }
   }
   PQfinish(c);
-  return pg;
+  return true;
 }
 
 result<bool> embedded_postgres::launch() {

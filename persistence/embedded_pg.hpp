@@ -54,6 +54,11 @@ public:
 private:
   embedded_postgres() = default;
   result<bool> launch();
+  // The steps of start(), in order.
+  result<bool> run_as();
+  result<bool> locate_cluster();
+  result<bool> initdb_if_new();
+  result<bool> create_database(const std::string& dbname);
 
   std::string dir_;     // db.dir
   std::string cluster_; // the PostgreSQL data directory
