@@ -32,23 +32,8 @@ std::shared_ptr<engine_clock> make_clock(const settings& s) {
       engine_clock::simulated(start, s.clock.speed, std::chrono::steady_clock::now()));
 }
 
-engine start_engine(caf::actor_system& sys, const settings& s, const std::string& conninfo,
-                    int32_t partitions, std::string node_id, failure_handler on_failure) {
-  engine e;
-  e.node_id = std::move(node_id);
-  e.partitions = partitions;
-  e.clock = make_clock(s);
-  schedule_rules rules;
-  for (const auto& o : default_rules().occasions)
-    rules.occasions.push_back({o.name, send_at_of(s, o.name)});
-  rules.feb29 = feb29_of(s);
-  e.rules = rules;
-  persistence_options po;
-  po.conninfo = conninfo;
-  po.rules = rules;
-  po.workers = s.db.connections;
-  e.db = spawn_persistence(sys, po);
-  e.events = spawn_events(sys, po);
+// DELIVERY's options from the settings (email.*, smtp.*).
+delivery_options delivery_options_of(const settings& s, const engine& e) {
   delivery_options dopt;
   dopt.url = s.email.url;
   dopt.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(s.email.timeout);
@@ -75,15 +60,12 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
   dopt.user_agent = std::string{"candled/"} + CANDLE_VERSION + " (node " + e.node_id + ")";
   dopt.chunk_hint = std::min<size_t>(partition_options{}.delivery_chunk,
                                      std::max<size_t>(1, capacity_of(dopt) / 2));
-  auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
-  e.fences = fences;
-  dopt.fences = fences;
-  e.delivery = spawn_delivery(sys, dopt);
-  node_options no;
-  no.id = e.node_id;
-  no.partitions = partitions;
-  no.delivery = e.delivery;
-  auto& o = no.partition;
+  return dopt;
+}
+
+// A partition's options but its id, seed, delivery chunk and lease keeper.
+partition_options partition_options_of(const settings& s, const engine& e) {
+  partition_options o;
   o.clock = e.clock;
   o.db = e.db;
   o.delivery = e.delivery;
@@ -92,9 +74,40 @@ engine start_engine(caf::actor_system& sys, const settings& s, const std::string
       std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.recovery_window);
   o.claim_ahead = std::chrono::duration_cast<std::chrono::milliseconds>(s.schedule.claim_ahead);
   o.max_attempts = s.email.max_attempts;
-  o.rules = rules;
+  o.rules = e.rules;
   o.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(s.cluster.lease_ttl).count();
-  o.fences = fences;
+  o.fences = e.fences;
+  return o;
+}
+
+engine start_engine(caf::actor_system& sys, const settings& s, const std::string& conninfo,
+                    int32_t partitions, std::string node_id, failure_handler on_failure) {
+  engine e;
+  e.node_id = std::move(node_id);
+  e.partitions = partitions;
+  e.clock = make_clock(s);
+  schedule_rules rules;
+  for (const auto& o : default_rules().occasions)
+    rules.occasions.push_back({o.name, send_at_of(s, o.name)});
+  rules.feb29 = feb29_of(s);
+  e.rules = rules;
+  persistence_options po;
+  po.conninfo = conninfo;
+  po.rules = rules;
+  po.workers = s.db.connections;
+  e.db = spawn_persistence(sys, po);
+  e.events = spawn_events(sys, po);
+  auto dopt = delivery_options_of(s, e);
+  auto fences = std::make_shared<fence_table>(static_cast<size_t>(partitions));
+  e.fences = fences;
+  dopt.fences = fences;
+  e.delivery = spawn_delivery(sys, dopt);
+  node_options no;
+  no.id = e.node_id;
+  no.partitions = partitions;
+  no.delivery = e.delivery;
+  no.partition = partition_options_of(s, e);
+  auto& o = no.partition;
   lease_keeper_options ko;
   ko.conninfo = conninfo;
   ko.node = e.node_id;
