@@ -2,11 +2,10 @@
 
 #include "console/cli.hpp"
 #include "core/cluster_plan.hpp"
+#include "core/model_json.hpp"
 #include "core/occurrence.hpp"
 #include "core/partition.hpp"
 #include "core/time.hpp"
-#include "rest/event_api.hpp"
-#include "rest/user_api.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -204,7 +203,7 @@ std::string user_doc(const user& u, const std::string& owner, const std::vector<
                      const std::vector<send_record>& records,
                      const std::vector<std::vector<delivery_event>>& timelines) {
   auto d = document("user");
-  d["user"] = api::user_json(u);
+  d["user"] = model::user_json(u);
   d["partition"] = u.partition;
   d["owner"] = opt(owner);
   json::array upcoming;
@@ -216,11 +215,11 @@ std::string user_doc(const user& u, const std::string& owner, const std::vector<
   d["next"] = std::move(upcoming);
   json::array recs;
   for (size_t i = 0; i < records.size(); ++i) {
-    auto r = api::record_json(records[i]);
+    auto r = model::record_json(records[i]);
     json::array events;
     if (i < timelines.size())
       for (const auto& e : timelines[i])
-        events.push_back(api::event_json(e));
+        events.push_back(model::event_json(e));
     r["events"] = std::move(events);
     recs.push_back(std::move(r));
   }
@@ -299,7 +298,7 @@ std::string failed_doc(const std::vector<std::string>& statuses, uint64_t limit,
   d["limit"] = limit;
   json::array recs;
   for (const auto& r : records)
-    recs.push_back(api::record_json(r));
+    recs.push_back(model::record_json(r));
   d["records"] = std::move(recs);
   return text(std::move(d));
 }

@@ -105,17 +105,4 @@ std::variant<std::vector<delivery_event>, field_errors> read_events(std::string_
   return out;
 }
 
-json::object event_json(const delivery_event& e) {
-  return {{"id", e.id},          {"type", e.type},          {"key", e.key},
-          {"at", instant(e.at)}, {"reason", opt(e.reason)}, {"receivedAt", instant(e.received_at)}};
-}
-
-json::object suppression_json(const suppression& s) {
-  return {{"email", s.email},
-          {"reason", s.reason},
-          {"type", s.type},
-          {"key", s.key},
-          {"at", instant(s.at)}};
-}
-
 } // namespace candle::api

@@ -29,7 +29,7 @@ bool is_greeting_key(std::string_view key);
 /// add their own.
 std::variant<std::vector<delivery_event>, field_errors> read_events(std::string_view body);
 
-boost::json::object event_json(const delivery_event& e);
-boost::json::object suppression_json(const suppression& s);
+using model::event_json;
+using model::suppression_json;
 
 } // namespace candle::api

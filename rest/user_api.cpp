@@ -110,20 +110,6 @@ std::string_view view(const json::string& s) {
   return {s.data(), s.size()};
 }
 
-json::value opt(const std::string& s) {
-  return s.empty() ? json::value(nullptr) : json::value(s);
-}
-
-json::value instant(int64_t ms) {
-  return ms == 0 ? json::value(nullptr)
-                 : json::value(format_instant(sys_millis{std::chrono::milliseconds{ms}}));
-}
-
-json::value number(double v) {
-  return v == std::floor(v) && std::fabs(v) < 1e15 ? json::value(static_cast<int64_t>(v))
-                                                   : json::value(v);
-}
-
 std::variant<json::value, field_errors> parse_json(std::string_view body) {
   if (trim(body).empty()) return body_error("a JSON body is required");
   json::parse_options opts;
@@ -297,37 +283,6 @@ user apply(user base, const user_input& in) {
   set(base.location_city, in.location_city);
   set(base.location_country, in.location_country);
   return base;
-}
-
-json::object user_json(const user& u) {
-  return {{"id", u.id},
-          {"firstName", u.first_name},
-          {"lastName", u.last_name},
-          {"email", u.email},
-          {"timezone", u.timezone},
-          {"birthdayDate", opt(u.birthday_date)},
-          {"anniversaryDate", opt(u.anniversary_date)},
-          {"locationCity", opt(u.location_city)},
-          {"locationCountry", opt(u.location_country)},
-          {"createdAt", instant(u.created_at)},
-          {"updatedAt", instant(u.updated_at)},
-          {"deletedAt", instant(u.deleted_at)}};
-}
-
-json::object record_json(const send_record& r) {
-  return {{"key", r.key},
-          {"userId", r.user_id},
-          {"occasion", r.occasion},
-          {"year", r.year},
-          {"dueAt", instant(r.due_at)},
-          {"status", r.status},
-          {"attempts", r.attempts},
-          {"lastError", opt(r.last_error)},
-          {"sentAt", instant(r.sent_at)},
-          {"nextAttemptAt", instant(r.next_attempt_at)},
-          {"delivery", opt(r.delivery)},
-          {"claimedBy", opt(r.claimed_by)},
-          {"claimedAt", instant(r.claimed_at)}};
 }
 
 std::map<std::string, std::string, std::less<>> parse_query(std::string_view target) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/model.hpp"
+#include "core/model_json.hpp"
 #include "core/time.hpp"
 #include "net/envelope.hpp"
 
@@ -58,16 +59,12 @@ bool has_control(std::string_view s);
 /// A JSON string's characters.
 std::string_view view(const boost::json::string& s);
 
-/// A text field as JSON: null when empty.
-boost::json::value opt(const std::string& s);
-/// An instant (ms since the epoch) as ISO-8601: null when 0.
-boost::json::value instant(int64_t ms);
-/// A number as JSON, whole ones as integers (Boost.JSON writes the double 0
-/// as "0E0").
-boost::json::value number(double v);
-
-boost::json::object user_json(const user& u);
-boost::json::object record_json(const send_record& r);
+// The model's JSON (core/model_json.hpp), as the API answers it.
+using model::instant;
+using model::number;
+using model::opt;
+using model::record_json;
+using model::user_json;
 
 /// Decoded query parameters (`a=1&b=x%20y`); the last of repeated names wins.
 std::map<std::string, std::string, std::less<>> parse_query(std::string_view target);
