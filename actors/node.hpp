@@ -8,7 +8,6 @@
 #include "core/cluster_plan.hpp"
 
 #include <chrono>
-#include <functional>
 #include <memory>
 
 namespace candle {
